@@ -1,0 +1,27 @@
+/** Shared GPU setup for tests: one device per test file on the adapter dawn.node finds (lavapipe in CI). */
+import { acquireDevice, type GpuContext } from '../core/gpu/device.ts';
+import { nodeGpu } from '../core/gpu/node-gpu.ts';
+import { PipelineCache } from '../core/gpu/pipeline-cache.ts';
+
+export interface TestGpu {
+  ctx: GpuContext;
+  cache: PipelineCache;
+}
+
+/** Acquires a device for a test file; call `ctx.destroy()` in `afterAll`. */
+export async function testGpu(): Promise<TestGpu> {
+  const ctx = await acquireDevice(nodeGpu());
+  return { ctx, cache: new PipelineCache(ctx.device) };
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
