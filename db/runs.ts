@@ -1,0 +1,639 @@
+/**
+ * Repository functions for profiling runs: small synchronous statements over the schema of `migrations.ts`.
+ *
+ * A run is written as it goes (DESIGN.md §5): `createRun` when the job starts, one `recordLayer` transaction per
+ * layer, then `finishRun` or `failRun`. A crash loses at most the layer in flight; the next `openDatabase` marks
+ * the orphaned run incomplete ('interrupted') through `markAbandonedRuns`, and its finished layers stay readable.
+ *
+ * Units: ms for times, fractions 0–1 for sparsity and densities. SQLite stores NaN as NULL; nullable time and
+ * error columns are read back as NaN.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import type Database from 'better-sqlite3';
+import type {
+  AdapterDescriptor,
+  Heatmap,
+  InputRef,
+  LayerResult,
+  MicroTileDensity,
+  ModelRef,
+  RunListItem,
+  RunReport,
+  RunSummary,
+  RunTotals,
+  VariantName,
+  VariantResult,
+} from '../core/protocol.ts';
+import { guarded, RunNotFoundError, RunStateError } from './errors.ts';
+
+type Db = Database.Database;
+
+/** Lifecycle of a stored run. */
+export type RunStatus = 'running' | 'complete' | 'incomplete';
+
+/** What `createRun` stores about a new run. */
+export interface NewRun {
+  model: ModelRef;
+  adapter: AdapterDescriptor;
+  /** The inputs in order; a layer's `input` is an index into this list. */
+  inputs: InputRef[];
+  /** Variants the job was asked to measure. */
+  variants: VariantName[];
+  /** Timed repetitions per variant (the median is stored), ≥ 1. */
+  repeat: number;
+  /** Everything else the job was asked (warmup, imageSize, maxLayers…): a plain JSON-serialisable object. */
+  options?: object;
+}
+
+/** WGSL source of a kernel, identified by the sha256 (hex) of its UTF-8 text. */
+export interface KernelSource {
+  hash: string;
+  /** Human-readable name, e.g. `pit-k 32x1 64x64x32`. Only the first label stored for a hash is kept. */
+  label: string;
+  wgsl: string;
+}
+
+/**
+ * A variant as recorded: the protocol's VariantResult plus, optionally, every kernel it dispatched in order
+ * (detection, gather, main, scatter…). Without `kernelHashes`, the variant's kernels are just `[wgslHash]`.
+ */
+export interface RecordedVariant extends VariantResult {
+  kernelHashes?: string[];
+}
+
+/** A layer as recorded: LayerResult whose variants may carry `kernelHashes`. A plain LayerResult is accepted. */
+export interface RecordedLayer extends LayerResult {
+  variants: RecordedVariant[];
+}
+
+/** The record passed to recordLayer is inconsistent in a way the schema cannot say clearly (see recordLayer). */
+export class InvalidRecordError extends Error {
+  override name = 'InvalidRecordError';
+}
+
+/** Identity of this process as a run writer (see markAbandonedRuns). */
+const WRITER = {
+  host: hostname(),
+  pid: process.pid,
+  // Process start, ms since epoch. process.uptime() is process-wide, so worker threads agree to within rounding.
+  startedAt: Math.round(Date.now() - process.uptime() * 1000),
+};
+
+/** Two start times closer than this are the same process (they are computed, not read, so they jitter), ms. */
+const SAME_START_TOLERANCE_MS = 2000;
+
+const nowIso = (): string => new Date().toISOString();
+/** SQLite gives NaN back as NULL. */
+const nan = (v: number | null): number => (v === null ? Number.NaN : v);
+
+/**
+ * Stores a new run in status 'running', with its model, adapter and inputs, and this process as its writer.
+ * @returns The run id.
+ * @throws DatabaseError when the database cannot be written (disk full, read-only…).
+ */
+export function createRun(db: Db, run: NewRun): number {
+  const options = run.options ?? {};
+  if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidRecordError('run options must be a plain object');
+  return guarded(db.name, 'creating a run', () =>
+    db.transaction(() => {
+      const a = run.adapter;
+      db.prepare(
+        `INSERT INTO adapters (vendor, architecture, device, description, backend) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING`,
+      ).run(a.vendor, a.architecture, a.device, a.description, a.backend);
+      const adapterId = (
+        db
+          .prepare('SELECT id FROM adapters WHERE vendor = ? AND architecture = ? AND device = ? AND description = ? AND backend = ?')
+          .get(a.vendor, a.architecture, a.device, a.description, a.backend) as { id: number }
+      ).id;
+      db.prepare('INSERT INTO models (path, sha256) VALUES (?, ?) ON CONFLICT DO NOTHING').run(run.model.path, run.model.sha256);
+      const modelId = (
+        db.prepare('SELECT id FROM models WHERE sha256 = ? AND path = ?').get(run.model.sha256, run.model.path) as { id: number }
+      ).id;
+      const info = db
+        .prepare(
+          `INSERT INTO runs (model_id, adapter_id, created_at, timestamp_query, variants_json, repeat, options_json,
+                             writer_host, writer_pid, writer_started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          modelId,
+          adapterId,
+          nowIso(),
+          a.timestampQuery ? 1 : 0,
+          JSON.stringify(run.variants),
+          run.repeat,
+          JSON.stringify(options),
+          WRITER.host,
+          WRITER.pid,
+          WRITER.startedAt,
+        );
+      const runId = Number(info.lastInsertRowid);
+      const insertInput = db.prepare(
+        'INSERT INTO inputs (run_id, position, path, kind, shape_json, preprocess, synthetic) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      );
+      run.inputs.forEach((inp, i) =>
+        insertInput.run(runId, i, inp.path, inp.kind, JSON.stringify(inp.shape), inp.preprocess, inp.synthetic ? 1 : 0),
+      );
+      return runId;
+    })(),
+  );
+}
+
+/**
+ * Stores one layer in one transaction: the layer, its heat map, its micro-tile densities, its variants'
+ * measurements and the WGSL of the kernels they ran (each text stored once, by hash). Either all of it is
+ * written or none: a failure anywhere leaves no partial layer.
+ * @param kernels Sources of the kernels the variants refer to; kernels stored by an earlier layer may be omitted.
+ * @returns The layer's row id.
+ * @throws RunNotFoundError when the run does not exist.
+ * @throws RunStateError when the run is not 'running', or the layer's input is not one of the run's inputs.
+ * @throws InvalidRecordError when a kernel's hash is not the sha256 of its text, a variant refers to a kernel
+ *   whose text is neither given nor stored, two variants share a name, or `chosen` names no variant of a
+ *   profiled layer.
+ * @throws DatabaseError when the disk is full or the file read-only (the layer is not written).
+ * @throws SqliteError (constraint) when a value is out of its domain, e.g. a negative time or a density above 1.
+ */
+export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels: readonly KernelSource[] = []): number {
+  validateLayer(layer, kernels);
+  const what = `recording layer ${layer.index} (input ${layer.input}) of run ${runId}`;
+  return guarded(db.name, what, () =>
+    db.transaction(() => {
+      const run = db.prepare('SELECT status FROM runs WHERE id = ?').get(runId) as { status: RunStatus } | undefined;
+      if (!run) throw new RunNotFoundError(runId, db.name);
+      if (run.status !== 'running') throw new RunStateError(`run ${runId} is ${run.status}: no more layers can be recorded`, runId);
+      if (!db.prepare('SELECT 1 FROM inputs WHERE run_id = ? AND position = ?').get(runId, layer.input)) {
+        throw new RunStateError(`layer ${layer.index} is on input ${layer.input}, which run ${runId} does not have`, runId);
+      }
+
+      const insertKernel = db.prepare('INSERT OR IGNORE INTO kernels (sha256, label, wgsl) VALUES (?, ?, ?)');
+      for (const k of kernels) insertKernel.run(k.hash, k.label, k.wgsl);
+      const kernelKnown = db.prepare('SELECT 1 FROM kernels WHERE sha256 = ?');
+      for (const v of layer.variants) {
+        for (const h of variantKernels(v)) {
+          if (!kernelKnown.get(h)) throw new InvalidRecordError(`variant ${v.name} of layer ${layer.index} ran kernel ${h}, whose WGSL was not given`);
+        }
+      }
+
+      const layerId = Number(
+        db
+          .prepare(
+            `INSERT INTO layers (run_id, input_position, layer_index, name, op, m, n, k, sparsity, chosen, skipped, recorded_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(runId, layer.input, layer.index, layer.name, layer.op, layer.m, layer.n, layer.k, layer.sparsity, layer.chosen, layer.skipped ?? null, nowIso())
+          .lastInsertRowid,
+      );
+      if (layer.heatmap) {
+        const h = layer.heatmap;
+        db.prepare('INSERT INTO heatmaps (layer_id, rows, cols, cell_m, cell_k, cell_values) VALUES (?, ?, ?, ?, ?, ?)').run(
+          layerId,
+          h.rows,
+          h.cols,
+          h.cellM,
+          h.cellK,
+          encodeF64(h.values),
+        );
+      }
+      const insertTile = db.prepare('INSERT INTO micro_tiles (layer_id, position, shape, density) VALUES (?, ?, ?, ?)');
+      layer.microTiles.forEach((t, i) => insertTile.run(layerId, i, t.shape, t.density));
+
+      const insertMeasurement = db.prepare(
+        `INSERT INTO measurements (layer_id, position, variant, micro_tile, compute_tile, ms, detect_ms, max_abs_err, max_rel_err,
+                                   ok, error, wgsl_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const insertUse = db.prepare('INSERT INTO measurement_kernels (measurement_id, position, kernel_sha256) VALUES (?, ?, ?)');
+      layer.variants.forEach((v, i) => {
+        const id = insertMeasurement.run(
+          layerId,
+          i,
+          v.name,
+          v.microTile,
+          v.computeTile,
+          v.ms,
+          v.detectMs,
+          v.maxAbsErr,
+          v.maxRelErr,
+          v.ok ? 1 : 0,
+          v.error ?? null,
+          v.wgslHash === '' ? null : v.wgslHash,
+        ).lastInsertRowid;
+        variantKernels(v).forEach((h, j) => insertUse.run(id, j, h));
+      });
+      return layerId;
+    })(),
+  );
+}
+
+/** Checks what the schema cannot express (or would report only as an opaque constraint failure). */
+function validateLayer(layer: RecordedLayer, kernels: readonly KernelSource[]): void {
+  for (const k of kernels) {
+    const actual = createHash('sha256').update(k.wgsl).digest('hex');
+    if (actual !== k.hash) throw new InvalidRecordError(`kernel ${k.label}: hash ${k.hash} is not the sha256 of its WGSL (${actual})`);
+  }
+  const names = new Set<string>();
+  for (const v of layer.variants) {
+    if (names.has(v.name)) throw new InvalidRecordError(`layer ${layer.index} has two variants named ${v.name}; names must be unique per layer`);
+    names.add(v.name);
+  }
+  if (layer.skipped === undefined && !names.has(layer.chosen)) {
+    throw new InvalidRecordError(`layer ${layer.index}: chosen variant ${layer.chosen} is not among its variants`);
+  }
+}
+
+/** Every kernel a variant ran, main kernel included, without duplicates. */
+function variantKernels(v: RecordedVariant): string[] {
+  const list = v.kernelHashes ?? (v.wgslHash ? [v.wgslHash] : []);
+  return [...new Set(v.wgslHash && !list.includes(v.wgslHash) ? [...list, v.wgslHash] : list)];
+}
+
+/**
+ * Marks a running run complete: every layer was recorded.
+ * @throws RunNotFoundError, RunStateError (the run is not 'running'), DatabaseError.
+ */
+export function finishRun(db: Db, runId: number): void {
+  setFinalStatus(db, runId, 'complete', '');
+}
+
+/**
+ * Marks a running run incomplete with the reason: `cancelled`, or one line saying what failed.
+ * @throws RunNotFoundError, RunStateError (the run is not 'running'), DatabaseError.
+ */
+export function failRun(db: Db, runId: number, message: string): void {
+  setFinalStatus(db, runId, 'incomplete', message || 'failed');
+}
+
+function setFinalStatus(db: Db, runId: number, status: Exclude<RunStatus, 'running'>, message: string): void {
+  guarded(db.name, `marking run ${runId} ${status}`, () =>
+    db.transaction(() => {
+      const info = db
+        .prepare(`UPDATE runs SET status = ?, status_message = ?, finished_at = ? WHERE id = ? AND status = 'running'`)
+        .run(status, message, nowIso(), runId);
+      if (info.changes === 1) return;
+      const row = db.prepare('SELECT status FROM runs WHERE id = ?').get(runId) as { status: RunStatus } | undefined;
+      if (!row) throw new RunNotFoundError(runId, db.name);
+      throw new RunStateError(`run ${runId} is already ${row.status}`, runId);
+    })(),
+  );
+}
+
+/**
+ * Marks runs still 'running' whose writer process is gone as incomplete with message 'interrupted'. A run is left
+ * alone when its writer is this process, or a live process on this host (`process.kill(pid, 0)`), or a process on
+ * another host (a shared file: its liveness cannot be checked from here). A run written by an earlier process that
+ * had this process's pid is recognised by its different start time. Called by openDatabase.
+ * Limitation: if the dead writer's pid now belongs to an unrelated live process, the run stays 'running' until
+ * that process exits.
+ * @returns The ids of the runs marked.
+ * @throws DatabaseError when the database cannot be written.
+ */
+export function markAbandonedRuns(db: Db): number[] {
+  return guarded(db.name, 'marking interrupted runs', () =>
+    db.transaction(() => {
+      const running = db
+        .prepare(`SELECT id, writer_host AS host, writer_pid AS pid, writer_started_at AS startedAt FROM runs WHERE status = 'running'`)
+        .all() as { id: number; host: string; pid: number; startedAt: number }[];
+      const gone = running.filter((r) => writerIsGone(r.host, r.pid, r.startedAt)).map((r) => r.id);
+      const mark = db.prepare(
+        `UPDATE runs SET status = 'incomplete', status_message = 'interrupted', finished_at = ? WHERE id = ? AND status = 'running'`,
+      );
+      for (const id of gone) mark.run(nowIso(), id);
+      return gone;
+    })(),
+  );
+}
+
+function writerIsGone(host: string, pid: number, startedAt: number): boolean {
+  if (host !== WRITER.host) return false;
+  if (pid === WRITER.pid) return Math.abs(startedAt - WRITER.startedAt) > SAME_START_TOLERANCE_MS;
+  if (!Number.isInteger(pid) || pid <= 0) return true; // kill(0 or negative) would signal process groups
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else, so it may be writing.
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Whether a run with this id exists. */
+export function runExists(db: Db, runId: number): boolean {
+  return guarded(db.name, `looking up run ${runId}`, () => db.prepare('SELECT 1 FROM runs WHERE id = ?').get(runId) !== undefined);
+}
+
+/**
+ * Deletes a run with everything recorded under it (inputs, layers, micro-tiles, heat maps, measurements). Kernel
+ * texts stay (other runs may share them; see pruneKernels).
+ * @returns Whether a run was deleted.
+ * @throws DatabaseError when the database cannot be written.
+ */
+export function deleteRun(db: Db, runId: number): boolean {
+  return guarded(db.name, `deleting run ${runId}`, () => db.prepare('DELETE FROM runs WHERE id = ?').run(runId).changes > 0);
+}
+
+/**
+ * Deletes kernel texts no measurement refers to any more (after runs were deleted).
+ * @returns The number of kernels deleted.
+ */
+export function pruneKernels(db: Db): number {
+  return guarded(db.name, 'pruning kernels', () =>
+    db
+      .prepare(
+        `DELETE FROM kernels
+         WHERE NOT EXISTS (SELECT 1 FROM measurements WHERE wgsl_hash = kernels.sha256)
+           AND NOT EXISTS (SELECT 1 FROM measurement_kernels WHERE kernel_sha256 = kernels.sha256)`,
+      )
+      .run().changes,
+  );
+}
+
+/** The WGSL text stored under a sha256, or null when no kernel has that hash. */
+export function getKernelWgsl(db: Db, hash: string): string | null {
+  return guarded(db.name, `reading kernel ${hash}`, () => {
+    const row = db.prepare('SELECT wgsl FROM kernels WHERE sha256 = ?').get(hash) as { wgsl: string } | undefined;
+    return row ? row.wgsl : null;
+  });
+}
+
+/** A kernel a variant dispatched: its hash and label (text via getKernelWgsl). */
+export interface KernelRef {
+  hash: string;
+  label: string;
+}
+
+/**
+ * Every kernel each variant of one layer dispatched, in dispatch order, by variant name (for export and for
+ * showing the WGSL of detection or scatter kernels, not only the main one).
+ * @throws RunNotFoundError when the run does not exist. Returns `{}` for a layer that was not recorded.
+ */
+export function getLayerKernels(db: Db, runId: number, input: number, layerIndex: number): Record<string, KernelRef[]> {
+  return guarded(db.name, `reading kernels of layer ${layerIndex} of run ${runId}`, () => {
+    if (!db.prepare('SELECT 1 FROM runs WHERE id = ?').get(runId)) throw new RunNotFoundError(runId, db.name);
+    const rows = db
+      .prepare(
+        `SELECT ms.variant, k.sha256 AS hash, k.label
+         FROM layers l
+         JOIN measurements ms ON ms.layer_id = l.id
+         JOIN measurement_kernels mk ON mk.measurement_id = ms.id
+         JOIN kernels k ON k.sha256 = mk.kernel_sha256
+         WHERE l.run_id = ? AND l.input_position = ? AND l.layer_index = ?
+         ORDER BY ms.position, mk.position`,
+      )
+      .all(runId, input, layerIndex) as { variant: string; hash: string; label: string }[];
+    const out: Record<string, KernelRef[]> = {};
+    for (const r of rows) (out[r.variant] ??= []).push({ hash: r.hash, label: r.label });
+    return out;
+  });
+}
+
+interface RunRow {
+  id: number;
+  created_at: string;
+  status: RunStatus;
+  status_message: string;
+  timestamp_query: number;
+  variants_json: string;
+  repeat: number;
+  model_path: string;
+  model_sha256: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+}
+
+const RUN_SELECT = `
+  SELECT r.id, r.created_at, r.status, r.status_message, r.timestamp_query, r.variants_json, r.repeat,
+         m.path AS model_path, m.sha256 AS model_sha256,
+         a.vendor, a.architecture, a.device, a.description, a.backend
+  FROM runs r JOIN models m ON m.id = r.model_id JOIN adapters a ON a.id = r.adapter_id`;
+
+interface InputRow {
+  run_id: number;
+  path: string;
+  kind: InputRef['kind'];
+  shape_json: string;
+  preprocess: string;
+  synthetic: number;
+}
+
+interface TotalsRow {
+  run_id: number;
+  dense: number;
+  chosen: number;
+  detect: number;
+  ideal: number;
+}
+
+const TOTALS_SELECT = `
+  SELECT run_id, SUM(dense_ms) AS dense, SUM(chosen_ms) AS chosen, SUM(detect_ms) AS detect, SUM(ideal_ms) AS ideal
+  FROM layer_costs`;
+
+const ZERO_TOTALS: RunTotals = { denseMs: 0, chosenMs: 0, detectMs: 0, idealMs: 0 };
+
+function toTotals(row: TotalsRow | undefined): RunTotals {
+  return row ? { denseMs: row.dense, chosenMs: row.chosen, detectMs: row.detect, idealMs: row.ideal } : { ...ZERO_TOTALS };
+}
+
+/**
+ * RunSummary.status: the reason for an incomplete run ('cancelled', 'interrupted', an error line), 'running'
+ * while a writer is at work, and empty for a complete run.
+ */
+function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
+  return {
+    id: r.id,
+    complete: r.status === 'complete',
+    createdAt: r.created_at,
+    model: { path: r.model_path, sha256: r.model_sha256 },
+    adapter: {
+      vendor: r.vendor,
+      architecture: r.architecture,
+      device: r.device,
+      description: r.description,
+      backend: r.backend,
+      timestampQuery: r.timestamp_query === 1,
+    },
+    inputs,
+    variants: JSON.parse(r.variants_json) as VariantName[],
+    repeat: r.repeat,
+    status: r.status === 'incomplete' ? r.status_message : r.status === 'running' ? 'running' : '',
+  };
+}
+
+function toInput(r: InputRow): InputRef {
+  return { path: r.path, kind: r.kind, shape: JSON.parse(r.shape_json) as number[], preprocess: r.preprocess, synthetic: r.synthetic === 1 };
+}
+
+/**
+ * All runs, newest first, with their layer count (skipped layers included) and totals (see getRunReport).
+ * @throws DatabaseError when the database cannot be read.
+ */
+export function listRuns(db: Db): RunListItem[] {
+  return guarded(db.name, 'listing runs', () =>
+    db.transaction(() => {
+      const runs = db.prepare(`${RUN_SELECT} ORDER BY r.created_at DESC, r.id DESC`).all() as RunRow[];
+      const inputs = new Map<number, InputRef[]>();
+      for (const r of db.prepare('SELECT * FROM inputs ORDER BY run_id, position').all() as InputRow[]) {
+        let list = inputs.get(r.run_id);
+        if (!list) inputs.set(r.run_id, (list = []));
+        list.push(toInput(r));
+      }
+      const counts = new Map(
+        (db.prepare('SELECT run_id, COUNT(*) AS n FROM layers GROUP BY run_id').all() as { run_id: number; n: number }[]).map((r) => [r.run_id, r.n]),
+      );
+      const totals = new Map((db.prepare(`${TOTALS_SELECT} GROUP BY run_id`).all() as TotalsRow[]).map((r) => [r.run_id, r]));
+      return runs.map((r) => ({ ...toSummary(r, inputs.get(r.id) ?? []), layerCount: counts.get(r.id) ?? 0, totals: toTotals(totals.get(r.id)) }));
+    })(),
+  );
+}
+
+interface LayerRow {
+  id: number;
+  input_position: number;
+  layer_index: number;
+  name: string;
+  op: string;
+  m: number;
+  n: number;
+  k: number;
+  sparsity: number | null;
+  chosen: string;
+  skipped: string | null;
+}
+
+interface MeasurementRow {
+  layer_id: number;
+  variant: string;
+  micro_tile: string | null;
+  compute_tile: string;
+  ms: number | null;
+  detect_ms: number | null;
+  max_abs_err: number | null;
+  max_rel_err: number | null;
+  ok: number;
+  error: string | null;
+  wgsl_hash: string | null;
+}
+
+interface HeatmapRow {
+  layer_id: number;
+  rows: number;
+  cols: number;
+  cell_m: number;
+  cell_k: number;
+  cell_values: Buffer;
+}
+
+/**
+ * The full report of a run: its summary, its layers in (input, index) order with micro-tile densities, heat maps
+ * and variants (in the order recorded), and totals over the layers that were profiled:
+ * - denseMs: Σ dense ms;
+ * - chosenMs: Σ ms of the chosen variant (dense's when the chosen one has no time);
+ * - detectMs: Σ detection ms of the chosen variant;
+ * - idealMs: Σ dense ms × the layer's lowest micro-tile density (dense ms when none was measured).
+ * Skipped layers, and layers without a dense time (nothing to compare against), count for nothing.
+ * The summary's `complete` is true only for a run marked by finishRun.
+ * @throws RunNotFoundError when no run has this id.
+ */
+export function getRunReport(db: Db, runId: number): RunReport {
+  return guarded(db.name, `reading run ${runId}`, () =>
+    // One read transaction: a writer adding a layer meanwhile cannot make layers and totals disagree.
+    db.transaction(() => {
+      const run = db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(runId) as RunRow | undefined;
+      if (!run) throw new RunNotFoundError(runId, db.name);
+      const inputs = (db.prepare('SELECT * FROM inputs WHERE run_id = ? ORDER BY position').all(runId) as InputRow[]).map(toInput);
+
+      const tiles = groupBy(
+        db
+          .prepare(
+            `SELECT t.layer_id, t.shape, t.density FROM micro_tiles t JOIN layers l ON l.id = t.layer_id
+             WHERE l.run_id = ? ORDER BY t.layer_id, t.position`,
+          )
+          .all(runId) as { layer_id: number; shape: string; density: number }[],
+        (r): MicroTileDensity => ({ shape: r.shape, density: r.density }),
+      );
+      const variants = groupBy(
+        db
+          .prepare(
+            `SELECT ms.* FROM measurements ms JOIN layers l ON l.id = ms.layer_id
+             WHERE l.run_id = ? ORDER BY ms.layer_id, ms.position`,
+          )
+          .all(runId) as MeasurementRow[],
+        toVariant,
+      );
+      const heatmaps = new Map(
+        (
+          db
+            .prepare('SELECT h.* FROM heatmaps h JOIN layers l ON l.id = h.layer_id WHERE l.run_id = ?')
+            .all(runId) as HeatmapRow[]
+        ).map((h): [number, Heatmap] => [h.layer_id, { rows: h.rows, cols: h.cols, cellM: h.cell_m, cellK: h.cell_k, values: decodeF64(h.cell_values) }]),
+      );
+
+      const layers = (
+        db.prepare('SELECT * FROM layers WHERE run_id = ? ORDER BY input_position, layer_index').all(runId) as LayerRow[]
+      ).map((l) => {
+        const out: LayerResult = {
+          index: l.layer_index,
+          name: l.name,
+          op: l.op,
+          m: l.m,
+          n: l.n,
+          k: l.k,
+          sparsity: nan(l.sparsity),
+          microTiles: tiles.get(l.id) ?? [],
+          variants: variants.get(l.id) ?? [],
+          chosen: l.chosen,
+          input: l.input_position,
+        };
+        if (l.skipped !== null) out.skipped = l.skipped;
+        const h = heatmaps.get(l.id);
+        if (h) out.heatmap = h;
+        return out;
+      });
+      const totals = toTotals(db.prepare(`${TOTALS_SELECT} WHERE run_id = ? GROUP BY run_id`).get(runId) as TotalsRow | undefined);
+      return { run: toSummary(run, inputs), layers, totals };
+    })(),
+  );
+}
+
+function toVariant(r: MeasurementRow): VariantResult {
+  const v: VariantResult = {
+    name: r.variant,
+    microTile: r.micro_tile,
+    computeTile: r.compute_tile,
+    ms: nan(r.ms),
+    detectMs: nan(r.detect_ms),
+    maxAbsErr: nan(r.max_abs_err),
+    maxRelErr: nan(r.max_rel_err),
+    ok: r.ok === 1,
+    wgslHash: r.wgsl_hash ?? '',
+  };
+  if (r.error !== null) v.error = r.error;
+  return v;
+}
+
+function groupBy<R extends { layer_id: number }, T>(rows: R[], map: (r: R) => T): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const r of rows) {
+    let list = out.get(r.layer_id);
+    if (!list) out.set(r.layer_id, (list = []));
+    list.push(map(r));
+  }
+  return out;
+}
+
+/** float64 little-endian, so the file reads the same on any machine. */
+function encodeF64(values: readonly number[]): Buffer {
+  const buf = Buffer.allocUnsafe(values.length * 8);
+  values.forEach((v, i) => buf.writeDoubleLE(v, i * 8));
+  return buf;
+}
+
+function decodeF64(buf: Buffer): number[] {
+  const out = new Array<number>(buf.length / 8);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readDoubleLE(i * 8);
+  return out;
+}
