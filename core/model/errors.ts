@@ -1,0 +1,45 @@
+/**
+ * Errors of model import, reference execution and input loading. Messages are one line and say what went wrong and
+ * where (a file path, a model input name, a node name), so the CLI and the UI can show them as they are:
+ * `String(err)` reads e.g. `ModelError: model file not found: /tmp/x.onnx`.
+ */
+
+/** Something is wrong with the model: missing or unreadable file, not ONNX, empty graph, an operator we cannot lower, or the reference runtime failing inside the graph. */
+export class ModelError extends Error {
+  override readonly name = 'ModelError';
+  /** Model file the error is about, when known. */
+  readonly path?: string;
+  /** Graph node the error is about, when known. */
+  readonly node?: string;
+
+  constructor(message: string, options?: { path?: string; node?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.path = options?.path;
+    this.node = options?.node;
+  }
+}
+
+/** Something is wrong with an input: unreadable or corrupt file, unsupported format, or a tensor whose shape/type does not fit the model input. */
+export class InputError extends Error {
+  override readonly name = 'InputError';
+  /** Input file the error is about, when known. */
+  readonly path?: string;
+  /** Name of the model input the error is about, when known. */
+  readonly input?: string;
+
+  constructor(message: string, options?: { path?: string; input?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.path = options?.path;
+    this.input = options?.input;
+  }
+}
+
+/** The message of any thrown value, on one line (multi-line native messages are joined with ` | `). */
+export function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .join(' | ');
+}
