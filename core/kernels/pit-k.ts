@@ -1,0 +1,42 @@
+/**
+ * Program descriptor of PIT's condense-K matmul (`pit-k`, PIT §4 SRead along k; micro-tile `BM x 1` of A).
+ * Template: `shaders/pit-k-matmul.wgsl.ts`; its index comes from `detectKProgram` (core/kernels/detect.ts).
+ */
+import { pitKMatmulWgsl } from '../../shaders/pit-k-matmul.wgsl.ts';
+import { tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
+import { ceilDiv, validateShape, type MatmulShape } from './dense.ts';
+import type { KernelProgram } from './program.ts';
+
+/** Sizes of the pit-k index for `[M, K]` and micro-tile height `bm`: `blocks = ceil(M/bm)` counts, `blocks*K` entries. */
+export function pitKIndexSize(shape: MatmulShape, bm: number): { blocks: number; indexLength: number } {
+  const blocks = ceilDiv(shape.m, bm);
+  return { blocks, indexLength: blocks * shape.k };
+}
+
+/**
+ * The condense-K program. Bindings: `at` [K,M] f32 (A transposed), `b` [K,N] f32, `count` [ceil(M/BM)] u32,
+ * `index` [ceil(M/BM)*K] u32 (k's of block mb at `mb*K ..`), `c` [M,N] f32 (fully overwritten), `params` uniform
+ * `[M, N, K, 0]`. Grid `(ceil(N/BN), ceil(M/BM), 1)`. The micro-tile is `${tile.bm}x1`.
+ * @throws RangeError on an invalid shape or tile.
+ */
+export function pitKProgram(shape: MatmulShape, tile: ComputeTile): KernelProgram {
+  validateShape(shape);
+  validateComputeTile(tile);
+  return {
+    family: 'pit-k',
+    label: `pit-k ${tile.bm}x1 tile ${tileName(tile)}`,
+    wgsl: pitKMatmulWgsl({ tile }),
+    bindings: [
+      { name: 'at', kind: 'read-only-storage' },
+      { name: 'b', kind: 'read-only-storage' },
+      { name: 'count', kind: 'read-only-storage' },
+      { name: 'index', kind: 'read-only-storage' },
+      { name: 'c', kind: 'storage' },
+      { name: 'params', kind: 'uniform' },
+    ],
+    workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
+    workgroups: [ceilDiv(shape.n, tile.bn), ceilDiv(shape.m, tile.bm), 1],
+    params: [shape.m, shape.n, shape.k, 0],
+    dispatchFormula: `ceil(N/${tile.bn}), ceil(M/${tile.bm}), 1`,
+  };
+}

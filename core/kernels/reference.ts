@@ -1,0 +1,135 @@
+/**
+ * CPU references for verifying GPU matmul variants: the matmul itself (Float64 accumulation), a transpose, a
+ * cheap error scale for any matmul, and the output comparison with a stated fp32 tolerance.
+ */
+
+/**
+ * `C[M,N] = A[M,K] · B[K,N]` on the CPU with Float64 accumulation, rounded once to f32. All arrays row-major.
+ * Zero entries of A are skipped (the result is identical; sparse tests run faster).
+ * @throws RangeError when an operand's length does not match its shape.
+ */
+export function referenceMatmul(a: Float32Array, b: Float32Array, m: number, n: number, k: number): Float32Array {
+  checkLength('A', a, m * k);
+  checkLength('B', b, k * n);
+  const c = new Float32Array(m * n);
+  const acc = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    acc.fill(0);
+    const aRow = i * k;
+    for (let p = 0; p < k; p++) {
+      const av = a[aRow + p]!;
+      if (av === 0) continue;
+      const bRow = p * n;
+      for (let j = 0; j < n; j++) acc[j] += av * b[bRow + j]!;
+    }
+    for (let j = 0; j < n; j++) c[i * n + j] = acc[j]!;
+  }
+  return c;
+}
+
+/** The transpose of `x` [rows, cols] row-major: a new [cols, rows] row-major array. @throws RangeError on a length mismatch. */
+export function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
+  checkLength('x', x, rows * cols);
+  const t = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const src = r * cols;
+    for (let c = 0; c < cols; c++) t[c * rows + r] = x[src + c]!;
+  }
+  return t;
+}
+
+/**
+ * An upper bound of `max over (m,n) of Σ_k |A[m,k]|·|B[k,n]|`: (largest L1 norm of a row of A) × (largest |B|).
+ * O(MK + KN), so it works even where the reference output comes from elsewhere (e.g. onnxruntime). It is the
+ * magnitude the rounding error of a dot product scales with (Higham, *Accuracy and Stability*, §3.1), unlike
+ * `max|C|`, which cancellation can make arbitrarily small.
+ */
+export function matmulErrorScale(a: Float32Array, b: Float32Array, m: number, n: number, k: number): number {
+  checkLength('A', a, m * k);
+  checkLength('B', b, k * n);
+  let rowMax = 0;
+  for (let i = 0; i < m; i++) {
+    let s = 0;
+    for (let p = 0; p < k; p++) s += Math.abs(a[i * k + p]!);
+    if (s > rowMax) rowMax = s;
+  }
+  let bMax = 0;
+  for (let i = 0; i < b.length; i++) {
+    const v = Math.abs(b[i]!);
+    if (v > bMax) bMax = v;
+  }
+  return rowMax * bMax;
+}
+
+/** Options of `compareOutputs`. */
+export interface CompareOptions {
+  /** Reduction length K of the matmul (default 4096: a loose bound when unknown). */
+  k?: number;
+  /** Error scale, ideally `matmulErrorScale(A, B, …)`; default `max|ref|` (tighter, but cancellation can fool it). */
+  scale?: number;
+  /** Safety factor c of the bound (default 16). */
+  factor?: number;
+}
+
+/** Result of `compareOutputs`. */
+export interface CompareResult {
+  /** max |ours − ref| over all elements (Infinity where exactly one side is NaN/±Infinity differently). */
+  maxAbsErr: number;
+  /** maxAbsErr / max|ref| (0 when both are 0; Infinity when ref is all zero and ours is not). */
+  maxRelErr: number;
+  /** The absolute tolerance applied. */
+  tolerance: number;
+  /** Element with the largest error (-1 when there is none). */
+  worstIndex: number;
+  /** maxAbsErr <= tolerance. */
+  ok: boolean;
+}
+
+/** Unit roundoff of fp32 (2^-24). */
+export const FP32_UNIT_ROUNDOFF = 2 ** -24;
+
+/**
+ * Compares a GPU output with the reference, element-wise.
+ *
+ * Tolerance: `c · u · sqrt(K) · scale + 1e-30`, u = 2^-24 (fp32 unit roundoff), c = 16. The rigorous worst case of
+ * an fp32 dot product is `K·u·Σ|a||b|` (Higham §3.1), but rounding errors of a summation behave like a random walk,
+ * so the realistic error is `O(sqrt(K)·u·Σ|a||b|)`; c = 16 leaves ample room for tiling, fma vs. mul+add and the
+ * atomic-append order (DESIGN.md §3), while a wrong gather, a dropped or duplicated micro-tile or a mis-scattered
+ * row changes an element by about one product term (~scale/K), far above the bound for the K's we verify (the bound
+ * is ~6e-5·scale at K = 4096 versus a term of ~2.4e-4·scale). `1e-30` absorbs denormal flushing. An all-zero
+ * reference therefore demands an (almost) exactly zero output. A number as the third argument is K.
+ * @throws RangeError when the lengths differ.
+ */
+export function compareOutputs(ours: Float32Array, ref: Float32Array, options: CompareOptions | number = {}): CompareResult {
+  const opts: CompareOptions = typeof options === 'number' ? { k: options } : options;
+  if (ours.length !== ref.length) throw new RangeError(`compareOutputs: output has ${ours.length} elements, reference ${ref.length}`);
+  let maxAbsErr = 0;
+  let refMax = 0;
+  let worstIndex = -1;
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i]!;
+    const o = ours[i]!;
+    const ar = Math.abs(r);
+    if (ar > refMax && Number.isFinite(ar)) refMax = ar;
+    let d: number;
+    if (Number.isNaN(r) || Number.isNaN(o) || !Number.isFinite(r) || !Number.isFinite(o)) {
+      d = Object.is(r, o) ? 0 : Infinity;
+    } else {
+      d = Math.abs(o - r);
+    }
+    if (d > maxAbsErr || (worstIndex < 0 && d > 0)) {
+      maxAbsErr = d;
+      worstIndex = i;
+    }
+  }
+  const k = Math.max(1, opts.k ?? 4096);
+  const scale = opts.scale ?? refMax;
+  const factor = opts.factor ?? 16;
+  const tolerance = factor * FP32_UNIT_ROUNDOFF * Math.sqrt(k) * scale + 1e-30;
+  const maxRelErr = refMax > 0 ? maxAbsErr / refMax : maxAbsErr > 0 ? Infinity : 0;
+  return { maxAbsErr, maxRelErr, tolerance, worstIndex, ok: maxAbsErr <= tolerance };
+}
+
+function checkLength(name: string, x: ArrayLike<number>, expected: number): void {
+  if (x.length !== expected) throw new RangeError(`${name} has ${x.length} elements, its shape needs ${expected}`);
+}

@@ -1,0 +1,105 @@
+/**
+ * WGSL template of PIT's condense-K matmul (PIT §4, SRead along the permutation-invariant reduction axis k; the
+ * idea of SparTA pit_sm80 `csrc/openai_bmm_forward_kernel.cu`, written afresh for WGSL).
+ *
+ * Micro-tile `BM x 1` in [M, K] terms. A is given transposed, `AT` [K, M] row-major, so one micro-tile (rows
+ * m0..m0+BM of column k of A) is BM contiguous floats of AT row k. For row block `mb`, the detection lists the k's
+ * whose micro-tile is non-zero: `index[mb*K .. mb*K + count[mb])`, in any order (k is permutation invariant). The
+ * workgroup owning output tile (mb, nb) walks that list BK entries at a time, gathers the listed AT rows and B rows
+ * into dense workgroup tiles (the computation tile) and multiplies them densely; zero micro-tiles are never loaded.
+ * Each output tile has exactly one owner, so the result is a plain store (no SWrite), and a block with count 0
+ * stores zeros.
+ *
+ * Baked into the text: the computation tile (its BM is the micro-tile height). In the `params` uniform: `M, N, K`.
+ */
+import {
+  accDecls,
+  accName,
+  accStores,
+  tileConsts,
+  tileInnerProduct,
+  tileName,
+  tileStorage,
+  validateComputeTile,
+  type ComputeTile,
+} from './common.wgsl.ts';
+
+/** Parameters of the condense-K template: the computation tile (micro-tile `${tile.bm}x1`). */
+export interface PitKMatmulWgslParams {
+  tile: ComputeTile;
+}
+
+/**
+ * WGSL of the condense-K matmul. Bindings (group 0): 0 `AT` [K,M] f32 read, 1 `B` [K,N] f32 read, 2 `count`
+ * [ceil(M/BM)] u32 read, 3 `index` [ceil(M/BM)*K] u32 read, 4 `C` [M,N] f32 read_write, 5 `P` uniform
+ * `{m, n, k, _}`. Workgroup size `(BN/TN, BM/TM, 1)`; grid `(ceil(N/BN), ceil(M/BM), 1)`.
+ * @throws RangeError when the tile is invalid.
+ */
+export function pitKMatmulWgsl(params: PitKMatmulWgslParams): string {
+  const t = params.tile;
+  validateComputeTile(t);
+  return `// PIT Studio: pit-k (condense-K) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile ${t.bm}x1, computation tile ${tileName(t)}.
+// A arrives transposed (AT [K,M]); index[mb*K + s], s < count[mb], lists the k's of row block mb with a non-zero micro-tile.
+struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+
+@group(0) @binding(0) var<storage, read> AT: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read> count: array<u32>;
+@group(0) @binding(3) var<storage, read> index: array<u32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+@group(0) @binding(5) var<uniform> P: Params;
+
+${tileConsts(t, false)}
+
+${tileStorage(t, false)}
+var<workgroup> blockCount: u32;
+
+@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * TX + tx;
+  let mb = wid.y;
+  let row0 = mb * BM;
+  let col0 = wid.x * BN;
+  let base = mb * P.k;
+  // The loop bound must be workgroup-uniform (barriers inside): broadcast it through workgroup memory.
+  if (tid == 0u) { blockCount = min(count[mb], P.k); }
+  let cnt = workgroupUniformLoad(&blockCount);
+${accDecls(t)}
+  for (var s0 = 0u; s0 < cnt; s0 += BK) {
+    // SRead: slot r of the computation tile is micro-tile index[base + s0 + r]; AT rows are contiguous in m.
+    for (var e = tid; e < BK * BM; e += NT) {
+      let r = e / BM;
+      let c = e % BM;
+      let gr = row0 + c;
+      var v = 0.0;
+      if (s0 + r < cnt && gr < P.m) {
+        let kv = index[base + s0 + r];
+        if (kv < P.k) { v = AT[kv * P.m + gr]; }
+      }
+      As[r * AS + c] = v;
+    }
+    for (var e = tid; e < BK * BN; e += NT) {
+      let r = e / BN;
+      let c = e % BN;
+      let gc = col0 + c;
+      var v = 0.0;
+      if (s0 + r < cnt && gc < P.n) {
+        let kv = index[base + s0 + r];
+        if (kv < P.k) { v = B[kv * P.n + gc]; }
+      }
+      Bs[e] = v;
+    }
+    workgroupBarrier();
+${tileInnerProduct(t)}
+    workgroupBarrier();
+  }
+${accStores(
+  t,
+  (i) => [`{ let row = row0 + ty + ${i}u * TY; if (row < P.m) {`, `} }`],
+  (i, j, col) => `{ let col = ${col}; if (col < P.n) { C[row * P.n + col] = ${accName(i, j)}; } }`,
+)}
+}
+`;
+}

@@ -1,0 +1,144 @@
+/**
+ * WGSL template of PIT's condense-M matmul (PIT §4: SRead of non-zero rows of A along the permutation-invariant
+ * spatial axis m, SWrite of the result rows; the idea of SparTA pit_sm80 `csrc/openai_bmm_forward_kernel.cu`'s
+ * condense-M path, written afresh for WGSL).
+ *
+ * Micro-tile `1 x W` in [M, K] terms, A [M, K] row-major. K is split into chunks of W columns (chunk c covers
+ * k in [c*W, min((c+1)*W, K))). For chunk c the detection lists the rows m with a non-zero in that chunk:
+ * `index[c*M .. c*M + count[c])`, any order. Workgroup (nb, t, c) gathers listed rows t*BM .. t*BM+BM of chunk c
+ * (the computation tile), multiplies them with B's chunk rows, and scatters the BM x BN result back to the rows'
+ * places in C (SWrite).
+ *
+ * With one chunk (W >= K) each row of C has one writer: a plain store into a zero-initialised C (unlisted rows stay
+ * 0). With several chunks, partial sums of one row arrive from several workgroups; WGSL has no float atomics, so C
+ * is bound as `array<atomic<u32>>` and each element is accumulated with a compare-exchange loop on its f32 bits
+ * (DESIGN.md §3). Either way C must be zeroed first (the zero-fill dispatch of the variant).
+ *
+ * The grid covers the worst case (all M rows listed); workgroups past `count[c]` exit at once.
+ * Baked into the text: the computation tile, W and the store mode. In the `params` uniform: `M, N, K`.
+ */
+import {
+  accDecls,
+  accName,
+  accStores,
+  tileConsts,
+  tileInnerProduct,
+  tileName,
+  tileStorage,
+  validateComputeTile,
+  type ComputeTile,
+} from './common.wgsl.ts';
+
+/** Parameters of the condense-M template. */
+export interface PitMMatmulWgslParams {
+  tile: ComputeTile;
+  /** Micro-tile width W (columns of A per chunk), >= 1. */
+  w: number;
+  /** Accumulate partial sums with a CAS loop (needed when ceil(K/W) > 1); plain stores otherwise. */
+  accumulate: boolean;
+}
+
+/**
+ * WGSL of the condense-M matmul. Bindings (group 0): 0 `A` [M,K] f32 read, 1 `B` [K,N] f32 read, 2 `count`
+ * [nChunks] u32 read, 3 `index` [nChunks*M] u32 read, 4 `C` [M,N] (f32, or its bits as atomic u32 when
+ * accumulating) read_write, 5 `P` uniform `{m, n, k, _}`. Workgroup size `(BN/TN, BM/TM, 1)`; grid
+ * `(ceil(N/BN), ceil(M/BM), nChunks)`.
+ * @throws RangeError when the tile or W is invalid.
+ */
+export function pitMMatmulWgsl(params: PitMMatmulWgslParams): string {
+  const { tile: t, w, accumulate } = params;
+  validateComputeTile(t);
+  if (!Number.isInteger(w) || w < 1) throw new RangeError(`pit-m: micro-tile width W must be a positive integer, got ${w}`);
+  const cType = accumulate ? 'array<atomic<u32>>' : 'array<f32>';
+  const store = accumulate
+    ? (i: number, j: number, col: string) =>
+        `{ let col = ${col}; if (col < P.n && ${accName(i, j)} != 0.0) { addToC(row * P.n + col, ${accName(i, j)}); } }`
+    : (i: number, j: number, col: string) => `{ let col = ${col}; if (col < P.n) { C[row * P.n + col] = ${accName(i, j)}; } }`;
+  const addFn = accumulate
+    ? `
+// Float add on an atomic u32 (WGSL has no float atomics): retry until no other workgroup changed the word meanwhile.
+fn addToC(i: u32, v: f32) {
+  var old = atomicLoad(&C[i]);
+  loop {
+    let r = atomicCompareExchangeWeak(&C[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}
+`
+    : '';
+  return `// PIT Studio: pit-m (condense-M) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile 1x${w}, computation tile ${tileName(t)}, ${accumulate ? 'CAS-accumulated' : 'plain'} SWrite.
+// index[c*M + s], s < count[c], lists the rows of A with a non-zero in k-chunk c = [c*W, (c+1)*W).
+struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read> count: array<u32>;
+@group(0) @binding(3) var<storage, read> index: array<u32>;
+@group(0) @binding(4) var<storage, read_write> C: ${cType};
+@group(0) @binding(5) var<uniform> P: Params;
+
+${tileConsts(t, true)}
+const W = ${w}u; // micro-tile width: k-chunk length
+const NO_ROW = 0xffffffffu;
+
+${tileStorage(t, true)}
+var<workgroup> rows: array<u32, ${t.bm}>;
+var<workgroup> chunkCount: u32;
+${addFn}
+@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * TX + tx;
+  let chunk = wid.z;
+  let slot0 = wid.y * BM;
+  let col0 = wid.x * BN;
+  if (tid == 0u) { chunkCount = min(count[chunk], P.m); }
+  let cnt = workgroupUniformLoad(&chunkCount);
+  if (slot0 >= cnt) { return; } // beyond the listed rows: workgroup-uniform exit
+  for (var e = tid; e < BM; e += NT) {
+    var r = NO_ROW;
+    if (slot0 + e < cnt) {
+      r = index[chunk * P.m + slot0 + e];
+      if (r >= P.m) { r = NO_ROW; }
+    }
+    rows[e] = r;
+  }
+  workgroupBarrier();
+  let kBeg = chunk * W;
+  let kEnd = min(kBeg + W, P.k);
+${accDecls(t)}
+  for (var k0 = kBeg; k0 < kEnd; k0 += BK) {
+    // SRead: row r of the computation tile is A row rows[r]; each gathered row is read along k (coalesced).
+    for (var e = tid; e < BM * BK; e += NT) {
+      let r = e / BK;
+      let c = e % BK;
+      let gm = rows[r];
+      let gk = k0 + c;
+      var v = 0.0;
+      if (gm != NO_ROW && gk < kEnd) { v = A[gm * P.k + gk]; }
+      As[c * AS + r] = v;
+    }
+    for (var e = tid; e < BK * BN; e += NT) {
+      let r = e / BN;
+      let c = e % BN;
+      let gk = k0 + r;
+      let gc = col0 + c;
+      var v = 0.0;
+      if (gk < kEnd && gc < P.n) { v = B[gk * P.n + gc]; }
+      Bs[e] = v;
+    }
+    workgroupBarrier();
+${tileInnerProduct(t)}
+    workgroupBarrier();
+  }
+  // SWrite: result row r goes back to C row rows[r].
+${accStores(
+  t,
+  (i) => [`{ let row = rows[ty + ${i}u * TY]; if (row != NO_ROW) {`, `} }`],
+  store,
+)}
+}
+`;
+}

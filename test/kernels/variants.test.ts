@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wgslHash } from '../../core/gpu/pipeline-cache.ts';
+import { compareOutputs, matmulErrorScale, referenceMatmul } from '../../core/kernels/reference.ts';
+import {
+  DEFAULT_PIT_TILE,
+  defaultVariantSpecs,
+  runVariant,
+  type MatmulOperands,
+  type VariantRun,
+  type VariantSpec,
+} from '../../core/kernels/variants.ts';
+import { microTileDensity } from '../../core/sparsity/micro-tiles.ts';
+import { testGpu, type TestGpu } from '../gpu-helpers.ts';
+import { randomDense, randomSparse, zeroColumnBlocks, zeroRows } from './fixtures.ts';
+
+const FAST = { warmup: 0, repeat: 1 };
+
+/** dense, pit-k 32x1, pit-m whole rows, and pit-m 1x16 (several chunks: CAS-accumulated SWrite). */
+function specsFor(m: number, n: number, k: number): VariantSpec[] {
+  return [...defaultVariantSpecs(m, n, k), { name: 'pit-m', microTile: '1x16', tile: { ...DEFAULT_PIT_TILE } }];
+}
+
+function ops(m: number, n: number, k: number, a: Float32Array, seed = 99): MatmulOperands {
+  return { m, n, k, a, b: randomDense(k * n, seed) };
+}
+
+describe('matmul variants vs the CPU reference', () => {
+  let g: TestGpu;
+  beforeAll(async () => {
+    g = await testGpu();
+  });
+  afterAll(() => g.ctx.destroy());
+
+  /** Runs every spec on `o`, checks outputs against the reference and GPU densities against the CPU's. */
+  async function checkAll(o: MatmulOperands, specs = specsFor(o.m, o.n, o.k)): Promise<VariantRun[]> {
+    const ref = referenceMatmul(o.a, o.b, o.m, o.n, o.k);
+    const scale = matmulErrorScale(o.a, o.b, o.m, o.n, o.k);
+    const runs: VariantRun[] = [];
+    for (const spec of specs) {
+      const run = await runVariant(g.ctx, g.cache, o, spec, FAST);
+      const what = `${spec.name} ${spec.microTile ?? ''} on ${o.m}x${o.n}x${o.k}`;
+      expect(run.output, what).toHaveLength(o.m * o.n);
+      const cmp = compareOutputs(run.output, ref, { k: o.k, scale });
+      expect(cmp.ok, `${what}: maxAbsErr ${cmp.maxAbsErr} > ${cmp.tolerance} at ${cmp.worstIndex}`).toBe(true);
+      if (spec.name === 'dense') {
+        expect(run.microTileDensity).toBeNull();
+        expect(run.detectMs).toBe(0);
+      } else {
+        const mt = spec.microTile!;
+        const w = Number(mt.split('x')[1]);
+        const cpuShape = spec.name === 'pit-m' ? `1x${Math.min(w, o.k)}` : mt;
+        expect(run.microTileDensity, what).toBeCloseTo(microTileDensity(o.a, o.m, o.k, cpuShape), 12);
+        expect(run.detectMs).toBeGreaterThan(0);
+      }
+      expect(run.kernelMs).toBeGreaterThan(0);
+      runs.push(run);
+    }
+    return runs;
+  }
+
+  it('random dense data (every micro-tile non-zero)', async () => {
+    const [m, n, k] = [96, 80, 112];
+    const runs = await checkAll(ops(m, n, k, randomDense(m * k, 1)));
+    for (const r of runs.slice(1)) expect(r.microTileDensity).toBe(1);
+  });
+
+  it('zeroed 32x1 micro-tiles (random column blocks)', async () => {
+    const [m, n, k] = [96, 80, 112];
+    const a = zeroColumnBlocks(m, k, 32, 0.7, 2);
+    const runs = await checkAll(ops(m, n, k, a));
+    const pitK = runs.find((r) => r.spec.name === 'pit-k')!;
+    expect(pitK.microTileDensity!).toBeGreaterThan(0.2);
+    expect(pitK.microTileDensity!).toBeLessThan(0.4);
+  });
+
+  it('whole zero rows', async () => {
+    const [m, n, k] = [96, 80, 112];
+    const a = zeroRows(m, k, 0.6, 3);
+    const runs = await checkAll(ops(m, n, k, a));
+    const rows = runs.find((r) => r.spec.name === 'pit-m' && r.spec.microTile === `1x${k}`)!;
+    expect(rows.microTileDensity!).toBeGreaterThan(0.2);
+    expect(rows.microTileDensity!).toBeLessThan(0.6);
+  });
+
+  it('90 % and 99 % element sparsity', async () => {
+    const [m, n, k] = [96, 80, 112];
+    await checkAll(ops(m, n, k, randomSparse(m, k, 0.9, 4)));
+    const runs = await checkAll(ops(m, n, k, randomSparse(m, k, 0.99, 5)));
+    const pitM16 = runs.find((r) => r.spec.microTile === '1x16')!;
+    expect(pitM16.microTileDensity!).toBeLessThan(0.3);
+  });
+
+  it('an all-zero A gives an exactly zero C and zero density', async () => {
+    const [m, n, k] = [96, 80, 112];
+    const runs = await checkAll(ops(m, n, k, new Float32Array(m * k)));
+    for (const r of runs) {
+      expect(r.output.every((v) => v === 0)).toBe(true);
+      if (r.spec.name !== 'dense') expect(r.microTileDensity).toBe(0);
+    }
+  });
+
+  it('ragged shapes: 37x53x71 and M = 1', async () => {
+    await checkAll(ops(37, 53, 71, randomSparse(37, 71, 0.5, 6)));
+    await checkAll(ops(1, 53, 71, randomSparse(1, 71, 0.5, 7)));
+  });
+
+  it('other computation tiles: pit-k 16x1 with 16x32x8/2x4, dense 32x32x8/2x2, pit-m 1x24 with BK not dividing W', async () => {
+    const [m, n, k] = [37, 53, 71];
+    const a = zeroColumnBlocks(m, k, 16, 0.5, 8);
+    await checkAll(ops(m, n, k, a), [
+      { name: 'dense', microTile: null, tile: { bm: 32, bn: 32, bk: 8, tm: 2, tn: 2 } },
+      { name: 'pit-k', microTile: '16x1', tile: { bm: 16, bn: 32, bk: 8, tm: 2, tn: 4 } },
+      { name: 'pit-m', microTile: '1x24', tile: { bm: 16, bn: 32, bk: 16, tm: 2, tn: 4 } },
+    ]);
+  });
+
+  it('reports every program that ran, hashed, and times with the requested repeats', async () => {
+    const [m, n, k] = [37, 53, 71];
+    const o = ops(m, n, k, randomSparse(m, k, 0.5, 9));
+    const run = await runVariant(g.ctx, g.cache, o, { name: 'pit-m', microTile: '1x16', tile: { ...DEFAULT_PIT_TILE } }, { warmup: 1, repeat: 3 });
+    const labels = run.wgsl.map((w) => w.label);
+    expect(labels).toEqual(['zero count', 'detect-m 1x16', 'pit-m 1x16 tile 32x128x8/4x4 cas']);
+    for (const w of run.wgsl) expect(w.hash).toBe(wgslHash(w.text));
+    expect(run.wgsl[2]!.text).toContain('atomicCompareExchangeWeak');
+    expect(['timestamp', 'cpu']).toContain(run.timing);
+    const pitK = await runVariant(g.ctx, g.cache, o, defaultVariantSpecs(m, n, k)[1]!, FAST);
+    expect(pitK.wgsl.map((w) => w.label)).toEqual(['zero count', 'detect-k 32x1', 'pit-k 32x1 tile 32x128x8/4x4']);
+    expect(pitK.wgsl[2]!.text).toContain('const BM = 32u;');
+  });
+
+  it('defaults: dense + pit-k 32x1 + pit-m whole rows', () => {
+    const specs = defaultVariantSpecs(200, 100, 300);
+    expect(specs.map((s) => `${s.name} ${s.microTile}`)).toEqual(['dense null', 'pit-k 32x1', 'pit-m 1x300']);
+    expect(specs[1]!.tile.bm).toBe(32);
+    expect(() => defaultVariantSpecs(0, 1, 1)).toThrow(RangeError);
+  });
+
+  it('rejects inconsistent specs and operands with clear errors', async () => {
+    const o = ops(8, 8, 8, randomDense(64, 1));
+    const tile = { ...DEFAULT_PIT_TILE };
+    await expect(runVariant(g.ctx, g.cache, o, { name: 'pit-k', microTile: '16x1', tile }, FAST)).rejects.toThrow(/tile.bm == 16/);
+    await expect(runVariant(g.ctx, g.cache, o, { name: 'pit-k', microTile: '32x2', tile }, FAST)).rejects.toThrow(/Hx1/);
+    await expect(runVariant(g.ctx, g.cache, o, { name: 'pit-m', microTile: '2x8', tile }, FAST)).rejects.toThrow(/1xW/);
+    await expect(runVariant(g.ctx, g.cache, o, { name: 'dense', microTile: null, tile: { ...tile, tm: 3 } }, FAST)).rejects.toThrow(/multiple of TM/);
+    await expect(runVariant(g.ctx, g.cache, { ...o, a: new Float32Array(7) }, { name: 'dense', microTile: null, tile }, FAST)).rejects.toThrow(
+      /A has 7 elements/,
+    );
+    await expect(
+      runVariant(g.ctx, g.cache, o, { name: 'dense', microTile: null, tile: { bm: 128, bn: 128, bk: 64, tm: 4, tn: 4 } }, FAST),
+    ).rejects.toThrow(/invocations|workgroup memory/);
+  });
+});
