@@ -45,8 +45,10 @@ export interface VariantResult {
   maxRelErr: number;
   /** Verdict: within tolerance of the reference. */
   ok: boolean;
-  /** sha256 of the WGSL that ran (text stored once in the database). */
+  /** sha256 of the variant's main kernel WGSL (text stored once in the database). */
   wgslHash: string;
+  /** sha256 of every kernel the variant ran, in order (detection first, main kernel last). */
+  kernelHashes?: string[];
   /** Error message when the variant failed to build or run (then `ok` is false and `ms` is NaN). */
   error?: string;
 }
@@ -67,6 +69,19 @@ export interface LayerResult {
   chosen: VariantName;
   /** Input index (0-based) the layer was measured on. */
   input: number;
+  /** Why the layer was not profiled (e.g. grouped conv); then `variants` is empty and `chosen` is `dense`. */
+  skipped?: string;
+  /** Occupancy of A downsampled to at most 128x128 cells (fraction 0–1 of non-zero elements per cell). */
+  heatmap?: Heatmap;
+}
+
+/** A downsampled occupancy map of an [M, K] operand: `values[r * cols + c]` covers rows r·cellM… and columns c·cellK…. */
+export interface Heatmap {
+  rows: number;
+  cols: number;
+  cellM: number;
+  cellK: number;
+  values: number[];
 }
 
 export interface ModelRef {
@@ -138,3 +153,130 @@ export type ProgressEvent =
   | { kind: 'stage'; stage: 'import' | 'reference' | 'gpu' | 'profile' | 'done'; message: string }
   | { kind: 'layer'; runId: number; done: number; total: number; layer: LayerResult; etaMs: number }
   | { kind: 'log'; message: string };
+
+/** A stored run without its layers, for lists. */
+export interface RunListItem extends RunSummary {
+  layerCount: number;
+  totals: RunTotals;
+}
+
+/**
+ * Host methods: `params` is what a client sends, `result` what it gets back. Progress of `profile.start` arrives as
+ * `ProgressEvent`s tagged with the job id.
+ */
+export interface HostMethods {
+  /** `adapter` is null (and `gpuError` says why) when no WebGPU device could be had. */
+  'host.info': { params: Record<string, never>; result: { version: string; adapter: AdapterDescriptor | null; dbPath: string; gpuError?: string } };
+  'runs.list': { params: Record<string, never>; result: RunListItem[] };
+  'runs.get': { params: { id: number }; result: RunReport };
+  'runs.delete': { params: { id: number }; result: { deleted: boolean } };
+  'wgsl.get': { params: { hash: string }; result: { hash: string; wgsl: string } };
+  'profile.start': { params: ProfileRequest; result: { jobId: string } };
+  'profile.cancel': { params: { jobId: string }; result: { cancelled: boolean } };
+  /** The bundled default model, inputs and job defaults (for the New-profile form). */
+  'models.default': { params: Record<string, never>; result: ProfileDefaults };
+  /** The job in flight, if any. */
+  'profile.status': { params: Record<string, never>; result: { job: ProfileJobInfo | null } };
+  /** Every kernel each variant of one layer ran, by variant name (empty when the layer was not recorded). */
+  'runs.kernels': { params: { id: number; input: number; layer: number }; result: Record<string, KernelLabel[]> };
+}
+
+export type HostMethod = keyof HostMethods;
+
+// ---- Types of the desktop app and web mode (issue 4): defaults, jobs, events and the wire format. ----
+
+/** What the New-profile form starts from: the bundled default model, its inputs and the job's default options. */
+export interface ProfileDefaults {
+  /** The embedded default model (PaddleOCR v4 det), absolute path on the host. */
+  modelPath: string;
+  /** The bundled photos it runs on, absolute paths on the host. */
+  inputs: string[];
+  /** Longest image side after resizing (multiple of 32). */
+  imageSize: number;
+  /** Every variant the host knows, in report order (`dense` always runs). */
+  variants: VariantName[];
+  repeat: number;
+  warmup: number;
+}
+
+/** The job the host is running (at most one: there is one GPU), as `profile.status` reports it. */
+export interface ProfileJobInfo {
+  jobId: string;
+  request: ProfileRequest;
+  /** ISO time the job started. */
+  startedAt: string;
+  /** The run being written, once the job created it; null before (import, reference run). */
+  runId: number | null;
+  /** The latest progress event, so a client that connects mid-job can show where it is. */
+  last: ProgressEvent | null;
+}
+
+/** A kernel a variant dispatched (detection, gather, main…), in dispatch order; text via `wgsl.get`. */
+export interface KernelLabel {
+  hash: string;
+  /** Human-readable, e.g. `pit-k 32x1 64x64x32`. */
+  label: string;
+}
+
+/** How a job ended: `complete` (every layer stored), `cancelled`, or `failed` with the error's first line. */
+export interface JobEnd {
+  jobId: string;
+  /** The run the job wrote, or null when it failed before creating one (e.g. a bad model file). */
+  runId: number | null;
+  status: 'complete' | 'cancelled' | 'failed';
+  /** One line, e.g. `ModelError: model file not found: /tmp/x.onnx`; empty unless `failed`. */
+  error: string;
+}
+
+/** Host state as the client's side of the transport sees it (Electron main's supervisor, or the WebSocket). */
+export interface HostStatus {
+  state: 'starting' | 'ready' | 'restarting' | 'failed' | 'disconnected';
+  /** Human-readable: why the host restarted, what failed. */
+  message: string;
+  /** Restarts since the app started (supervised hosts only). */
+  restarts: number;
+}
+
+/** Events pushed to clients: job progress, job end, host state (the last one comes from the transport, not the host). */
+export type HostEvent =
+  | { type: 'progress'; jobId: string; event: ProgressEvent }
+  | { type: 'job.end'; end: JobEnd }
+  /** A run was created, grew by a layer, finished or was deleted: lists showing it should refresh. */
+  | { type: 'runs.changed'; runId: number; change: 'created' | 'layer' | 'finished' | 'deleted' }
+  | { type: 'host.status'; status: HostStatus };
+
+/** Error codes of a rejected request. */
+export type RpcErrorCode = 'unknown-method' | 'invalid-params' | 'not-found' | 'busy' | 'failed' | 'host-unavailable';
+
+/** A rejected request as it travels: a code a program can branch on, and one line for a human. */
+export interface RpcErrorPayload {
+  code: RpcErrorCode;
+  message: string;
+}
+
+/** Wire messages (IPC between main and host, WebSocket in web mode): one JSON object each. */
+export type RpcRequest = { id: number; method: string; params: unknown };
+export type RpcResponse = { id: number; result: unknown } | { id: number; error: RpcErrorPayload };
+export type RpcEventMessage = { event: HostEvent };
+/** What the host sends: responses and events, plus `ready` once (IPC only) when it can take requests. */
+export type HostMessage = RpcResponse | RpcEventMessage | { ready: true; pid: number };
+
+/** A request's outcome as the Electron preload returns it (errors cross the context bridge as data, not Errors). */
+export type RpcResult = { ok: true; result: unknown } | { ok: false; error: RpcErrorPayload };
+
+/**
+ * The one API the Electron preload exposes to the page, as `window.pit` (nothing else of Node or Electron).
+ * Web mode has no bridge: the page talks to the host over a WebSocket instead.
+ */
+export interface PitBridge {
+  /** Sends a host method; methods outside the contract are refused by the preload before they leave the page. */
+  request(method: HostMethod, params: unknown): Promise<RpcResult>;
+  /** Host events and host state changes; returns the unsubscribe function. */
+  onEvent(listener: (e: HostEvent) => void): () => void;
+  /** The supervised host's state now. */
+  hostStatus(): Promise<HostStatus>;
+  /** Restarts the host (after it failed, or on demand). */
+  restartHost(): Promise<void>;
+  /** A native open-file dialog for a model (.onnx) or inputs (.jpg, .png, .npy); [] when cancelled. */
+  pickFiles(kind: 'model' | 'input'): Promise<string[]>;
+}

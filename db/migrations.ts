@@ -173,9 +173,9 @@ SELECT
   l.id      AS layer_id,
   l.run_id  AS run_id,
   d.ms      AS dense_ms,
-  COALESCE(c.ms, d.ms) AS chosen_ms,
+  COALESCE(c.ms + COALESCE(c.detect_ms, 0.0), d.ms) AS chosen_ms,
   CASE WHEN c.ms IS NULL THEN 0.0 ELSE COALESCE(c.detect_ms, 0.0) END AS detect_ms,
-  d.ms * COALESCE((SELECT MIN(mt.density) FROM micro_tiles mt WHERE mt.layer_id = l.id), 1.0) AS ideal_ms
+  d.ms * COALESCE((SELECT MIN(mt.density) FROM micro_tiles mt WHERE mt.layer_id = l.id AND mt.shape <> '1x1'), 1.0) AS ideal_ms
 FROM layers l
 JOIN measurements d ON d.layer_id = l.id AND d.variant = 'dense' AND d.ms IS NOT NULL
 LEFT JOIN measurements c ON c.layer_id = l.id AND c.variant = l.chosen

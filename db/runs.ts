@@ -531,9 +531,9 @@ interface HeatmapRow {
  * The full report of a run: its summary, its layers in (input, index) order with micro-tile densities, heat maps
  * and variants (in the order recorded), and totals over the layers that were profiled:
  * - denseMs: Σ dense ms;
- * - chosenMs: Σ ms of the chosen variant (dense's when the chosen one has no time);
+ * - chosenMs: Σ kernel + detection ms of the chosen variant (dense's ms when the chosen one has no time);
  * - detectMs: Σ detection ms of the chosen variant;
- * - idealMs: Σ dense ms × the layer's lowest micro-tile density (dense ms when none was measured).
+ * - idealMs: Σ dense ms × the layer's lowest micro-tile density, element density `1x1` excluded (dense ms when none).
  * Skipped layers, and layers without a dense time (nothing to compare against), count for nothing.
  * The summary's `complete` is true only for a run marked by finishRun.
  * @throws RunNotFoundError when no run has this id.

@@ -8,10 +8,16 @@ import { NoAdapterError } from './errors.ts';
 let kept: GPU | null = null;
 
 /**
+ * Dawn toggles for profiling: Dawn quantises timestamps (to ~65 µs on some drivers) as a timing-attack defence, which
+ * hides short kernels; a local profiler wants the raw counter.
+ */
+export const DEFAULT_DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+
+/**
  * Loads dawn.node once and returns its `GPU`.
  * @throws NoAdapterError when the `webgpu` package cannot be loaded on this platform.
  */
-export function nodeGpu(flags: string[] = []): GPU {
+export function nodeGpu(flags: string[] = DEFAULT_DAWN_FLAGS): GPU {
   if (kept) return kept;
   const require = createRequire(import.meta.url);
   let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };

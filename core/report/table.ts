@@ -1,0 +1,78 @@
+/**
+ * The per-layer report of a run as text: one row per profiled layer (layer, op, M×N×K, sparsity, best micro-tile
+ * density, dense ms, chosen variant, chosen ms, speedup, max error) and totals (dense, chosen, detection, ideal).
+ */
+import type { LayerResult, RunReport, VariantResult } from '../protocol.ts';
+
+/** The measured variant named `name` of a layer, if it ran. */
+export function variantOf(layer: LayerResult, name: string): VariantResult | undefined {
+  return layer.variants.find((v) => v.name === name);
+}
+
+/**
+ * Lowest micro-tile density of a layer over shapes a kernel can use (element density `1x1` excluded: it is
+ * 1 − sparsity, not a micro-tile any rule computes), or 1 when none was measured.
+ */
+export function bestDensity(layer: LayerResult): { shape: string; density: number } {
+  let best = { shape: '-', density: 1 };
+  for (const t of layer.microTiles) if (t.shape !== '1x1' && t.density < best.density) best = t;
+  return best;
+}
+
+function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'n/a';
+  return ms >= 100 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
+}
+
+function pad(cells: string[], widths: number[], right: boolean[]): string {
+  return cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+}
+
+/** Renders the table of `report` (plain text, fixed-width columns). Skipped layers are listed with their reason. */
+export function formatReport(report: RunReport): string {
+  const head = ['input', 'layer', 'op', 'M×N×K', 'sparsity', 'best µtile', 'dense ms', 'chosen', 'chosen ms', 'speedup', 'max err'];
+  const right = [true, false, false, true, true, false, true, false, true, true, true];
+  const rows: string[][] = [];
+  const skipped: string[] = [];
+  for (const l of report.layers) {
+    if (l.skipped) {
+      skipped.push(`${l.name} (${l.op}): ${l.skipped}`);
+      continue;
+    }
+    const dense = variantOf(l, 'dense');
+    const chosen = variantOf(l, l.chosen);
+    const best = bestDensity(l);
+    const chosenTotal = chosen ? chosen.ms + chosen.detectMs : NaN;
+    const failed = l.variants.filter((v) => !v.ok).map((v) => v.name);
+    rows.push([
+      String(l.input),
+      l.name,
+      l.op,
+      `${l.m}×${l.n}×${l.k}`,
+      l.sparsity.toFixed(3),
+      `${best.shape} ${best.density.toFixed(3)}`,
+      fmtMs(dense?.ms ?? NaN),
+      l.chosen + (failed.length ? ` (${failed.join(',')} failed)` : ''),
+      fmtMs(chosenTotal),
+      dense && chosen ? `${(dense.ms / chosenTotal).toFixed(2)}x` : 'n/a',
+      Math.max(...l.variants.filter((v) => Number.isFinite(v.maxAbsErr)).map((v) => v.maxAbsErr), 0).toExponential(1),
+    ]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const lines = [pad(head, widths, right), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => pad(r, widths, right))];
+  const t = report.totals;
+  const speedup = t.chosenMs > 0 ? (t.denseMs / t.chosenMs).toFixed(2) : 'n/a';
+  lines.push('');
+  lines.push(
+    `totals: dense ${fmtMs(t.denseMs)} ms, chosen ${fmtMs(t.chosenMs)} ms (${speedup}x, detection ${fmtMs(t.detectMs)} ms included), ` +
+      `ideal ${fmtMs(t.idealMs)} ms (dense × best micro-tile density)`,
+  );
+  if (skipped.length) lines.push(`not profiled (${skipped.length}): ${skipped.slice(0, 6).join('; ')}${skipped.length > 6 ? '; …' : ''}`);
+  const r = report.run;
+  lines.push(
+    `run ${r.id} ${r.complete ? 'complete' : `INCOMPLETE (${r.status})`} — model ${r.model.path} (sha256 ${r.model.sha256.slice(0, 12)}…), ` +
+      `adapter ${[r.adapter.vendor, r.adapter.architecture, r.adapter.device, r.adapter.description].filter(Boolean).join(' / ')}` +
+      (r.adapter.timestampQuery ? '' : ' (CPU-clock timing: no timestamp-query)'),
+  );
+  return lines.join('\n');
+}

