@@ -1,0 +1,131 @@
+/**
+ * The profiling job against an in-memory sink: what it writes, in what order, and how a lost device or a cancel
+ * ends a run (incomplete, finished layers kept). The model is synthetic (two ReLU → MatMul layers) and labelled so.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceLostError } from '../../core/gpu/errors.ts';
+import { CancelledError, chooseFastest, profileModel, type ProfileOptions } from '../../core/profile/profile.ts';
+import type { KernelText, RunSink } from '../../core/profile/sink.ts';
+import type { LayerResult, VariantResult } from '../../core/protocol.ts';
+import { testGpu, type TestGpu } from '../gpu-helpers.ts';
+import { npyBytes } from '../inputs/npy-fixtures.ts';
+import { buildModel, randomFloats } from '../model/onnx-builders.ts';
+
+interface MemorySink extends RunSink {
+  layers: LayerResult[];
+  kernels: Map<string, KernelText>;
+  status: string;
+}
+
+function memorySink(): MemorySink {
+  const s: MemorySink = {
+    layers: [],
+    kernels: new Map(),
+    status: 'none',
+    createRun: () => ((s.status = 'running'), 1),
+    recordLayer: (_id, layer, kernels) => {
+      s.layers.push(layer);
+      for (const k of kernels) s.kernels.set(k.hash, k);
+    },
+    finishRun: () => void (s.status = 'complete'),
+    failRun: (_id, message) => void (s.status = `incomplete: ${message}`),
+  };
+  return s;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'pit-profile-'));
+const modelPath = join(dir, 'synthetic-two-matmuls.onnx');
+const inputPath = join(dir, 'x.npy');
+
+function options(): ProfileOptions {
+  return { modelPath, inputs: [inputPath], imageSize: 64, variants: ['dense', 'pit-k', 'pit-m'], repeat: 1, warmup: 0 };
+}
+
+describe('profileModel', () => {
+  let g: TestGpu;
+  beforeAll(async () => {
+    g = await testGpu();
+    writeFileSync(
+      modelPath,
+      buildModel({
+        inputs: [{ name: 'x', dims: [40, 48] }],
+        outputs: [{ name: 'y', dims: [40, 16] }],
+        initializers: [
+          { name: 'W1', dims: [48, 32], data: randomFloats(48 * 32, 1) },
+          { name: 'W2', dims: [32, 16], data: randomFloats(32 * 16, 2) },
+        ],
+        nodes: [
+          { op: 'Relu', inputs: ['x'], outputs: ['r1'] },
+          { op: 'MatMul', inputs: ['r1', 'W1'], outputs: ['h'], name: 'mm1' },
+          { op: 'Relu', inputs: ['h'], outputs: ['r2'] },
+          { op: 'MatMul', inputs: ['r2', 'W2'], outputs: ['y'], name: 'mm2' },
+        ],
+      }),
+    );
+    const x = randomFloats(40 * 48, 9);
+    writeFileSync(inputPath, npyBytes('<f4', [40, 48], new Uint8Array(x.buffer)));
+  });
+  afterAll(() => g.ctx.destroy());
+
+  it('writes every layer with verified variants and the WGSL that ran, then completes', async () => {
+    const sink = memorySink();
+    const events: string[] = [];
+    const { layers } = await profileModel(options(), { gpu: g.ctx, cache: g.cache, sink, onProgress: (e) => events.push(e.kind) });
+    expect(sink.status).toBe('complete');
+    expect(sink.layers.map((l) => [l.name, l.m, l.n, l.k])).toEqual([
+      ['mm1', 40, 32, 48],
+      ['mm2', 40, 16, 32],
+    ]);
+    expect(layers).toEqual(sink.layers);
+    for (const l of sink.layers) {
+      expect(l.sparsity).toBeGreaterThan(0.2); // ReLU of symmetric random data: about half zeros
+      for (const v of l.variants) {
+        expect(v.ok).toBe(true);
+        for (const h of v.kernelHashes ?? []) expect(sink.kernels.get(h)?.wgsl).toMatch(/@compute/);
+      }
+      expect(l.heatmap!.values.length).toBe(l.heatmap!.rows * l.heatmap!.cols);
+    }
+    expect(events.filter((e) => e === 'layer')).toHaveLength(2);
+  });
+
+  it('marks the run incomplete with the device-lost message and keeps finished layers', async () => {
+    const sink = memorySink();
+    const ctx = { ...g.ctx };
+    const run = profileModel(options(), {
+      gpu: ctx,
+      cache: g.cache,
+      sink,
+      // Fault injection: the device is reported lost after the first layer (as dawn's device.lost would).
+      onProgress: (e) => {
+        if (e.kind === 'layer') ctx.lostError = new DeviceLostError('WebGPU device lost (unknown): simulated driver reset');
+      },
+    });
+    await expect(run).rejects.toThrow(DeviceLostError);
+    expect(sink.layers).toHaveLength(1);
+    expect(sink.status).toBe('incomplete: WebGPU device lost (unknown): simulated driver reset');
+  });
+
+  it('cancels between layers', async () => {
+    const sink = memorySink();
+    const abort = new AbortController();
+    const run = profileModel(options(), { gpu: g.ctx, cache: g.cache, sink, signal: abort.signal, onProgress: (e) => e.kind === 'layer' && abort.abort() });
+    await expect(run).rejects.toThrow(CancelledError);
+    expect(sink.layers).toHaveLength(1);
+    expect(sink.status).toBe('incomplete: cancelled');
+  });
+});
+
+describe('chooseFastest (choice v0)', () => {
+  const v = (name: string, ms: number, detectMs: number, ok = true): VariantResult => ({
+    name, ms, detectMs, ok, microTile: null, computeTile: '', maxAbsErr: 0, maxRelErr: 0, wgslHash: '',
+  });
+  it('counts detection and never picks an unverified variant', () => {
+    expect(chooseFastest([v('dense', 2, 0), v('pit-k', 1.5, 0.2), v('pit-m', 1.9, 0)])).toBe('pit-k');
+    expect(chooseFastest([v('dense', 2, 0), v('pit-k', 1.5, 0.6)])).toBe('dense');
+    expect(chooseFastest([v('dense', 2, 0), v('pit-k', 0.1, 0, false)])).toBe('dense');
+    expect(chooseFastest([v('dense', NaN, 0, false), v('pit-m', 3, 0)])).toBe('pit-m');
+  });
+});
