@@ -9,7 +9,7 @@ import vueSfcParser from './scripts/eslint-vue-sfc-parser.mjs';
 const nodeOnly = ['electron', 'better-sqlite3', 'webgpu', 'onnxruntime-node', 'node:*', 'fs', 'path', 'child_process'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'out/**', 'dist/**', '.gpu/**', 'bench/results/**', 'test-results/**', '**/*.d.ts'] },
+  { ignores: ['.scratch/**', 'node_modules/**', 'out/**', 'dist/**', '.gpu/**', 'bench/results/**', 'test-results/**', '**/*.d.ts'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -44,3 +44,7 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
 fi
 echo "setup: build"
 npm run --silent build:cli
+# The web UI (out/renderer: `pit serve`, the Playwright tests), rebuilt only when its sources changed.
+if [ ! -f out/renderer/index.html ] || [ -n "$(find renderer core/protocol.ts vite.renderer.config.ts -newer out/renderer/index.html -print -quit)" ]; then
+  npm run --silent build:renderer
+fi

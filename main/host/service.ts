@@ -1,0 +1,316 @@
+/**
+ * The PIT host: every method of the RPC contract (core/protocol.ts) implemented over the profiling job (core) and
+ * the run database (db), whatever transport carries it (IPC to Electron main, WebSocket in web mode).
+ *
+ * One profiling job at a time: there is one GPU, and two jobs timing kernels on it would disturb each other's
+ * measurements. The GPU device is acquired on first use and kept; when it is lost the next job acquires a new one.
+ */
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { GpuContext } from '../../core/gpu/device.ts';
+import type { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
+import { oneLine } from '../../core/model/errors.ts';
+import type { ProfileEnv, ProfileOptions } from '../../core/profile/profile.ts';
+import type { RunSink } from '../../core/profile/sink.ts';
+import type {
+  HostEvent,
+  HostMethod,
+  HostMethods,
+  JobEnd,
+  LayerResult,
+  ProfileDefaults,
+  ProfileJobInfo,
+  ProfileRequest,
+  RunReport,
+} from '../../core/protocol.ts';
+import type { PitDatabase } from '../../db/open.ts';
+import { deleteRun, getKernelWgsl, getLayerKernels, getRunReport, listRuns } from '../../db/runs.ts';
+import { RpcError, validateRequest } from './rpc.ts';
+
+/** A GPU device with the pipeline cache that belongs to it. */
+export interface GpuHandle {
+  gpu: GpuContext;
+  cache: PipelineCache;
+}
+
+/** What the host is built from; tests pass fakes for the GPU and the profiling job. */
+export interface HostDeps {
+  db: PitDatabase;
+  /** Shown by `host.info`. */
+  dbPath: string;
+  version: string;
+  /** Where the job writes (the database, through db-sink.ts). */
+  sink: RunSink;
+  /** Acquires a device. @throws NoAdapterError when there is none. */
+  acquireGpu(): Promise<GpuHandle>;
+  /** The profiling job (core/profile/profile.ts `profileModel`). */
+  profile(opts: ProfileOptions, env: ProfileEnv): Promise<{ runId: number; layers: LayerResult[] }>;
+  /** The bundled default model and inputs. @throws when the default model's package is missing. */
+  defaults(): ProfileDefaults;
+  /** Variant names the job knows. */
+  variantNames: readonly string[];
+}
+
+/** Receives host events (progress, job ends, run changes). */
+export type HostEventListener = (e: HostEvent) => void;
+
+interface Job {
+  info: ProfileJobInfo;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/** The host's method implementations and its job. Transports call `call` and forward `onEvent`'s events. */
+export class HostService {
+  private readonly listeners = new Set<HostEventListener>();
+  private job: Job | null = null;
+  private gpu: Promise<GpuHandle> | null = null;
+  private closed = false;
+
+  constructor(private readonly deps: HostDeps) {}
+
+  /** Subscribes to host events; returns the unsubscribe function. */
+  onEvent(listener: HostEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Validates and serves one request.
+   * @throws RpcError (`unknown-method`, `invalid-params`, `not-found`, `busy`), or whatever the database or the
+   *   GPU threw (the transport turns it into a `failed` error with its one-line message).
+   */
+  async call<M extends HostMethod>(method: M, params: unknown): Promise<HostMethods[M]['result']>;
+  async call(method: string, params: unknown): Promise<unknown>;
+  async call(method: string, params: unknown): Promise<unknown> {
+    if (this.closed) throw new RpcError('host-unavailable', 'the host is shutting down');
+    const p = validateRequest(method, params) as Record<string, unknown>;
+    const { db } = this.deps;
+    switch (method as HostMethod) {
+      case 'host.info':
+        return this.info();
+      case 'runs.list':
+        return listRuns(db);
+      case 'runs.get':
+        return forTheWire(getRunReport(db, p.id as number));
+      case 'runs.delete':
+        return this.deleteRun(p.id as number);
+      case 'runs.kernels':
+        return getLayerKernels(db, p.id as number, p.input as number, p.layer as number);
+      case 'wgsl.get': {
+        const wgsl = getKernelWgsl(db, p.hash as string);
+        if (wgsl === null) throw new RpcError('not-found', `no kernel with hash ${p.hash as string} in the database`);
+        return { hash: p.hash, wgsl };
+      }
+      case 'models.default':
+        return this.deps.defaults();
+      case 'profile.status':
+        return { job: this.job ? { ...this.job.info } : null };
+      case 'profile.start':
+        return this.startProfile(p as unknown as ProfileRequest);
+      case 'profile.cancel':
+        return this.cancel(p.jobId as string);
+    }
+  }
+
+  /**
+   * Cancels the job in flight and waits (at most `timeoutMs`) for it to settle, then releases the GPU. The
+   * database stays open: its owner closes it.
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.closed = true;
+    const job = this.job;
+    if (job) {
+      job.abort.abort();
+      await Promise.race([job.done, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    }
+    const gpu = this.gpu;
+    this.gpu = null;
+    if (gpu) await gpu.then((h) => h.gpu.destroy(), () => {});
+  }
+
+  private emit(e: HostEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // A broken listener (a closed socket) must not stop the job or the other clients.
+      }
+    }
+  }
+
+  private async info(): Promise<HostMethods['host.info']['result']> {
+    const base = { version: this.deps.version, dbPath: this.deps.dbPath };
+    try {
+      const { gpu } = await this.acquireGpu();
+      return { ...base, adapter: gpu.adapter };
+    } catch (e) {
+      return { ...base, adapter: null, gpuError: errorLine(e) };
+    }
+  }
+
+  /** The shared device: acquired once, re-acquired after a loss or a failed attempt. */
+  private acquireGpu(): Promise<GpuHandle> {
+    if (!this.gpu) {
+      const p = this.deps.acquireGpu();
+      this.gpu = p;
+      p.then(
+        (h) =>
+          h.gpu.lost.then(() => {
+            if (this.gpu === p) this.gpu = null;
+          }),
+        () => {
+          if (this.gpu === p) this.gpu = null;
+        },
+      );
+    }
+    return this.gpu;
+  }
+
+  private deleteRun(id: number): { deleted: boolean } {
+    if (this.job && this.job.info.runId === id) {
+      throw new RpcError('busy', `run ${id} is being written by the job in flight: cancel the job first`);
+    }
+    const deleted = deleteRun(this.deps.db, id);
+    if (deleted) this.emit({ type: 'runs.changed', runId: id, change: 'deleted' });
+    return { deleted };
+  }
+
+  private cancel(jobId: string): { cancelled: boolean } {
+    if (!this.job || this.job.info.jobId !== jobId) return { cancelled: false };
+    this.job.abort.abort();
+    return { cancelled: true };
+  }
+
+  /** Resolves the request into the job's options, checking what can be checked before any work starts. */
+  private resolveRequest(req: ProfileRequest): ProfileOptions {
+    if (req.useDefault && req.modelPath) throw new RpcError('invalid-params', 'profile.start: give either modelPath or useDefault: true, not both');
+    if (!req.useDefault && !req.modelPath) throw new RpcError('invalid-params', 'profile.start: give a modelPath (an .onnx file) or useDefault: true');
+    const d = this.deps.defaults();
+    let modelPath: string;
+    let inputs: string[];
+    if (req.useDefault) {
+      modelPath = d.modelPath;
+      inputs = req.inputs.length ? req.inputs : d.inputs;
+    } else {
+      modelPath = resolve(req.modelPath!);
+      inputs = req.inputs;
+      if (!inputs.length) throw new RpcError('invalid-params', 'profile.start: a model needs at least one input file (.jpg, .png or .npy)');
+    }
+    mustBeFile(modelPath, 'model file');
+    inputs = inputs.map((p) => resolve(p));
+    for (const p of inputs) mustBeFile(p, 'input file');
+    const variants = req.variants ?? d.variants;
+    for (const v of variants) {
+      if (!this.deps.variantNames.includes(v)) {
+        throw new RpcError('invalid-params', `profile.start: unknown variant '${v}' (known: ${this.deps.variantNames.join(', ')})`);
+      }
+    }
+    return {
+      modelPath,
+      inputs,
+      imageSize: req.imageSize ?? d.imageSize,
+      variants,
+      repeat: req.repeat ?? d.repeat,
+      warmup: req.warmup ?? d.warmup,
+      maxLayers: req.maxLayers,
+      // As asked; without them the job applies its own default (the tile database when one matches).
+      ...(req.policy !== undefined ? { policy: req.policy } : {}),
+      ...(req.audit !== undefined ? { audit: req.audit } : {}),
+    };
+  }
+
+  private startProfile(req: ProfileRequest): { jobId: string } {
+    if (this.job) {
+      throw new RpcError('busy', `a profiling job is running (${this.job.info.jobId}): wait for it or cancel it (one GPU, one job)`);
+    }
+    const opts = this.resolveRequest(req);
+    const jobId = randomUUID();
+    const abort = new AbortController();
+    const info: ProfileJobInfo = { jobId, request: req, startedAt: new Date().toISOString(), runId: null, last: null };
+    const job: Job = { info, abort, done: Promise.resolve() };
+    this.job = job;
+    // Started on the next turn so the response (with the job id) leaves before the job's first event.
+    job.done = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.runJob(job, opts))
+      .finally(() => {
+        if (this.job === job) this.job = null;
+      });
+    return { jobId };
+  }
+
+  private async runJob(job: Job, opts: ProfileOptions): Promise<void> {
+    const { jobId } = job.info;
+    const progress = (event: HostEvent & { type: 'progress' }) => {
+      job.info.last = event.event;
+      this.emit(event);
+    };
+    // The sink is wrapped so the run is known (and listed) from the moment it exists, not only at the first layer.
+    const base = this.deps.sink;
+    const sink: RunSink = {
+      createRun: (run) => {
+        const id = base.createRun(run);
+        job.info.runId = id;
+        this.emit({ type: 'runs.changed', runId: id, change: 'created' });
+        return id;
+      },
+      recordLayer: (runId, layer, kernels) => {
+        base.recordLayer(runId, layer, kernels);
+        this.emit({ type: 'runs.changed', runId, change: 'layer' });
+      },
+      finishRun: (runId) => base.finishRun(runId),
+      failRun: (runId, message) => base.failRun(runId, message),
+    };
+    let end: JobEnd;
+    try {
+      progress({ type: 'progress', jobId, event: { kind: 'stage', stage: 'gpu', message: 'acquiring the WebGPU device' } });
+      const { gpu, cache } = await this.acquireGpu();
+      if (job.abort.signal.aborted) throw new Error('cancelled');
+      const { runId } = await this.deps.profile(opts, {
+        gpu,
+        cache,
+        sink,
+        signal: job.abort.signal,
+        onProgress: (event) => progress({ type: 'progress', jobId, event }),
+      });
+      end = { jobId, runId, status: 'complete', error: '' };
+    } catch (e) {
+      const cancelled = job.abort.signal.aborted;
+      end = { jobId, runId: job.info.runId, status: cancelled ? 'cancelled' : 'failed', error: cancelled ? '' : errorLine(e) };
+    }
+    if (end.runId !== null) this.emit({ type: 'runs.changed', runId: end.runId, change: 'finished' });
+    this.emit({ type: 'job.end', end });
+  }
+}
+
+/** Heat-map values travel with this many decimals: far below one colour step, and a third of the JSON. */
+const HEATMAP_SCALE = 1e4;
+
+/**
+ * The report as clients get it: heat-map occupancies rounded to 4 decimals (the database keeps full precision).
+ * Dividing by an integer scale gives the double nearest the decimal, so JSON prints it short (0.4375, not 0.43750000000000006).
+ */
+export function forTheWire(report: RunReport): RunReport {
+  for (const l of report.layers) {
+    if (l.heatmap) l.heatmap.values = l.heatmap.values.map((v) => Math.round(v * HEATMAP_SCALE) / HEATMAP_SCALE);
+  }
+  return report;
+}
+
+/** `Name: message` on one line (`ModelError: model file not found: …`); plain `Error`s without the prefix. */
+export function errorLine(e: unknown): string {
+  const name = e instanceof Error && e.name && e.name !== 'Error' ? `${e.name}: ` : '';
+  return `${name}${oneLine(e)}`;
+}
+
+/** @throws RpcError `invalid-params` when `path` is not an existing regular file. */
+function mustBeFile(path: string, what: string): void {
+  let ok = false;
+  try {
+    ok = statSync(path).isFile();
+  } catch {
+    throw new RpcError('invalid-params', `${what} not found: ${path}`);
+  }
+  if (!ok) throw new RpcError('invalid-params', `${what} is not a regular file: ${path}`);
+}

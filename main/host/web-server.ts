@@ -1,0 +1,198 @@
+/**
+ * Web mode (`pit serve`): the host serves the built renderer over HTTP and the RPC contract over a WebSocket, on
+ * 127.0.0.1 only. Any page in the user's browser can reach localhost, so the socket demands a random per-launch
+ * token (given to the page in the URL fragment, which browsers never send to servers or in Referer headers) and,
+ * when the browser sends an Origin, that it is this server's own origin. Static files need no token: they are
+ * the public build, and carry no data.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { HostEvent, RpcEventMessage } from '../../core/protocol.ts';
+import { contentSecurityPolicy } from '../csp.ts';
+import { handleMessage, type HostHandler } from './dispatch.ts';
+
+/** The loopback address web mode binds to: never a public interface. */
+export const LOOPBACK = '127.0.0.1';
+
+/** Path of the WebSocket endpoint. */
+export const RPC_PATH = '/rpc';
+
+/** Largest request a client may send, bytes (requests are small; reports only travel the other way). */
+const MAX_REQUEST_BYTES = 1 << 20;
+
+/** What web mode serves: host methods plus its event stream. */
+export interface WebHost extends HostHandler {
+  onEvent(listener: (e: HostEvent) => void): () => void;
+}
+
+/** How to start web mode. */
+export interface WebServerOptions {
+  host: WebHost;
+  /** TCP port; 0 (default) picks a free one. */
+  port?: number;
+  /** The built renderer (out/renderer); null serves the API only and says so on `/`. */
+  staticDir: string | null;
+  /** The token to demand; a random one when omitted (tests pass their own to check refusals). */
+  token?: string;
+}
+
+/** A running web-mode server. */
+export interface WebServer {
+  /** `http://127.0.0.1:PORT/` */
+  origin: string;
+  port: number;
+  token: string;
+  /** The address to open: the origin with `#token=…`. */
+  url: string;
+  /** Stops accepting, closes every socket and the HTTP server. */
+  close(): Promise<void>;
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.map': 'application/json',
+};
+
+/** A new random token: 24 bytes, base64url (32 characters). */
+export function newToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Constant-time comparison, so the token cannot be guessed a character at a time from response timing. */
+export function tokenMatches(expected: string, given: string | null): boolean {
+  if (given === null) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Starts web mode on 127.0.0.1.
+ * @throws Error (EADDRINUSE…) when the port cannot be bound.
+ */
+export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
+  const token = opts.token ?? newToken();
+  const staticRoot = opts.staticDir ? resolve(opts.staticDir) : null;
+  let port = 0;
+  const sockets = new Set<Socket>();
+
+  const server = createServer((req, res) => serveStatic(req, res, staticRoot, port));
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_BYTES });
+
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', `http://${LOOPBACK}`);
+    const refuse = (status: number, why: string) => {
+      socket.end(`HTTP/1.1 ${status} ${why}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(why)}\r\n\r\n${why}`);
+    };
+    if (url.pathname !== RPC_PATH) return refuse(404, 'Not Found');
+    if (!tokenMatches(token, url.searchParams.get('token'))) return refuse(401, 'Unauthorized: wrong or missing token');
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${LOOPBACK}:${port}` && origin !== `http://localhost:${port}`) {
+      return refuse(403, 'Forbidden: cross-origin connection');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, opts.host));
+  });
+
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, LOOPBACK, () => {
+      server.off('error', reject);
+      resolvePromise();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const origin = `http://${LOOPBACK}:${port}/`;
+  return {
+    origin,
+    port,
+    token,
+    url: `${origin}#token=${token}`,
+    close: async () => {
+      for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+      wss.close();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      });
+    },
+  };
+}
+
+/** One client: requests in, responses and every host event out. */
+function serveSocket(ws: WebSocket, host: WebHost): void {
+  const send = (m: unknown) => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+  };
+  const off = host.onEvent((event) => send({ event } satisfies RpcEventMessage));
+  ws.on('close', off);
+  ws.on('error', off);
+  ws.on('message', (data, isBinary) => {
+    let raw: unknown;
+    try {
+      if (isBinary) throw new Error('binary frame');
+      raw = JSON.parse(data.toString());
+    } catch {
+      send({ id: -1, error: { code: 'invalid-params', message: 'a request must be one JSON text frame' } });
+      return;
+    }
+    void handleMessage(host, raw).then(send);
+  });
+  send({ event: { type: 'host.status', status: { state: 'ready', message: 'connected', restarts: 0 } } } satisfies RpcEventMessage);
+}
+
+function serveStatic(req: IncomingMessage, res: ServerResponse, root: string | null, port: number): void {
+  const headers = {
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cache-Control': 'no-cache',
+  };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
+    return;
+  }
+  if (!root) {
+    res
+      .writeHead(503, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' })
+      .end('PIT Studio: the renderer is not built (run `npm run build:renderer`); the WebSocket API is up.\n');
+    return;
+  }
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(new URL(req.url ?? '/', `http://${LOOPBACK}`).pathname);
+  } catch {
+    res.writeHead(400, headers).end();
+    return;
+  }
+  if (pathname === '/' || pathname === '') pathname = '/index.html';
+  // normalize + prefix check: no `..` or encoded separators escape the renderer directory.
+  const file = normalize(join(root, pathname));
+  if (!(file === root || file.startsWith(root + sep)) || pathname.includes('\0')) {
+    res.writeHead(403, headers).end();
+    return;
+  }
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    res.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+    return;
+  }
+  const type = MIME[extname(file)] ?? 'application/octet-stream';
+  const extra = type.startsWith('text/html') ? { 'Content-Security-Policy': contentSecurityPolicy([`ws://${LOOPBACK}:${port}`, `ws://localhost:${port}`]), 'X-Frame-Options': 'DENY' } : {};
+  res.writeHead(200, { ...headers, ...extra, 'Content-Type': type, 'Content-Length': statSync(file).size });
+  if (req.method === 'HEAD') res.end();
+  else createReadStream(file).pipe(res);
+}

@@ -1,0 +1,124 @@
+/**
+ * What the Layers view derives from one LayerResult: per-variant times, coverage waste per micro-tile shape, and
+ * why the chosen variant won. Pure functions (tested in test/renderer). Times in ms, fractions 0–1.
+ */
+import type { LayerResult, RunPolicy, VariantResult } from '../../../core/protocol.ts';
+
+/** How variants were chosen in a run, in words (runs recorded before policies existed measured everything). */
+export function policyText(p: RunPolicy | undefined): string {
+  const measure =
+    'Choice v0: every variant is measured; the verified one with the lowest kernel + detection time wins; dense is always a candidate.';
+  if (!p || p.policy === 'measure') return p?.note ? `${measure} (${p.note})` : measure;
+  const db = p.tileDb ? ` (tile database ${p.tileDb.id}, ${p.tileDb.points} points, updated ${p.tileDb.updatedAt})` : '';
+  return (
+    `Tile-database policy${db}: the cost of every legal PIT rule is predicted from latencies measured on this adapter, ` +
+    `and the predicted fastest runs, checked against the reference; dense is always a candidate.` +
+    (p.audit ? ' Audit: every candidate was measured too, so the regret of each choice is known.' : '')
+  );
+}
+
+/** A variant's cost as the choice sees it: kernel + online detection, ms (NaN when it did not run). */
+export function variantTime(v: VariantResult): number {
+  return Number.isFinite(v.ms) ? v.ms + (Number.isFinite(v.detectMs) ? v.detectMs : 0) : Number.NaN;
+}
+
+/** The variant named `name`, if the layer measured it. */
+export function findVariant(layer: LayerResult, name: string): VariantResult | undefined {
+  return layer.variants.find((v) => v.name === name);
+}
+
+/** Dense and chosen times (ms, chosen including detection) and the speed-up dense / chosen; NaN when unknown. */
+export function layerTimes(layer: LayerResult): { denseMs: number; chosenMs: number; speedup: number } {
+  const dense = findVariant(layer, 'dense');
+  const chosen = findVariant(layer, layer.chosen) ?? dense;
+  const denseMs = dense ? variantTime(dense) : Number.NaN;
+  const chosenMs = chosen ? variantTime(chosen) : Number.NaN;
+  return { denseMs, chosenMs, speedup: denseMs / chosenMs };
+}
+
+/**
+ * Coverage waste of computing every non-zero micro-tile of a shape: the fraction of computed elements that are
+ * zero, `1 − elementDensity / tileDensity` (0 when the tiles cover only non-zeros or nothing is computed).
+ * @param elementDensity fraction of non-zero elements (1 − sparsity)
+ * @param tileDensity fraction of micro-tiles holding at least one non-zero
+ */
+export function coverageWaste(elementDensity: number, tileDensity: number): number {
+  if (!(tileDensity > 0) || !Number.isFinite(elementDensity)) return 0;
+  return Math.min(1, Math.max(0, 1 - elementDensity / tileDensity));
+}
+
+/** One row of the micro-tile table. */
+export interface MicroTileRow {
+  shape: string;
+  /** Fraction of micro-tiles with a non-zero (effective density). */
+  density: number;
+  /** 1 − density: the fraction of micro-tiles a PIT kernel skips. */
+  sparsity: number;
+  coverageWaste: number;
+}
+
+/** The micro-tile table of a layer, in the host's order. */
+export function microTileRows(layer: LayerResult): MicroTileRow[] {
+  const elementDensity = 1 - layer.sparsity;
+  return layer.microTiles.map((t) => ({
+    shape: t.shape,
+    density: t.density,
+    sparsity: 1 - t.density,
+    coverageWaste: coverageWaste(elementDensity, t.density),
+  }));
+}
+
+/** The micro-tile shape with the lowest effective density (what PIT could skip most of), if any. */
+export function bestMicroTile(layer: LayerResult): { shape: string; density: number } | null {
+  let best: { shape: string; density: number } | null = null;
+  for (const t of layer.microTiles) if (t.shape !== '1x1' && (!best || t.density < best.density)) best = t;
+  return best;
+}
+
+/** A candidate in the explanation of the choice. */
+export interface Candidate {
+  name: string;
+  totalMs: number;
+  kernelMs: number;
+  detectMs: number;
+  /** dense time / this time. */
+  speedup: number;
+  verdict: 'chosen' | 'slower' | 'failed' | 'error';
+  /** Why, in a few words. */
+  note: string;
+}
+
+/** Why the chosen variant won: a one-line summary and every candidate with its verdict, fastest first. */
+export function explainChoice(layer: LayerResult): { summary: string; candidates: Candidate[] } {
+  if (layer.skipped) return { summary: `Not profiled: ${layer.skipped}. Dense is used.`, candidates: [] };
+  const { denseMs } = layerTimes(layer);
+  const chosen = findVariant(layer, layer.chosen);
+  const chosenMs = chosen ? variantTime(chosen) : Number.NaN;
+  const candidates: Candidate[] = layer.variants.map((v) => {
+    const totalMs = variantTime(v);
+    const base = { name: v.name, totalMs, kernelMs: v.ms, detectMs: v.detectMs, speedup: denseMs / totalMs };
+    if (v.error) return { ...base, verdict: 'error', note: v.error };
+    if (!v.ok) return { ...base, verdict: 'failed', note: `output differs from the reference (max rel. error ${v.maxRelErr.toExponential(1)})` };
+    if (v.name === layer.chosen) return { ...base, verdict: 'chosen', note: 'fastest verified variant' };
+    const slower = totalMs - chosenMs;
+    return { ...base, verdict: 'slower', note: Number.isFinite(slower) ? `${slower.toFixed(3)} ms slower than ${layer.chosen}` : 'no time' };
+  });
+  const order = { chosen: 0, slower: 1, failed: 2, error: 3 } as const;
+  candidates.sort((a, b) => order[a.verdict] - order[b.verdict] || (a.totalMs || Infinity) - (b.totalMs || Infinity));
+
+  let summary: string;
+  if (!chosen) summary = `${layer.chosen} was chosen, but its measurement is missing.`;
+  else if (chosen.name === 'dense') {
+    const others = candidates.filter((c) => c.name !== 'dense');
+    summary = others.length
+      ? `Dense (${chosenMs.toFixed(3)} ms) stays: no PIT variant beat it once its detection time is counted.`
+      : `Dense (${chosenMs.toFixed(3)} ms) is the only variant measured.`;
+  } else {
+    const tile = chosen.microTile ? `micro-tile ${chosen.microTile}, ` : '';
+    summary =
+      `${chosen.name} (${tile}computation tile ${chosen.computeTile}) wins: ${chosenMs.toFixed(3)} ms ` +
+      `(${chosen.ms.toFixed(3)} kernel + ${chosen.detectMs.toFixed(3)} detection) against dense ${denseMs.toFixed(3)} ms, ` +
+      `${(denseMs / chosenMs).toFixed(2)}× faster.`;
+  }
+  return { summary, candidates };
+}

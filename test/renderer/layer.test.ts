@@ -1,0 +1,68 @@
+/** What the Layers view derives: times, coverage waste per micro-tile shape, and why the chosen variant won. */
+import { describe, expect, it } from 'vitest';
+import { bestMicroTile, coverageWaste, explainChoice, layerTimes, microTileRows, policyText, variantTime } from '../../renderer/src/lib/layer.ts';
+import { layer, skipped, variant } from './fixtures.ts';
+
+describe('layer metrics', () => {
+  it('counts detection in a variant time', () => {
+    expect(variantTime(variant('pit-k', 1, 0.25))).toBe(1.25);
+    expect(variantTime(variant('x', Number.NaN))).toBeNaN();
+  });
+
+  it('gives dense and chosen times and the speed-up', () => {
+    const t = layerTimes(layer(0, 2, 0.9));
+    expect(t.denseMs).toBe(2);
+    expect(t.chosenMs).toBeCloseTo(1);
+    expect(t.speedup).toBeCloseTo(2);
+  });
+
+  it('computes coverage waste = 1 − element density / tile density', () => {
+    expect(coverageWaste(0.5, 0.8)).toBeCloseTo(0.375);
+    expect(coverageWaste(0.5, 0.5)).toBe(0);
+    expect(coverageWaste(0.5, 0)).toBe(0);
+    const rows = microTileRows(layer(0, 2, 1));
+    expect(rows[1]).toMatchObject({ shape: '32x1', density: 0.8 });
+    expect(rows[1]!.sparsity).toBeCloseTo(0.2);
+    expect(rows[1]!.coverageWaste).toBeCloseTo(0.375);
+  });
+
+  it('finds the micro-tile shape with the lowest density (not element density)', () => {
+    expect(bestMicroTile(layer(0, 1, 1))).toEqual({ shape: '32x1', density: 0.8 });
+  });
+});
+
+describe('explainChoice', () => {
+  it('explains a PIT win with kernel, detection and speed-up', () => {
+    const { summary, candidates } = explainChoice(layer(0, 2, 0.9));
+    expect(summary).toBe('pit-k (micro-tile 32x1, computation tile 64x64x16) wins: 1.000 ms (0.900 kernel + 0.100 detection) against dense 2.000 ms, 2.00× faster.');
+    expect(candidates.map((c) => [c.name, c.verdict])).toEqual([
+      ['pit-k', 'chosen'],
+      ['dense', 'slower'],
+    ]);
+    expect(candidates[1]!.note).toBe('1.000 ms slower than pit-k');
+  });
+
+  it('says why dense stays, and lists failed and broken variants last', () => {
+    const l = layer(0, 1, 1.5);
+    l.variants.push(variant('pit-m', 0.1, 0, { ok: false, maxRelErr: 0.03 }), variant('bcsr', Number.NaN, 0, { ok: false, error: 'ShaderCompileError: x' }));
+    const { summary, candidates } = explainChoice(l);
+    expect(summary).toContain('Dense (1.000 ms) stays');
+    expect(candidates.map((c) => c.verdict)).toEqual(['chosen', 'slower', 'failed', 'error']);
+    expect(candidates[2]!.note).toContain('max rel. error 3.0e-2');
+    expect(candidates[3]!.note).toBe('ShaderCompileError: x');
+  });
+
+  it('says why a layer was not profiled', () => {
+    expect(explainChoice(skipped(1)).summary).toBe('Not profiled: grouped conv (group=16). Dense is used.');
+  });
+});
+
+describe('policyText', () => {
+  it('says how a run chose: measured everything, or predicted from the tile database', () => {
+    expect(policyText(undefined)).toMatch(/^Choice v0: every variant is measured/);
+    expect(policyText({ policy: 'measure', audit: false, note: 'no tile database for this adapter' })).toContain('(no tile database for this adapter)');
+    const t = policyText({ policy: 'tiledb', audit: true, tileDb: { id: 2, kernelHash: 'k', points: 120, updatedAt: '2025-01-01' } });
+    expect(t).toContain('tile database 2, 120 points');
+    expect(t).toContain('regret');
+  });
+});

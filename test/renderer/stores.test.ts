@@ -1,0 +1,190 @@
+/** Pinia stores over a fake transport: connection, runs selection and refresh, the profile form and its job. */
+import { createPinia, setActivePinia } from 'pinia';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { HostEvent, HostMethod, HostMethods } from '../../core/protocol.ts';
+import { useCompareStore } from '../../renderer/src/stores/compare.ts';
+import { useHostStore } from '../../renderer/src/stores/host.ts';
+import { formToRequest, useProfileStore, type ProfileForm } from '../../renderer/src/stores/profile.ts';
+import { REFRESH_DEBOUNCE_MS, toggleSelection, useRunsStore } from '../../renderer/src/stores/runs.ts';
+import { useRunStore } from '../../renderer/src/stores/run.ts';
+import { HostError, type Transport } from '../../renderer/src/transport/types.ts';
+import { layer, report, skipped } from './fixtures.ts';
+
+/** A transport whose answers the test sets per method, and whose events the test pushes. */
+function fakeTransport(answers: Partial<{ [M in HostMethod]: (p: HostMethods[M]['params']) => HostMethods[M]['result'] }>) {
+  const listeners = new Set<(e: HostEvent) => void>();
+  const calls: { method: string; params: unknown }[] = [];
+  const t: Transport = {
+    kind: 'web',
+    async call(method, params) {
+      calls.push({ method, params });
+      const f = answers[method] as ((p: unknown) => unknown) | undefined;
+      if (!f) throw new HostError('unknown-method', `no answer for ${method}`);
+      return f(params) as never;
+    },
+    onEvent(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  return { t, calls, emit: (e: HostEvent) => listeners.forEach((l) => l(e)) };
+}
+
+const INFO = { version: '0.1.0', adapter: null, dbPath: '/tmp/x.db', gpuError: 'NoAdapterError: none' };
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+beforeEach(() => {
+  setActivePinia(createPinia());
+});
+
+describe('host store', () => {
+  it('connects, reads host.info, and follows host status', async () => {
+    const f = fakeTransport({ 'host.info': () => INFO });
+    const host = useHostStore();
+    host.connect(f.t);
+    await flush();
+    expect(host.info).toEqual(INFO);
+    expect(host.status.state).toBe('ready');
+    f.emit({ type: 'host.status', status: { state: 'restarting', message: 'the host exited (code 1)', restarts: 1 } });
+    expect(host.status.state).toBe('restarting');
+    expect(host.notices.at(-1)).toMatchObject({ kind: 'error', text: 'The host stopped: the host exited (code 1)' });
+  });
+
+  it('fails calls clearly when not connected', async () => {
+    await expect(useHostStore().call('runs.list', {})).rejects.toMatchObject({ code: 'host-unavailable' });
+  });
+});
+
+describe('runs store', () => {
+  it('keeps at most two runs selected, dropping the oldest pick', () => {
+    expect(toggleSelection([], 1)).toEqual([1]);
+    expect(toggleSelection([1, 2], 3)).toEqual([2, 3]);
+    expect(toggleSelection([1, 2], 1)).toEqual([2]);
+  });
+
+  it('refreshes once for a burst of runs.changed events', async () => {
+    vi.useFakeTimers();
+    try {
+      const f = fakeTransport({ 'host.info': () => INFO, 'runs.list': () => [] });
+      const host = useHostStore();
+      host.connect(f.t);
+      useRunsStore();
+      for (let i = 0; i < 10; i++) f.emit({ type: 'runs.changed', runId: 1, change: 'layer' });
+      await vi.advanceTimersByTimeAsync(REFRESH_DEBOUNCE_MS + 10);
+      expect(f.calls.filter((c) => c.method === 'runs.list')).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('profile store', () => {
+  const form: ProfileForm = {
+    useDefault: true,
+    modelPath: '',
+    bundledInputs: ['/b/sample1.jpg'],
+    inputsText: ' /x/a.npy \n\n/b/sample1.jpg\n',
+    imageSize: 64,
+    variants: ['dense', 'pit-k'],
+    repeat: 1,
+    warmup: 0,
+    maxLayers: 0,
+    policy: '',
+    audit: false,
+  };
+
+  it('turns the form into a request (inputs deduplicated, 0 layers = all)', () => {
+    expect(formToRequest(form)).toEqual({
+      useDefault: true,
+      inputs: ['/b/sample1.jpg', '/x/a.npy'],
+      imageSize: 64,
+      variants: ['dense', 'pit-k'],
+      repeat: 1,
+      warmup: 0,
+    });
+    expect(formToRequest({ ...form, useDefault: false, modelPath: ' /m.onnx ', maxLayers: 3 })).toMatchObject({ modelPath: '/m.onnx', maxLayers: 3 });
+    expect(formToRequest({ ...form, policy: 'tiledb', audit: true })).toMatchObject({ policy: 'tiledb', audit: true });
+    expect(formToRequest({ ...form, policy: 'measure', audit: true }).audit).toBeUndefined();
+    expect(() => formToRequest({ ...form, useDefault: false })).toThrow('Choose a model file');
+    expect(() => formToRequest({ ...form, useDefault: false, modelPath: '/m.onnx', bundledInputs: [], inputsText: '' })).toThrow('at least one input');
+  });
+
+  it('starts a job, follows its progress, and shows a failure as the host said it', async () => {
+    const f = fakeTransport({
+      'host.info': () => INFO,
+      'profile.start': () => ({ jobId: 'j1' }),
+      'models.default': () => ({ modelPath: '/m/det.onnx', inputs: ['/b/sample1.jpg'], imageSize: 960, variants: ['dense', 'pit-k'], repeat: 5, warmup: 1 }),
+      'profile.status': () => ({ job: null }),
+    });
+    useHostStore().connect(f.t);
+    const p = useProfileStore();
+    await p.loadDefaults();
+    expect(p.form).toMatchObject({ imageSize: 960, repeat: 5, bundledInputs: ['/b/sample1.jpg'] });
+    await p.start();
+    expect(p.running).toBe(true);
+    expect(p.job?.jobId).toBe('j1');
+    f.emit({ type: 'progress', jobId: 'j1', event: { kind: 'layer', runId: 4, done: 1, total: 2, layer: layer(0, 2, 1), etaMs: 500 } });
+    expect(p.job).toMatchObject({ runId: 4, done: 1, total: 2, etaMs: 500 });
+    f.emit({ type: 'job.end', end: { jobId: 'j1', runId: 4, status: 'failed', error: 'DeviceLostError: lost' } });
+    expect(p.running).toBe(false);
+    expect(p.error).toBe('DeviceLostError: lost');
+  });
+
+  it('shows why a job could not start', async () => {
+    const f = fakeTransport({
+      'host.info': () => INFO,
+      'profile.start': () => {
+        throw new HostError('invalid-params', 'model file not found: /nope.onnx');
+      },
+    });
+    useHostStore().connect(f.t);
+    const p = useProfileStore();
+    Object.assign(p.form, { ...form, useDefault: false, modelPath: '/nope.onnx' });
+    await p.start();
+    expect(p.error).toBe('model file not found: /nope.onnx');
+    expect(p.job).toBeNull();
+    expect(p.running).toBe(false);
+  });
+});
+
+describe('run and compare stores', () => {
+  it('opens a run, steps through the current input and follows a layer across inputs', async () => {
+    const r = report(3, [layer(0, 2, 1), skipped(1), layer(0, 2, 1, 1, { sparsity: 0.9 }), skipped(1, 1)]);
+    r.run.inputs.push({ ...r.run.inputs[0]!, path: '/i/b.jpg' });
+    const f = fakeTransport({ 'host.info': () => INFO, 'runs.get': () => r, 'runs.kernels': () => ({}) });
+    useHostStore().connect(f.t);
+    const run = useRunStore();
+    await run.open(3);
+    expect(run.layers.map((l) => l.name)).toEqual(['conv0', 'conv1']);
+    expect(run.acrossInputs.map((l) => l.sparsity)).toEqual([0.5, 0.9]);
+    await run.select(5);
+    expect(run.position).toBe(1);
+    expect(run.current?.skipped).toBeTruthy();
+    await run.select(0);
+    await run.selectInput(1);
+    expect(run.current).toMatchObject({ input: 1, index: 0 });
+    // Kernels are fetched for each profiled layer shown; a skipped layer has none to fetch.
+    expect(f.calls.filter((c) => c.method === 'runs.kernels').map((c) => c.params)).toEqual([
+      { id: 3, input: 0, layer: 0 },
+      { id: 3, input: 0, layer: 0 },
+      { id: 3, input: 1, layer: 0 },
+    ]);
+  });
+
+  it('loads two runs, compares and sorts them', async () => {
+    const a = report(1, [layer(0, 2, 3), layer(1, 1, 0.4)]);
+    const b = report(2, [layer(0, 2, 0.9), layer(1, 1.5, 0.9)]);
+    const f = fakeTransport({ 'host.info': () => INFO, 'runs.get': (p) => (p.id === 1 ? a : b) });
+    useHostStore().connect(f.t);
+    const c = useCompareStore();
+    await c.load(1, 2);
+    expect(c.rows.map((r) => r.index)).toEqual([0, 1]);
+    c.sortBy('deltaRel');
+    expect(c.rows.map((r) => r.index)).toEqual([0, 1]);
+    c.sortBy('deltaRel');
+    expect(c.sortDir).toBe('desc');
+    expect(c.rows.map((r) => r.index)).toEqual([1, 0]);
+    c.swap();
+    expect(c.a?.run.id).toBe(2);
+  });
+});
