@@ -73,6 +73,45 @@ export interface LayerResult {
   skipped?: string;
   /** Occupancy of A downsampled to at most 128x128 cells (fraction 0–1 of non-zero elements per cell). */
   heatmap?: Heatmap;
+  /** Policy `tiledb` only: the variant the tile database predicted fastest, and its predicted ms (kernel + detection). */
+  predicted?: { variant: VariantName; ms: number };
+  /** Policy `tiledb` only: every legal rule the policy considered, with its predicted cost (the reasons of the choice). */
+  candidates?: PolicyCandidate[];
+  /**
+   * Policy `tiledb` with audit only: chosen measured ms / best measured ms − 1 (kernel + detection, verified variants;
+   * 0 when the policy picked the fastest). Absent when not every candidate was measured.
+   */
+  regret?: number;
+  /** Policy `tiledb` only: one line saying why the chosen variant was chosen (or why the prediction was overridden). */
+  reason?: string;
+}
+
+/** A rule the transformation policy considered for a layer, with its prediction from the tile database. */
+export interface PolicyCandidate {
+  /** Variant name the rule is measured under (unique per layer), e.g. `dense`, `pit-k 8x1`. */
+  variant: VariantName;
+  /** The PIT rule: operator, invariant axis, micro-tile, computation tile, SRead/SWrite plan (one line). */
+  rule: string;
+  /** Predicted kernel + detection ms. */
+  ms: number;
+  /** Predicted kernel ms. */
+  kernelMs: number;
+  /** Predicted detection ms (0 for dense). */
+  detectMs: number;
+  /** Effective density 0–1 of the rule's micro-tile on this layer's A (null for dense). */
+  density: number | null;
+}
+
+/** How a run chose its variants (`RunSummary.policy`). */
+export interface RunPolicy {
+  /** `measure`: every variant measured, fastest verified chosen (choice v0); `tiledb`: predicted from the tile database. */
+  policy: 'measure' | 'tiledb';
+  /** Whether every candidate was measured (so per-layer regret is known). */
+  audit: boolean;
+  /** The tile database used (policy `tiledb`). */
+  tileDb?: { id: number; kernelHash: string; points: number; updatedAt: string };
+  /** Why the run measured instead of predicting, when `tiledb` was asked for or expected but not usable. */
+  note?: string;
 }
 
 /** A downsampled occupancy map of an [M, K] operand: `values[r * cols + c]` covers rows r·cellM… and columns c·cellK…. */
@@ -114,6 +153,8 @@ export interface RunSummary {
   repeat: number;
   /** Why the run is incomplete (error or `cancelled`), when it is. */
   status: string;
+  /** How variants were chosen; absent for runs recorded before policies existed (they measured everything). */
+  policy?: RunPolicy;
 }
 
 export interface RunTotals {
@@ -146,6 +187,10 @@ export interface ProfileRequest {
   warmup?: number;
   /** Only profile the first N layers (for quick looks). */
   maxLayers?: number;
+  /** How to choose variants: `tiledb` (default when a tile database matches the adapter and kernels) or `measure`. */
+  policy?: 'measure' | 'tiledb';
+  /** With `tiledb`: also measure every candidate, so the policy's regret is known per layer. */
+  audit?: boolean;
 }
 
 /** Progress events streamed while a job runs. */
@@ -254,9 +299,11 @@ export interface RpcErrorPayload {
   message: string;
 }
 
-/** Wire messages (IPC between main and host, WebSocket in web mode): one JSON object each. */
+/** Wire messages (IPC between main and host, WebSocket in web mode) are one JSON object each: this one a request. */
 export type RpcRequest = { id: number; method: string; params: unknown };
+/** The host's answer to the request with the same id: a result, or an error. */
 export type RpcResponse = { id: number; result: unknown } | { id: number; error: RpcErrorPayload };
+/** An event pushed by the host, not an answer to a request. */
 export type RpcEventMessage = { event: HostEvent };
 /** What the host sends: responses and events, plus `ready` once (IPC only) when it can take requests. */
 export type HostMessage = RpcResponse | RpcEventMessage | { ready: true; pid: number };

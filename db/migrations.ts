@@ -182,9 +182,66 @@ LEFT JOIN measurements c ON c.layer_id = l.id AND c.variant = l.chosen
 WHERE l.skipped IS NULL;
 `;
 
+const v2 = /* sql */ `
+-- Tile databases (pit tune): measured kernel costs on one adapter with one version of the kernel sources. The key
+-- is everything a measurement depends on: the adapter, the sha256 of the kernels' WGSL (kernel_hash) and the
+-- tuner's method (tuner_version). A database with another key is never used in place of this one.
+CREATE TABLE tile_dbs (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  adapter_id       INTEGER NOT NULL REFERENCES adapters (id),
+  kernel_hash      TEXT NOT NULL CHECK (length(kernel_hash) = 64),
+  tuner_version    INTEGER NOT NULL CHECK (tuner_version >= 1),
+  -- 1 when times come from timestamp queries, 0 from the CPU clock.
+  timestamp_query  INTEGER NOT NULL CHECK (timestamp_query IN (0, 1)),
+  created_at       TEXT NOT NULL,
+  updated_at       TEXT NOT NULL,
+  UNIQUE (adapter_id, kernel_hash, tuner_version)
+) STRICT;
+
+-- One measured point: a configuration (family, micro-tile, computation tile) at a problem size and a target
+-- sparsity. kernel_ms / detect_ms NULL = the configuration failed there (build, run or verification): it costs
+-- +inf and the cost model leaves it out; error says why. counts_json: non-zero micro-tiles per block as the
+-- kernel saw them (pit-k per row block, pit-m per k-chunk; [] for dense).
+CREATE TABLE tile_points (
+  tile_db_id    INTEGER NOT NULL REFERENCES tile_dbs (id) ON DELETE CASCADE,
+  point_key     TEXT NOT NULL CHECK (point_key <> ''),
+  family        TEXT NOT NULL CHECK (family IN ('dense', 'pit-k', 'pit-m')),
+  micro_tile    TEXT,
+  compute_tile  TEXT NOT NULL,
+  tile_json     TEXT NOT NULL CHECK (json_valid(tile_json) AND json_type(tile_json) = 'object'),
+  m             INTEGER NOT NULL CHECK (m >= 1),
+  n             INTEGER NOT NULL CHECK (n >= 1),
+  k             INTEGER NOT NULL CHECK (k >= 1),
+  sparsity      REAL NOT NULL CHECK (sparsity BETWEEN 0 AND 1),
+  density       REAL NOT NULL CHECK (density BETWEEN 0 AND 1),
+  counts_json   TEXT NOT NULL CHECK (json_valid(counts_json) AND json_type(counts_json) = 'array'),
+  kernel_ms     REAL CHECK (kernel_ms >= 0),
+  detect_ms     REAL CHECK (detect_ms >= 0),
+  ok            INTEGER NOT NULL CHECK (ok IN (0, 1)),
+  max_abs_err   REAL CHECK (max_abs_err >= 0),
+  wgsl_hash     TEXT NOT NULL,
+  error         TEXT,
+  measured_at   TEXT NOT NULL,
+  PRIMARY KEY (tile_db_id, point_key)
+) STRICT;
+
+-- The transformation policy's decision for a layer (policy tiledb): the predicted variant and cost, every
+-- candidate considered with its prediction (JSON array of PolicyCandidate), the regret when every candidate was
+-- measured (NULL otherwise), and a one-line reason.
+CREATE TABLE layer_policy (
+  layer_id           INTEGER PRIMARY KEY REFERENCES layers (id) ON DELETE CASCADE,
+  predicted_variant  TEXT NOT NULL CHECK (predicted_variant <> ''),
+  predicted_ms       REAL CHECK (predicted_ms >= 0),
+  candidates_json    TEXT NOT NULL CHECK (json_valid(candidates_json) AND json_type(candidates_json) = 'array'),
+  regret             REAL CHECK (regret >= 0),
+  reason             TEXT NOT NULL DEFAULT ''
+) STRICT;
+`;
+
 /** All migrations, in order; `MIGRATIONS[i].version === i + 1`. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'runs, layers, micro-tiles, measurements, kernels', sql: v1 },
+  { version: 2, description: 'tile databases, tile points, per-layer policy decisions', sql: v2 },
 ];
 
 /** The schema version this code writes and reads (`PRAGMA user_version` after all migrations). */

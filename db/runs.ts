@@ -26,6 +26,7 @@ import type {
   VariantResult,
 } from '../core/protocol.ts';
 import { guarded, RunNotFoundError, RunStateError } from './errors.ts';
+import { insertLayerPolicy, layerPolicies } from './tiledb.ts';
 
 type Db = Database.Database;
 
@@ -222,6 +223,7 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
         ).lastInsertRowid;
         variantKernels(v).forEach((h, j) => insertUse.run(id, j, h));
       });
+      insertLayerPolicy(db, layerId, layer);
       return layerId;
     })(),
   );
@@ -396,6 +398,7 @@ interface RunRow {
   timestamp_query: number;
   variants_json: string;
   repeat: number;
+  options_json: string;
   model_path: string;
   model_sha256: string;
   vendor: string;
@@ -406,7 +409,7 @@ interface RunRow {
 }
 
 const RUN_SELECT = `
-  SELECT r.id, r.created_at, r.status, r.status_message, r.timestamp_query, r.variants_json, r.repeat,
+  SELECT r.id, r.created_at, r.status, r.status_message, r.timestamp_query, r.variants_json, r.repeat, r.options_json,
          m.path AS model_path, m.sha256 AS model_sha256,
          a.vendor, a.architecture, a.device, a.description, a.backend
   FROM runs r JOIN models m ON m.id = r.model_id JOIN adapters a ON a.id = r.adapter_id`;
@@ -443,7 +446,7 @@ function toTotals(row: TotalsRow | undefined): RunTotals {
  * while a writer is at work, and empty for a complete run.
  */
 function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
-  return {
+  const summary: RunSummary = {
     id: r.id,
     complete: r.status === 'complete',
     createdAt: r.created_at,
@@ -461,6 +464,10 @@ function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
     repeat: r.repeat,
     status: r.status === 'incomplete' ? r.status_message : r.status === 'running' ? 'running' : '',
   };
+  // The profiler stores how it chose variants in the run's options (policy tiledb, issue 3).
+  const policy = (JSON.parse(r.options_json) as { policy?: RunSummary['policy'] }).policy;
+  if (policy && typeof policy === 'object') summary.policy = policy;
+  return summary;
 }
 
 function toInput(r: InputRow): InputRef {
@@ -572,9 +579,8 @@ export function getRunReport(db: Db, runId: number): RunReport {
         ).map((h): [number, Heatmap] => [h.layer_id, { rows: h.rows, cols: h.cols, cellM: h.cell_m, cellK: h.cell_k, values: decodeF64(h.cell_values) }]),
       );
 
-      const layers = (
-        db.prepare('SELECT * FROM layers WHERE run_id = ? ORDER BY input_position, layer_index').all(runId) as LayerRow[]
-      ).map((l) => {
+      const layerRows = db.prepare('SELECT * FROM layers WHERE run_id = ? ORDER BY input_position, layer_index').all(runId) as LayerRow[];
+      const layers = layerRows.map((l) => {
         const out: LayerResult = {
           index: l.layer_index,
           name: l.name,
@@ -593,6 +599,11 @@ export function getRunReport(db: Db, runId: number): RunReport {
         if (h) out.heatmap = h;
         return out;
       });
+      const policies = layerPolicies(db, runId);
+      for (const [i, l] of layerRows.entries()) {
+        const p = policies.get(l.id);
+        if (p) Object.assign(layers[i]!, p);
+      }
       const totals = toTotals(db.prepare(`${TOTALS_SELECT} WHERE run_id = ? GROUP BY run_id`).get(runId) as TotalsRow | undefined);
       return { run: toSummary(run, inputs), layers, totals };
     })(),

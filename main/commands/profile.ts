@@ -8,9 +8,11 @@ import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { profileModel, VARIANT_NAMES } from '../../core/profile/profile.ts';
 import type { ProgressEvent } from '../../core/protocol.ts';
 import { formatReport } from '../../core/report/table.ts';
+import { medianOf } from '../../core/pit/policy.ts';
 import { getRunReport } from '../../db/runs.ts';
 import { dbSink } from '../host/db-sink.ts';
 import { DB_HELP, openDb, positiveInt, UsageError, type Command } from './common.ts';
+import { lookupTileDb } from './tune.ts';
 
 export const profileCommand: Command = {
   name: 'profile',
@@ -31,9 +33,18 @@ Options:
                       input's shape; repeat the flag or list several files after it
   --image-size N      longest image side after resizing, rounded to a multiple of 32 (default ${DEFAULT_IMAGE_SIZE})
   --variants LIST     comma-separated variants (default ${VARIANT_NAMES.join(',')}); dense always runs
-  --repeat N          measured runs per variant, median reported (default 5)
+  --repeat N          measured runs per variant, median reported (default 5; 1 per round with tiledb)
   --warmup N          unmeasured runs first (default 1)
   --max-layers N      profile only the first N sparse-capable layers
+  --policy P          how to choose each layer's variant: tiledb (predict from the tile database of this GPU,
+                      see pit tune; measure only the choice and dense) or measure (run every variant, keep the
+                      fastest). Default: tiledb when a tile database matches this adapter and the current kernels,
+                      else measure (and it says why)
+  --audit             with tiledb: also measure every candidate rule, so each layer's regret (chosen measured /
+                      best measured − 1) is known
+  --rounds N          interleaved measurement passes per variant, lowest median kept (default 1 with measure;
+                      with tiledb 9 rounds of --repeat 1: the lowest of 9 interleaved runs, robust to other load
+                      on a shared machine, which only ever adds time)
 ${DB_HELP}
   --json FILE         also write the report as JSON
   -q, --quiet         no per-layer progress on stderr
@@ -53,6 +64,9 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
         repeat: { type: 'string' },
         warmup: { type: 'string' },
         'max-layers': { type: 'string' },
+        policy: { type: 'string' },
+        audit: { type: 'boolean' },
+        rounds: { type: 'string' },
         db: { type: 'string' },
         json: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -74,10 +88,15 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
     for (const v of variants) {
       if (!(VARIANT_NAMES as readonly string[]).includes(v)) throw new UsageError(`unknown variant '${v}' (known: ${VARIANT_NAMES.join(', ')})`);
     }
-    const repeat = positiveInt('repeat', values.repeat, 5);
+    // With tiledb the default is 1 run per round (the lowest of --rounds runs is kept); resolved once the database is known.
+    const repeatFlag = values.repeat === undefined ? undefined : positiveInt('repeat', values.repeat, 5);
     const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 1);
     const imageSize = positiveInt('image-size', values['image-size'], DEFAULT_IMAGE_SIZE);
     const maxLayers = values['max-layers'] ? positiveInt('max-layers', values['max-layers'], 0) : undefined;
+    const policy = values.policy;
+    if (policy !== undefined && policy !== 'tiledb' && policy !== 'measure') throw new UsageError(`--policy must be tiledb or measure, got '${policy}'`);
+    if (values.audit && policy === 'measure') throw new UsageError('--audit applies to --policy tiledb (measure runs every variant anyway)');
+    const rounds = values.rounds ? positiveInt('rounds', values.rounds, 1) : undefined;
 
     const { db, path: dbPath } = openDb(values.db);
     const abort = new AbortController();
@@ -98,17 +117,27 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
           const what = l.skipped
             ? `skipped: ${l.skipped}`
             : `${l.m}×${l.n}×${l.k} sparsity ${l.sparsity.toFixed(2)} → ${l.chosen}` +
+              (l.predicted ? ` (predicted ${l.predicted.ms.toFixed(3)} ms${l.regret !== undefined ? `, regret ${(l.regret * 100).toFixed(1)} %` : ''})` : '') +
               (l.variants.some((v) => !v.ok) ? ` (FAILED: ${l.variants.filter((v) => !v.ok).map((v) => v.name).join(', ')})` : '');
           console.error(`[${e.done}/${e.total}] ${l.name} (${l.op}) ${what}  ETA ${Math.ceil(e.etaMs / 1000)}s`);
         }
       };
       log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
+      const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
+      const repeat = repeatFlag ?? ((policy ?? (tileDb?.snapshot ? 'tiledb' : 'measure')) === 'tiledb' ? 1 : 5);
       const { runId } = await profileModel(
-        { modelPath, inputs, imageSize, variants, repeat, warmup, maxLayers },
-        { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log },
+        { modelPath, inputs, imageSize, variants, repeat, warmup, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, rounds },
+        { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );
       const report = getRunReport(db, runId);
       console.log(formatReport(report));
+      const regrets = report.layers.filter((l) => l.regret !== undefined).map((l) => l.regret!);
+      if (regrets.length) {
+        console.log(
+          `policy regret over ${regrets.length} layers: median ${(medianOf(regrets) * 100).toFixed(1)} %, max ${(Math.max(...regrets) * 100).toFixed(1)} %` +
+            ` (chosen measured / best measured − 1)`,
+        );
+      }
       if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
       return abort.signal.aborted ? 130 : 0;
     } catch (e) {

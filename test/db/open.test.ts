@@ -25,7 +25,21 @@ describe('openDatabase', () => {
       expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
       MIGRATIONS.forEach((m, i) => expect(m.version).toBe(i + 1));
       const tables = (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
-      expect(tables).toEqual(['adapters', 'heatmaps', 'inputs', 'kernels', 'layers', 'measurement_kernels', 'measurements', 'micro_tiles', 'models', 'runs']);
+      expect(tables).toEqual([
+        'adapters',
+        'heatmaps',
+        'inputs',
+        'kernels',
+        'layer_policy',
+        'layers',
+        'measurement_kernels',
+        'measurements',
+        'micro_tiles',
+        'models',
+        'runs',
+        'tile_dbs',
+        'tile_points',
+      ]);
       const indexes = (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'runs' AND sql IS NOT NULL`).all() as { name: string }[]).map((r) => r.name);
       expect(indexes).toContain('runs_created_at');
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -1,0 +1,356 @@
+/**
+ * The tile database (DESIGN.md §2; PIT §4.4 and SparTA pit_sm80 `test/microbench/stile_db.csv`): measured latency
+ * of each kernel configuration — dense computation tiles, pit-k micro-tile heights, pit-m micro-tile widths, with
+ * their detection — over a sparsity grid and a few problem sizes, on one adapter with one version of the kernel
+ * sources. `stile_db.csv` holds (micro-tile, sparsity, ms) for one 4096² problem with dense as the reference; ours
+ * adds the problem size and computation tile, and the cost model (costmodel.ts) moves between sizes.
+ *
+ * Identity (as tinygrad's and Triton's caches, keyed by everything the result depends on): the adapter (vendor,
+ * architecture, device, driver description, backend) and `kernelSourcesHash` — the sha256 of the WGSL generated for
+ * every configuration the tuner measures plus the tuner's own version. Any change to a shader template or a program
+ * builder changes the hash, so a database measured with other kernels is never matched silently.
+ *
+ * This module holds the types, the hash and `TileModel` (the fitted database the policy asks); the tuner fills a
+ * database (tuner.ts) and db/tiledb.ts stores it in SQLite.
+ */
+import { createHash } from 'node:crypto';
+import type { ComputeTile } from '../../shaders/common.wgsl.ts';
+import { denseProgram } from '../kernels/dense.ts';
+import { detectKProgram, detectMProgram, zeroFillProgram } from '../kernels/detect.ts';
+import { pitKProgram } from '../kernels/pit-k.ts';
+import { pitMProgram } from '../kernels/pit-m.ts';
+import type { AdapterDescriptor } from '../protocol.ts';
+import {
+  DETECT_FEATURES,
+  KERNEL_FEATURES,
+  PIT_M_FEATURES,
+  denseFeatures,
+  detectFeatures,
+  fitModel,
+  pitKFeatures,
+  pitMFeatures,
+  predictModel,
+  type FittedModel,
+  type Observation,
+  type Shape,
+} from './costmodel.ts';
+import type { MicroTileCoverage } from './coverage.ts';
+import { configId, spaceConfigs, WHOLE_ROW, type RuleConfig, type RuleFamily, type RuleSpace } from './rules.ts';
+
+/**
+ * Version of the tuner's measurement method (operand generation, timing, verification). Part of the database
+ * identity: bump it when a change makes old points incomparable.
+ */
+export const TUNER_VERSION = 1;
+
+/** One measured point of the tile database. Times in ms; NaN where the configuration failed (it then costs +inf). */
+export interface TilePoint {
+  family: RuleFamily;
+  /** Configuration micro-tile label (`8x1`, `1x32`, `1xK`), null for dense. */
+  microTile: string | null;
+  tile: ComputeTile;
+  m: number;
+  n: number;
+  k: number;
+  /** Target sparsity of the grid point: fraction 0–1 of micro-tiles zeroed (of elements, for dense). */
+  sparsity: number;
+  /** Effective micro-tile density 0–1 of the operand as measured (element density for dense). */
+  density: number;
+  /** Non-zero micro-tiles per block as the kernel saw them (pit-k: per row block; pit-m: per k-chunk); [] for dense. */
+  counts: number[];
+  /** Kernel time (median of the repeats, lowest over rounds), ms; NaN when failed. */
+  kernelMs: number;
+  /** Detection time (zeroing counts + detection), ms; 0 for dense; NaN when failed. */
+  detectMs: number;
+  /** Whether the output matched the CPU reference within tolerance. */
+  ok: boolean;
+  /** Max |GPU − reference|; NaN when it did not run. */
+  maxAbsErr: number;
+  /** sha256 of the main kernel's WGSL; '' when it failed before any. */
+  wgslHash: string;
+  /** Why it failed (build, run or verification), when it did. */
+  error?: string;
+}
+
+/** The key of a point (unique per database): configuration, shape and target sparsity. */
+export function pointKey(p: Pick<TilePoint, 'family' | 'microTile' | 'tile' | 'm' | 'n' | 'k' | 'sparsity'>): string {
+  return `${configId({ family: p.family, microTile: p.microTile, tile: p.tile })}|${p.m}x${p.n}x${p.k}|${p.sparsity}`;
+}
+
+/** Identity of a tile database. */
+export interface TileDbKey {
+  adapter: AdapterDescriptor;
+  /** `kernelSourcesHash()` when it was tuned. */
+  kernelHash: string;
+  tunerVersion: number;
+}
+
+/** A stored tile database: identity, bookkeeping and its points. */
+export interface TileDbSnapshot extends TileDbKey {
+  id: number;
+  createdAt: string;
+  updatedAt: string;
+  /** True when times came from timestamp queries. */
+  timestampQuery: boolean;
+  points: TilePoint[];
+}
+
+/** Canonical shapes the kernel sources are hashed at: a multiple-of-4 one and an odd one (kernels may specialise on both). */
+const HASH_SHAPES: Shape[] = [
+  { m: 256, n: 256, k: 256 },
+  { m: 255, n: 253, k: 251 },
+];
+
+/**
+ * sha256 (hex) of every kernel the tuner and the policy can run in `space` — each configuration's main kernel and
+ * detection at two canonical shapes, and the zero-fill — plus TUNER_VERSION. Cheap (string generation only).
+ */
+export function kernelSourcesHash(space?: RuleSpace): string {
+  const h = createHash('sha256');
+  h.update(`pit-studio tile database, tuner v${TUNER_VERSION}\n`);
+  for (const c of spaceConfigs(space)) {
+    for (const s of HASH_SHAPES) {
+      for (const p of configPrograms(c, s)) h.update(`${p.label}\n${p.wgsl}\n`);
+    }
+  }
+  h.update(zeroFillProgram('count', 1).wgsl);
+  return h.digest('hex');
+}
+
+/** The main and detection programs of a configuration at a shape (for hashing). */
+function configPrograms(c: RuleConfig, s: Shape): { label: string; wgsl: string }[] {
+  if (c.family === 'dense') return [denseProgram(s, c.tile)];
+  if (c.family === 'pit-k') return [detectKProgram(s, c.tile.bm), pitKProgram(s, c.tile)];
+  const w = c.microTile === WHOLE_ROW ? s.k : Math.min(Number(c.microTile!.split('x')[1]), s.k);
+  return [detectMProgram(s, w), pitMProgram(s, c.tile, w)];
+}
+
+/** Whether a stored database may be used for `adapter` with the current kernels; otherwise why not (one line). */
+export function tileDbMismatch(db: TileDbKey, adapter: AdapterDescriptor, kernelHash: string): string | null {
+  const a = db.adapter;
+  const same = (['vendor', 'architecture', 'device', 'description', 'backend'] as const).every((f) => a[f] === adapter[f]);
+  if (!same) return `it was tuned on another adapter (${[a.vendor, a.device, a.description].filter(Boolean).join(' / ')})`;
+  if (db.kernelHash !== kernelHash) return `it was tuned with other kernel sources (hash ${db.kernelHash.slice(0, 12)}…, now ${kernelHash.slice(0, 12)}…)`;
+  if (db.tunerVersion !== TUNER_VERSION) return `it was tuned by tuner v${db.tunerVersion} (now v${TUNER_VERSION})`;
+  return null;
+}
+
+/** A configuration's prediction at a layer. */
+export interface Prediction {
+  kernelMs: number;
+  detectMs: number;
+  /** kernelMs + detectMs. */
+  ms: number;
+  /** Effective density of the configuration's micro-tile at the layer (null for dense). */
+  density: number | null;
+}
+
+/** Detection model key of a sparse configuration: detection depends on the micro-tile only, not the computation tile. */
+function detectKey(c: Pick<RuleConfig, 'family' | 'microTile'>): string {
+  return `${c.family === 'pit-k' ? 'detect-k' : 'detect-m'} ${c.microTile}`;
+}
+
+/** Micro-tile width W of a pit-m configuration at a layer (K for whole rows). */
+function pitMWidth(c: Pick<RuleConfig, 'microTile'>, k: number): number {
+  return c.microTile === WHOLE_ROW ? k : Math.min(Number(c.microTile!.split('x')[1]), k);
+}
+
+/** The coverage entry a configuration needs at a layer of reduction length k (`Hx1`, `1xW`, or `1x${K}`). */
+export function coverageShape(c: Pick<RuleConfig, 'family' | 'microTile'>, k: number): string | null {
+  if (c.family === 'dense') return null;
+  return c.family === 'pit-m' ? `1x${pitMWidth(c, k)}` : c.microTile;
+}
+
+/** Non-zero micro-tiles per block for a configuration, from its coverage: pit-k per row block, pit-m per chunk. */
+function blockCounts(c: RuleConfig, cov: MicroTileCoverage): ArrayLike<number> {
+  return c.family === 'pit-k' ? cov.rowCounts : cov.colCounts;
+}
+
+const gridCache = new Map<string, { kernel: number; detect: number }>();
+
+/**
+ * Workgroups launched by a configuration's main kernel and by its detection at a shape, read from the program
+ * descriptors (core/kernels), so the cost model follows whatever grid the kernels use. Memoised (the programs
+ * generate WGSL text).
+ */
+export function launchedWorkgroups(c: RuleConfig, s: Shape): { kernel: number; detect: number } {
+  const key = `${configId(c)}|${s.m}x${s.n}x${s.k}`;
+  let g = gridCache.get(key);
+  if (!g) {
+    const size = (p: { workgroups: [number, number, number] }) => p.workgroups[0] * p.workgroups[1] * p.workgroups[2];
+    const [main, det] =
+      c.family === 'dense'
+        ? [denseProgram(s, c.tile), null]
+        : c.family === 'pit-k'
+          ? [pitKProgram(s, c.tile), detectKProgram(s, c.tile.bm)]
+          : [pitMProgram(s, c.tile, pitMWidth(c, s.k)), detectMProgram(s, pitMWidth(c, s.k))];
+    g = { kernel: size(main), detect: det ? size(det) : 0 };
+    if (gridCache.size > 10000) gridCache.clear();
+    gridCache.set(key, g);
+  }
+  return g;
+}
+
+/** Kernel features of a configuration at a shape with the given per-block counts. */
+export function kernelFeatures(c: RuleConfig, s: Shape, counts: ArrayLike<number>): number[] {
+  const g = launchedWorkgroups(c, s).kernel;
+  if (c.family === 'dense') return denseFeatures(s, c.tile, g);
+  if (c.family === 'pit-k') return pitKFeatures(s, c.tile, g, counts);
+  return pitMFeatures(s, c.tile, pitMWidth(c, s.k), g, counts);
+}
+
+/** Detection features of a sparse configuration at a shape with the given per-block counts. */
+export function detectionFeatures(c: RuleConfig, s: Shape, counts: ArrayLike<number>): number[] {
+  let appended = 0;
+  for (let i = 0; i < counts.length; i++) appended += counts[i]!;
+  return detectFeatures(launchedWorkgroups(c, s).detect, s.m * s.k, appended);
+}
+
+/** Parallel widths tried when fitting a database: powers of two up to 1024 workgroups per wave. */
+export const PARALLEL_WIDTHS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/**
+ * A tile database fitted for prediction: one kernel model per configuration, one detection model per micro-tile.
+ * Failed points (ok = false or NaN time) are left out, as Triton's autotuner gives a failing config an infinite
+ * cost; a configuration with no usable point has no model and is never predicted.
+ */
+export class TileModel {
+  private readonly kernel = new Map<string, { config: RuleConfig; model: FittedModel }>();
+  private readonly detect = new Map<string, FittedModel>();
+
+  /** @param points the database's points (any order). */
+  constructor(readonly points: readonly TilePoint[]) {
+    const byConfig = new Map<string, { config: RuleConfig; obs: Observation[]; det: Observation[] }>();
+    const byDetect = new Map<string, Observation[]>();
+    for (const p of points) {
+      if (!p.ok || !(p.kernelMs > 0)) continue;
+      const config: RuleConfig = { family: p.family, microTile: p.microTile, tile: p.tile };
+      const id = configId(config);
+      let e = byConfig.get(id);
+      if (!e) byConfig.set(id, (e = { config, obs: [], det: [] }));
+      const s = { m: p.m, n: p.n, k: p.k };
+      e.obs.push({ x: kernelFeatures(config, s, p.counts), ms: p.kernelMs, density: p.density, sparsity: p.sparsity });
+      if (p.family !== 'dense' && p.detectMs > 0) {
+        const dk = detectKey(config);
+        let d = byDetect.get(dk);
+        if (!d) byDetect.set(dk, (d = []));
+        d.push({ x: detectionFeatures(config, s, p.counts), ms: p.detectMs, density: p.density, sparsity: p.sparsity });
+      }
+    }
+    const fitAll = (p: number) => {
+      const kernel = new Map<string, { config: RuleConfig; model: FittedModel }>();
+      const detect = new Map<string, FittedModel>();
+      let sse = 0;
+      for (const [id, e] of byConfig) {
+        const model = fitModel(e.config.family === 'pit-m' ? PIT_M_FEATURES : KERNEL_FEATURES, e.obs, p, 1);
+        kernel.set(id, { config: e.config, model });
+        sse += model.sse;
+      }
+      for (const [k, obs] of byDetect) {
+        const model = fitModel(DETECT_FEATURES, obs, p, 2);
+        detect.set(k, model);
+        sse += model.sse;
+      }
+      return { kernel, detect, sse };
+    };
+    // The parallel width is a property of the device: the one that best explains every configuration at once.
+    let best = fitAll(1);
+    this.parallelism = 1;
+    for (const p of PARALLEL_WIDTHS) {
+      if (p === 1) continue;
+      const fit = fitAll(p);
+      if (fit.sse < best.sse * (1 - 1e-9)) {
+        best = fit;
+        this.parallelism = p;
+      }
+    }
+    for (const [k, v] of best.kernel) this.kernel.set(k, v);
+    for (const [k, v] of best.detect) this.detect.set(k, v);
+  }
+
+  /** Workgroups the device runs at once, as estimated from the database (see costmodel.ts, "Parallel width"). */
+  readonly parallelism: number;
+
+  /** Configurations that have a kernel model (and, if sparse, a detection model), in database order. */
+  configs(): RuleConfig[] {
+    return [...this.kernel.values()].map((e) => e.config).filter((c) => c.family === 'dense' || this.detect.has(detectKey(c)));
+  }
+
+  /** Whether the configuration can be predicted. */
+  has(c: RuleConfig): boolean {
+    return this.kernel.has(configId(c)) && (c.family === 'dense' || this.detect.has(detectKey(c)));
+  }
+
+  /** The fitted kernel model of a configuration, if any (for reports and tests). */
+  kernelModel(c: RuleConfig): FittedModel | undefined {
+    return this.kernel.get(configId(c))?.model;
+  }
+
+  /** The fitted detection model of a sparse configuration's micro-tile, if any. */
+  detectModel(c: RuleConfig): FittedModel | undefined {
+    return c.family === 'dense' ? undefined : this.detect.get(detectKey(c));
+  }
+
+  /**
+   * Predicted kernel and detection time of `c` at a layer of shape `s` whose micro-tile coverage is `cov` (the
+   * entry for `coverageShape(c, s.k)`; ignored for dense).
+   * @throws RangeError when the configuration has no model or a sparse one lacks its coverage.
+   */
+  predict(c: RuleConfig, s: Shape, cov?: MicroTileCoverage): Prediction {
+    const km = this.kernel.get(configId(c));
+    if (!km) throw new RangeError(`tile database has no measurement of ${configId(c)}`);
+    if (c.family === 'dense') {
+      const kernelMs = predictModel(km.model, kernelFeatures(c, s, []), 1);
+      return { kernelMs, detectMs: 0, ms: kernelMs, density: null };
+    }
+    if (!cov) throw new RangeError(`predicting ${configId(c)} needs the coverage of ${coverageShape(c, s.k)}`);
+    const dm = this.detect.get(detectKey(c));
+    if (!dm) throw new RangeError(`tile database has no detection measurement for ${detectKey(c)}`);
+    const counts = blockCounts(c, cov);
+    const kernelMs = predictModel(km.model, kernelFeatures(c, s, counts), cov.density);
+    const detectMs = predictModel(dm, detectionFeatures(c, s, counts), cov.density);
+    return { kernelMs, detectMs, ms: kernelMs + detectMs, density: cov.density };
+  }
+
+  /**
+   * The effective density below which sparse configuration `c` (kernel + detection) is predicted to beat `denseMs`
+   * at shape `s`, assuming the non-zero micro-tiles spread evenly over the blocks (each block holds density × its
+   * micro-tiles). Bisection on density, the prediction being non-decreasing in it.
+   * @returns a density in [0, 1]: 0 when even an all-zero operand loses, 1 when even a dense one wins.
+   */
+  densityThreshold(c: RuleConfig, s: Shape, denseMs: number): number {
+    const at = (d: number) => this.predict(c, s, uniformCoverage(c, s, d)).ms;
+    if (at(0) >= denseMs) return 0;
+    if (at(1) < denseMs) return 1;
+    let lo = 0;
+    let hi = 1;
+    for (let i = 0; i < 30; i++) {
+      const mid = (lo + hi) / 2;
+      if (at(mid) < denseMs) lo = mid;
+      else hi = mid;
+    }
+    return (lo + hi) / 2;
+  }
+}
+
+/**
+ * A synthetic coverage with every block at the same density `d` (counts rounded), for thresholds and tests.
+ * Only the fields the cost model reads are meaningful (density, rowCounts, colCounts).
+ */
+export function uniformCoverage(c: RuleConfig, s: Shape, d: number): MicroTileCoverage {
+  const label = coverageShape(c, s.k) ?? '1x1';
+  const [h, w] = label.split('x').map(Number) as [number, number];
+  const gridRows = Math.ceil(s.m / h);
+  const gridCols = Math.ceil(s.k / w);
+  const rowCounts = new Uint32Array(gridRows).fill(Math.round(d * gridCols));
+  const colCounts = new Uint32Array(gridCols).fill(Math.round(d * gridRows));
+  return {
+    shape: label,
+    grid: { m: s.m, k: s.k, shape: { h, w }, gridRows, gridCols, occupied: new Uint8Array(0) },
+    density: d,
+    rowCounts,
+    colCounts,
+    coveredElements: Math.round(d * s.m * s.k),
+    coverageWaste: Number.NaN,
+  };
+}
