@@ -22,6 +22,12 @@ export interface ComputeTile {
   tm: number;
   /** Columns per thread (register tile). */
   tn: number;
+  /**
+   * Double buffering of the workgroup tiles (two copies of As/Bs: the next slice is fetched from global memory into
+   * registers while the current one is multiplied, one barrier per slice). Only the vec4 path uses it (see
+   * `isVec4Tile`); default true there. Ignored by the scalar path.
+   */
+  doubleBuffer?: boolean;
 }
 
 /** Invocations per workgroup of a matmul template: `(BM/TM) * (BN/TN)`. */
@@ -47,9 +53,13 @@ export function validateComputeTile(t: ComputeTile): void {
   if (t.tm * t.tn > 256) throw new RangeError(`computation tile ${tileName(t)}: TM*TN = ${t.tm * t.tn} registers per thread (> 256)`);
 }
 
-/** `BMxBNxBK/TMxTN`, the tile's name in labels and the tile database. */
+/**
+ * `BMxBNxBK/TMxTN`, the tile's name in labels and the tile database; `/sb` is appended when a vec4-path tile is
+ * single-buffered (`doubleBuffer: false`), the non-default case.
+ */
 export function tileName(t: ComputeTile): string {
-  return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
+  const sb = isVec4Tile(t) && t.doubleBuffer === false ? '/sb' : '';
+  return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${sb}`;
 }
 
 /**
@@ -164,4 +174,230 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
 }
 `;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The vec4 register-tiled path (dense, pit-k and pit-m share it).
+//
+// Thread (tx, ty) of a `TX x TY` workgroup owns TM/4 groups of 4 consecutive rows, group g at tile rows
+// `(ty + g*TY)*4 .. +3`, and TN/4 groups of 4 consecutive columns, group h at `(tx + h*TX)*4 .. +3`, so every
+// workgroup-memory read of the inner product is one 16-byte vector and neighbouring threads read neighbouring
+// vectors (the layout of the classic CUDA SGEMM kernels, e.g. the one PIT's condense kernels are built on; written
+// afresh here). Workgroup tiles are k-major: `As[k][m]` and `Bs[k][n]`, as `array<vec4<f32>>`. Invocations are
+// mapped to (tx, ty) so that each 32-wide subgroup covers an 8 (n) x 4 (m) block of threads: it then reads 4
+// distinct A vectors and 8 distinct B vectors per k (64 + 128 bytes, one shared-memory wavefront each on NVIDIA)
+// instead of 2 and 16. Double buffering keeps two copies of the tiles: slice t+1 is fetched from global memory into
+// registers before slice t is multiplied, and stored into the other copy afterwards, one barrier per slice.
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Whether a computation tile takes the vec4 register-tiled path: TM, TN and BK multiples of 4 (then BM and BN are
+ * too). Other tiles use the scalar path (one accumulator per output, no double buffering).
+ */
+export function isVec4Tile(t: ComputeTile): boolean {
+  return t.tm % 4 === 0 && t.tn % 4 === 0 && t.bk % 4 === 0;
+}
+
+/** Whether the vec4 path double-buffers this tile (default yes). */
+export function doubleBuffered(t: ComputeTile): boolean {
+  return t.doubleBuffer !== false;
+}
+
+/**
+ * Row stride, in vec4s, of the vec4 path's `As[k][m]` tile. Padded by one vector where A is written transposed
+ * from registers (dense, pit-m: the 4x4 register transpose writes 4 k-rows at once; the pad moves neighbouring
+ * k-rows 16 banks apart) unless the padded tiles (plus pit-m's row list) would exceed 32 KiB; unpadded where rows
+ * of AT are copied straight (pit-k).
+ */
+export function vec4AStride(t: ComputeTile, padded: boolean): number {
+  if (!padded) return t.bm / 4;
+  // The pad only spreads stores; drop it where it would push the tiles past 32 KiB (a common workgroup limit).
+  const copies = doubleBuffered(t) ? 2 : 1;
+  const paddedBytes = 4 * copies * t.bk * 4 * (t.bm / 4 + 1 + t.bn / 4);
+  return t.bm / 4 + (paddedBytes + 4 * (t.bm + 1) > 32768 ? 0 : 1);
+}
+
+/**
+ * Workgroup memory, in bytes, of any matmul template for `t`: the A and B tiles (both copies when double-buffered
+ * on the vec4 path) plus `extraWords` u32 of bookkeeping. `paddedA` as in `vec4AStride` / `aStride`.
+ */
+export function matmulWorkgroupBytes(t: ComputeTile, paddedA: boolean, extraWords = 0): number {
+  if (!isVec4Tile(t)) return workgroupStorageBytes(t, paddedA, extraWords);
+  const copies = doubleBuffered(t) ? 2 : 1;
+  return 4 * (copies * t.bk * 4 * (vec4AStride(t, paddedA) + t.bn / 4) + extraWords);
+}
+
+/** Whether the subgroup-shaped thread mapping applies: TX multiple of 8, TY multiple of 4. */
+function warpTiled(t: ComputeTile): boolean {
+  return (t.bn / t.tn) % 8 === 0 && (t.bm / t.tm) % 4 === 0;
+}
+
+/**
+ * WGSL constants and workgroup tiles of the vec4 path: `BM BN BK TM TN TX TY NT`, `AS4`/`BS4` (row strides in
+ * vec4s), `ASZ`/`BSZ` (one copy, vec4s), and `As`, `Bs` (`NBUF` copies).
+ */
+export function vec4TileDecls(t: ComputeTile, paddedA: boolean): string {
+  const copies = doubleBuffered(t) ? 2 : 1;
+  const as4 = vec4AStride(t, paddedA);
+  return [
+    `const BM = ${t.bm}u;`,
+    `const BN = ${t.bn}u;`,
+    `const BK = ${t.bk}u;`,
+    `const TM = ${t.tm}u;`,
+    `const TN = ${t.tn}u;`,
+    `const TX = ${t.bn / t.tn}u; // threads along N`,
+    `const TY = ${t.bm / t.tm}u; // threads along M`,
+    `const NT = ${threadsPerWorkgroup(t)}u; // threads per workgroup`,
+    `const AS4 = ${as4}u; // row stride of As[k][m], vec4s`,
+    `const BS4 = ${t.bn / 4}u; // row stride of Bs[k][n], vec4s`,
+    `const ASZ = ${t.bk * as4}u; // one copy of As, vec4s`,
+    `const BSZ = ${(t.bk * t.bn) / 4}u; // one copy of Bs, vec4s`,
+    `const NBUF = ${copies}u; // ${copies === 2 ? 'double' : 'single'} buffering`,
+    '',
+    `var<workgroup> As: array<vec4<f32>, ${copies * t.bk * as4}>;`,
+    `var<workgroup> Bs: array<vec4<f32>, ${(copies * t.bk * t.bn) / 4}>;`,
+  ].join('\n');
+}
+
+/** WGSL (inside `main`, `lid` in scope) defining `tid`, `tx`, `ty` of the vec4 path. */
+export function vec4ThreadIds(t: ComputeTile, indent = '  '): string {
+  const lines = ['let tid = lid.y * TX + lid.x;'];
+  if (warpTiled(t)) {
+    lines.push(
+      '// 32 consecutive invocations (one subgroup on NVIDIA) cover 8 x 4 thread positions.',
+      'let lane = tid % 32u;',
+      'let warp = tid / 32u;',
+      'let tx = (warp % (TX / 8u)) * 8u + lane % 8u;',
+      'let ty = (warp / (TX / 8u)) * 4u + lane / 8u;',
+    );
+  } else {
+    lines.push('let tx = lid.x;', 'let ty = lid.y;');
+  }
+  return lines.map((l) => indent + l).join('\n');
+}
+
+/** Name of the vec4 accumulator of thread row i (0..TM-1) and column group h (0..TN/4-1). */
+export function vec4AccName(i: number, h: number): string {
+  return `acc_${i}_${h}`;
+}
+
+/** WGSL declaring the TM x TN/4 zeroed vec4 accumulators. */
+export function vec4AccDecls(t: ComputeTile, indent = '  '): string {
+  const lines: string[] = [];
+  for (let i = 0; i < t.tm; i++) {
+    const row: string[] = [];
+    for (let h = 0; h < t.tn / 4; h++) row.push(`var ${vec4AccName(i, h)} = vec4<f32>();`);
+    lines.push(indent + row.join(' '));
+  }
+  return lines.join('\n');
+}
+
+/**
+ * WGSL of the inner product over one staged BK slice, fully unrolled: per k, TM/4 vectors of A and TN/4 of B go to
+ * registers, then TM x TN/4 vector fmas. `aOff`, `bOff` (the copy's offsets), `tx`, `ty` must be in scope.
+ */
+export function vec4InnerProduct(t: ComputeTile, indent = '    '): string {
+  const lines: string[] = [];
+  const gm = t.tm / 4;
+  const gn = t.tn / 4;
+  for (let kk = 0; kk < t.bk; kk++) {
+    lines.push(`{ // k = ${kk}`);
+    for (let g = 0; g < gm; g++) lines.push(`  let a${g} = As[aOff + ${kk * 1}u * AS4 + ty + ${g}u * TY];`);
+    for (let h = 0; h < gn; h++) lines.push(`  let b${h} = Bs[bOff + ${kk}u * BS4 + tx + ${h}u * TX];`);
+    for (let i = 0; i < t.tm; i++) {
+      const a = `a${i >> 2}.${'xyzw'[i & 3]}`;
+      for (let h = 0; h < gn; h++) lines.push(`  ${vec4AccName(i, h)} = fma(vec4<f32>(${a}), b${h}, ${vec4AccName(i, h)});`);
+    }
+    lines.push('}');
+  }
+  return lines.map((l) => indent + l).join('\n');
+}
+
+/**
+ * WGSL storing the vec4 accumulators. `rowOf(i)` is the WGSL expression of thread row i's tile row (0..BM-1) given
+ * as text; `open(i, tileRow)` returns `[open, close]` lines around row i (e.g. a bounds check binding `row`);
+ * `emit(i, h, tileCol)` the statement storing accumulator (i, h) whose first tile column is `tileCol`.
+ */
+export function vec4Stores(
+  t: ComputeTile,
+  open: (i: number, tileRow: string) => [string, string],
+  emit: (i: number, h: number, tileCol: string) => string,
+  indent = '  ',
+): string {
+  const lines: string[] = [];
+  for (let i = 0; i < t.tm; i++) {
+    const [o, c] = open(i, `((ty + ${i >> 2}u * TY) * 4u + ${i & 3}u)`);
+    lines.push(o);
+    for (let h = 0; h < t.tn / 4; h++) lines.push(`  ${emit(i, h, `((tx + ${h}u * TX) * 4u)`)}`);
+    lines.push(c);
+  }
+  return lines.map((l) => indent + l).join('\n');
+}
+
+/**
+ * WGSL of the k-loop skeleton of the vec4 path. `loadRegs(s0)` returns statements fetching slice `s0` (a WGSL
+ * expression) from global memory into registers, `storeRegs` statements writing those registers into the copy at
+ * `aOff`/`bOff`; `nTiles` is a workgroup-uniform WGSL expression (the number of BK slices). Double-buffered: one
+ * barrier per slice; single-buffered: two.
+ */
+export function vec4MainLoop(
+  t: ComputeTile,
+  nTiles: string,
+  loadRegs: (s0: string) => string,
+  storeRegs: string,
+  indent = '  ',
+): string {
+  const body = vec4InnerProduct(t, '    ');
+  let code: string;
+  if (doubleBuffered(t)) {
+    code = `let nTiles = ${nTiles};
+if (nTiles > 0u) {
+  { let aOff = 0u; let bOff = 0u;
+${loadRegs('0u')}
+${storeRegs}
+  }
+  workgroupBarrier();
+}
+for (var t = 0u; t < nTiles; t++) {
+  let cur = t % 2u;
+  let more = t + 1u < nTiles;
+  if (more) {
+${loadRegs('(t + 1u) * BK')}
+  }
+  {
+    let aOff = cur * ASZ;
+    let bOff = cur * BSZ;
+${body}
+  }
+  if (more) {
+    let aOff = (1u - cur) * ASZ;
+    let bOff = (1u - cur) * BSZ;
+${storeRegs}
+  }
+  workgroupBarrier();
+}`;
+  } else {
+    code = `let nTiles = ${nTiles};
+for (var t = 0u; t < nTiles; t++) {
+  let aOff = 0u;
+  let bOff = 0u;
+${loadRegs('t * BK')}
+${storeRegs}
+  workgroupBarrier();
+  {
+${body}
+  }
+  workgroupBarrier();
+}`;
+  }
+  return code
+    .split('\n')
+    .map((l) => (l.length ? indent + l : l))
+    .join('\n');
+}
+
+/** Register-staging variables of the vec4 path: `count` vec4s named `${prefix}${j}`. */
+export function vec4RegDecls(prefix: string, count: number, indent = '  '): string {
+  const names = Array.from({ length: count }, (_, j) => `var ${prefix}${j} = vec4<f32>();`);
+  return indent + names.join(' ');
 }

@@ -12,7 +12,16 @@
  *
  * Baked into the text: the computation tile (its BM is the micro-tile height). In the `params` uniform: `M, N, K`.
  */
+import { bSlice, segmentLoader, segmentStore, stridedSlots } from './dense-matmul.wgsl.ts';
 import {
+  isVec4Tile,
+  vec4AccDecls,
+  vec4AccName,
+  vec4MainLoop,
+  vec4RegDecls,
+  vec4Stores,
+  vec4ThreadIds,
+  vec4TileDecls,
   accDecls,
   accName,
   accStores,
@@ -27,17 +36,24 @@ import {
 /** Parameters of the condense-K template: the computation tile (micro-tile `${tile.bm}x1`). */
 export interface PitKMatmulWgslParams {
   tile: ComputeTile;
+  /**
+   * 16-byte global accesses on the vec4 path: AT, B and C as `array<vec4<f32>>`. Valid only when M and N are
+   * multiples of 4; the program builder sets it from the shape. Default false.
+   */
+  vecGlobal?: boolean;
 }
 
 /**
  * WGSL of the condense-K matmul. Bindings (group 0): 0 `AT` [K,M] f32 read, 1 `B` [K,N] f32 read, 2 `count`
  * [ceil(M/BM)] u32 read, 3 `index` [ceil(M/BM)*K] u32 read, 4 `C` [M,N] f32 read_write, 5 `P` uniform
- * `{m, n, k, _}`. Workgroup size `(BN/TN, BM/TM, 1)`; grid `(ceil(N/BN), ceil(M/BM), 1)`.
+ * `{m, n, k, _}`. Workgroup size `(BN/TN, BM/TM, 1)`; grid `(ceil(N/BN), ceil(M/BM), 1)` on the scalar path,
+ * `(ceil(M/BM), ceil(N/BN), 1)` on the vec4 path (`isVec4Tile`).
  * @throws RangeError when the tile is invalid.
  */
 export function pitKMatmulWgsl(params: PitKMatmulWgslParams): string {
   const t = params.tile;
   validateComputeTile(t);
+  if (isVec4Tile(t)) return pitKVec4Wgsl(t, params.vecGlobal ?? false);
   return `// PIT Studio: pit-k (condense-K) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile ${t.bm}x1, computation tile ${tileName(t)}.
 // A arrives transposed (AT [K,M]); index[mb*K + s], s < count[mb], lists the k's of row block mb with a non-zero micro-tile.
 struct Params { m: u32, n: u32, k: u32, _pad: u32 }
@@ -99,6 +115,84 @@ ${accStores(
   t,
   (i) => [`{ let row = row0 + ty + ${i}u * TY; if (row < P.m) {`, `} }`],
   (i, j, col) => `{ let col = ${col}; if (col < P.n) { C[row * P.n + col] = ${accName(i, j)}; } }`,
+)}
+}
+`;
+}
+
+/**
+ * The vec4 register-tiled, double-buffered condense-K kernel; grid `(ceil(M/BM), ceil(N/BN), 1)` (row blocks along x).
+ * SRead per slice: slot r of the computation tile is
+ * micro-tile `index[base + s0 + r]`; its A part is BM contiguous floats of AT row k (copied straight into As[r], no
+ * transpose), its B part row k of B. Slots at or past `count[mb]` read zeros.
+ */
+function pitKVec4Wgsl(t: ComputeTile, vec: boolean): string {
+  const nt = (t.bm / t.tm) * (t.bn / t.tn);
+  const aTotal = (t.bk * t.bm) / 4;
+  const aRounds = Math.ceil(aTotal / nt);
+  const aDecls = vec4RegDecls('ra', aRounds);
+  const aLoad = (s0: string): string =>
+    stridedSlots(aTotal, nt, (j) =>
+      [
+        `  let r = e / ${t.bm / 4}u; let c4 = e % ${t.bm / 4}u; let s = ${s0} + r;`,
+        `  ra${j} = vec4<f32>();`,
+        `  if (s < cnt) { let kv = index[base + s]; ra${j} = loadAT(kv, row0 + c4 * 4u, P.k, P.m, P.m); }`,
+      ].join('\n'),
+    );
+  const aStore = stridedSlots(aTotal, nt, (j) => `  As[aOff + (e / ${t.bm / 4}u) * AS4 + e % ${t.bm / 4}u] = ra${j};`);
+  const [bDecls, bLoad, bStore] = bSlice(t, (r, c) => `loadBRow(${r}, ${c})`);
+  const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
+  return `// PIT Studio: pit-k (condense-K) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile ${t.bm}x1, computation tile ${tileName(t)}, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access.
+// A arrives transposed (AT [K,M]); index[mb*K + s], s < count[mb], lists the k's of row block mb with a non-zero micro-tile.
+struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+
+@group(0) @binding(0) var<storage, read> AT: ${arr};
+@group(0) @binding(1) var<storage, read> B: ${arr};
+@group(0) @binding(2) var<storage, read> count: array<u32>;
+@group(0) @binding(3) var<storage, read> index: array<u32>;
+@group(0) @binding(4) var<storage, read_write> C: ${arr};
+@group(0) @binding(5) var<uniform> P: Params;
+
+${vec4TileDecls(t, false)}
+var<workgroup> blockCount: u32;
+
+${segmentLoader('loadAT', 'AT', vec)}
+
+${segmentLoader('loadB', 'B', vec)}
+
+${segmentStore(vec)}
+
+var<private> cnt: u32;
+var<private> base: u32;
+var<private> col0: u32;
+
+// Row s (slot) of the gathered B slice: B row index[base + s], zero past the count.
+fn loadBRow(s: u32, c: u32) -> vec4<f32> {
+  if (s < cnt) { return loadB(index[base + s], c, P.k, P.n, P.n); }
+  return vec4<f32>();
+}
+
+@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+${vec4ThreadIds(t)}
+  // Row blocks vary fastest along the grid: workgroups running together share B's column strip (L2-resident)
+  // instead of each row block's own random set of B rows across all columns.
+  let mb = wid.x;
+  let row0 = mb * BM;
+  col0 = wid.y * BN;
+  base = mb * P.k;
+  // The loop bound must be workgroup-uniform (barriers inside): broadcast it through workgroup memory.
+  if (tid == 0u) { blockCount = min(count[mb], P.k); }
+  let cntU = workgroupUniformLoad(&blockCount);
+  cnt = cntU;
+${vec4AccDecls(t)}
+${aDecls}
+${bDecls}
+${vec4MainLoop(t, '(cntU + BK - 1u) / BK', (s0) => `${aLoad(s0)}\n${bLoad(s0)}`, `${aStore}\n${bStore}`)}
+${vec4Stores(
+  t,
+  (_i, tileRow) => [`{ let row = row0 + ${tileRow}; if (row < P.m) {`, `} }`],
+  (i, h, tileCol) => `storeC(row, col0 + ${tileCol}, ${vec4AccName(i, h)});`,
 )}
 }
 `;

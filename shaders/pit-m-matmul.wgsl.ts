@@ -17,7 +17,15 @@
  * The grid covers the worst case (all M rows listed); workgroups past `count[c]` exit at once.
  * Baked into the text: the computation tile, W and the store mode. In the `params` uniform: `M, N, K`.
  */
+import { aBlockTranspose, bSlice, segmentLoader } from './dense-matmul.wgsl.ts';
 import {
+  isVec4Tile,
+  vec4AccDecls,
+  vec4AccName,
+  vec4MainLoop,
+  vec4Stores,
+  vec4ThreadIds,
+  vec4TileDecls,
   accDecls,
   accName,
   accStores,
@@ -36,6 +44,12 @@ export interface PitMMatmulWgslParams {
   w: number;
   /** Accumulate partial sums with a CAS loop (needed when ceil(K/W) > 1); plain stores otherwise. */
   accumulate: boolean;
+  /**
+   * 16-byte global loads of A and B on the vec4 path (`array<vec4<f32>>`), and vector stores of C when not
+   * accumulating. Valid only when K, W (or K when W >= K) and N are multiples of 4; the program builder sets it.
+   * Default false.
+   */
+  vecGlobal?: boolean;
 }
 
 /**
@@ -49,6 +63,7 @@ export function pitMMatmulWgsl(params: PitMMatmulWgslParams): string {
   const { tile: t, w, accumulate } = params;
   validateComputeTile(t);
   if (!Number.isInteger(w) || w < 1) throw new RangeError(`pit-m: micro-tile width W must be a positive integer, got ${w}`);
+  if (isVec4Tile(t)) return pitMVec4Wgsl(t, w, accumulate, params.vecGlobal ?? false);
   const cType = accumulate ? 'array<atomic<u32>>' : 'array<f32>';
   const store = accumulate
     ? (i: number, j: number, col: string) =>
@@ -139,6 +154,150 @@ ${accStores(
   (i) => [`{ let row = rows[ty + ${i}u * TY]; if (row != NO_ROW) {`, `} }`],
   store,
 )}
+}
+`;
+}
+
+/**
+ * Float add on an atomic u32 C element, resumed after a failed first try: `old` is what that try found.
+ */
+const ADD_TO_C = `
+// Float add on an atomic u32 (WGSL has no float atomics): compare-exchange until no other workgroup changed the word
+// meanwhile. Called only after a failed first try (which guessed +0), starting from the value that try saw.
+fn addToC(i: u32, v: f32, seen: u32) {
+  var old = seen;
+  loop {
+    let r = atomicCompareExchangeWeak(&C[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}
+`;
+
+/** Row tiles one accumulating pit-m workgroup walks (grid-stride), so empty tiles past `count[c]` cost little. */
+export const PIT_M_ROW_TILES_PER_WORKGROUP = 8;
+
+/**
+ * WGSL of the CAS SWrite of the vec4 path: first, for every output of the thread, one compare-exchange that guesses
+ * the word still holds +0 (right for the first partial sum of an element), all issued back to back so their round
+ * trips overlap; then, only for the tries that failed, the retry loop. A serial loop per element would wait one
+ * atomic round trip per output.
+ */
+function casStores(t: ComputeTile, indent = '  '): string {
+  const lines: string[] = [];
+  const comps = ['x', 'y', 'z', 'w'];
+  const gn = t.tn / 4;
+  for (let i = 0; i < t.tm; i++) lines.push(`let srow${i} = rows[((ty + ${i >> 2}u * TY) * 4u + ${i & 3}u)];`);
+  for (let i = 0; i < t.tm; i++) {
+    for (let h = 0; h < gn; h++) {
+      comps.forEach((c, d) => {
+        const n = `${i}_${h}_${d}`;
+        lines.push(`var ok${n} = true; var seen${n} = 0u;`);
+        lines.push(
+          `if (srow${i} != NO_ROW) { let col = col0 + (tx + ${h}u * TX) * 4u + ${d}u; let v = ${vec4AccName(i, h)}.${c}; ` +
+            `if (col < P.n && v != 0.0) { let r = atomicCompareExchangeWeak(&C[srow${i} * P.n + col], 0u, bitcast<u32>(v)); ok${n} = r.exchanged; seen${n} = r.old_value; } }`,
+        );
+      });
+    }
+  }
+  for (let i = 0; i < t.tm; i++) {
+    for (let h = 0; h < gn; h++) {
+      comps.forEach((c, d) => {
+        const n = `${i}_${h}_${d}`;
+        lines.push(`if (!ok${n}) { addToC(srow${i} * P.n + col0 + (tx + ${h}u * TX) * 4u + ${d}u, ${vec4AccName(i, h)}.${c}, seen${n}); }`);
+      });
+    }
+  }
+  return lines.map((l) => indent + l).join('\n');
+}
+
+/**
+ * The vec4 register-tiled, double-buffered condense-M kernel: SRead gathers the listed rows of A's chunk (4x4
+ * register transpose into As), SWrite scatters result rows with vector stores, or per element with the CAS add.
+ * When accumulating, each workgroup walks row tiles `wid.y, wid.y + gridY, …` of its chunk (grid-stride).
+ */
+function pitMVec4Wgsl(t: ComputeTile, w: number, accumulate: boolean, vec: boolean): string {
+  const [aDecls, aLoad, aStore] = aBlockTranspose(
+    t,
+    (row, k) => `loadA(${row}, ${k}, P.m, kEnd, P.k)`,
+    (tileRow) => `rows[${tileRow}]`,
+  );
+  const [bDecls, bLoad, bStore] = bSlice(t, (r, c) => `loadB(kBeg + ${r}, ${c}, kEnd, P.n, P.n)`);
+  const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
+  const cType = accumulate ? 'array<atomic<u32>>' : arr;
+  const storeFn = accumulate
+    ? ADD_TO_C
+    : vec
+      ? `fn storeC(r: u32, c: u32, v: vec4<f32>) {
+  if (c < P.n) { C[(r * P.n + c) / 4u] = v; }
+}`
+      : `fn storeC(r: u32, c: u32, v: vec4<f32>) {
+  let b = r * P.n + c;
+  if (c < P.n) { C[b] = v.x; }
+  if (c + 1u < P.n) { C[b + 1u] = v.y; }
+  if (c + 2u < P.n) { C[b + 2u] = v.z; }
+  if (c + 3u < P.n) { C[b + 3u] = v.w; }
+}`;
+  const stores = accumulate
+    ? casStores(t, '    ')
+    : vec4Stores(
+        t,
+        (_i, tileRow) => [`{ let row = rows[${tileRow}]; if (row != NO_ROW) {`, `} }`],
+        (i, h, tileCol) => `storeC(row, col0 + ${tileCol}, ${vec4AccName(i, h)});`,
+        '    ',
+      );
+  const body = `${vec4AccDecls(t, '    ')}
+${aDecls.replace(/^ {2}/gm, '    ')}
+${bDecls.replace(/^ {2}/gm, '    ')}
+${vec4MainLoop(t, '(kEnd - kBeg + BK - 1u) / BK', (s0) => `${aLoad(`kBeg + ${s0}`)}\n${bLoad(s0)}`, `${aStore}\n${bStore}`, '    ')}
+    // SWrite: result row r goes back to C row rows[r].
+${stores}`;
+  return `// PIT Studio: pit-m (condense-M) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile 1x${w}, computation tile ${tileName(t)}, ${accumulate ? 'CAS-accumulated' : 'plain'} SWrite, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access.
+// index[c*M + s], s < count[c], lists the rows of A with a non-zero in k-chunk c = [c*W, (c+1)*W).
+struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+
+@group(0) @binding(0) var<storage, read> A: ${arr};
+@group(0) @binding(1) var<storage, read> B: ${arr};
+@group(0) @binding(2) var<storage, read> count: array<u32>;
+@group(0) @binding(3) var<storage, read> index: array<u32>;
+@group(0) @binding(4) var<storage, read_write> C: ${cType};
+@group(0) @binding(5) var<uniform> P: Params;
+
+${vec4TileDecls(t, true)}
+const W = ${w}u; // micro-tile width: k-chunk length
+const NO_ROW = 0xffffffffu;
+
+var<workgroup> rows: array<u32, ${t.bm}>;
+var<workgroup> chunkCount: u32;
+
+${segmentLoader('loadA', 'A', vec)}
+
+${segmentLoader('loadB', 'B', vec)}
+${storeFn}
+@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+${vec4ThreadIds(t)}
+  let chunk = wid.z;
+  let col0 = wid.x * BN;
+  if (tid == 0u) { chunkCount = min(count[chunk], P.m); }
+  let cnt = workgroupUniformLoad(&chunkCount);
+  let kBeg = chunk * W;
+  let kEnd = min(kBeg + W, P.k);
+  // Row tiles of this chunk, grid-stride (workgroup-uniform bounds: barriers inside).
+  for (var rt = wid.y; rt * BM < cnt; rt += nwg.y) {
+    let slot0 = rt * BM;
+    for (var e = tid; e < BM; e += NT) {
+      var r = NO_ROW;
+      if (slot0 + e < cnt) {
+        r = index[chunk * P.m + slot0 + e];
+        if (r >= P.m) { r = NO_ROW; }
+      }
+      rows[e] = r;
+    }
+    workgroupBarrier();
+${body}
+    workgroupBarrier(); // rows[] is rewritten by the next row tile
+  }
 }
 `;
 }

@@ -3,7 +3,7 @@
  * matmul program. Template: `shaders/dense-matmul.wgsl.ts`.
  */
 import { denseMatmulWgsl } from '../../shaders/dense-matmul.wgsl.ts';
-import { tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
+import { isVec4Tile, tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import type { KernelProgram } from './program.ts';
 
 export type { ComputeTile } from '../../shaders/common.wgsl.ts';
@@ -35,16 +35,19 @@ export function ceilDiv(a: number, b: number): number {
 
 /**
  * The dense matmul program. Bindings: `a` [M,K] f32, `b` [K,N] f32, `c` [M,N] f32 (fully overwritten, no zeroing
- * needed), `params` uniform `[M, N, K, 0]`. Grid `(ceil(N/BN), ceil(M/BM), 1)`.
+ * needed), `params` uniform `[M, N, K, 0]`. Grid `(ceil(N/BN), ceil(M/BM), 1)`. Tiles with TM, TN, BK multiples of 4
+ * take the vec4 register-tiled, double-buffered path (`isVec4Tile`), with 16-byte global accesses when K and N are
+ * multiples of 4 (the label then ends in ` v4`); other tiles the scalar path.
  * @throws RangeError on an invalid shape or tile.
  */
 export function denseProgram(shape: MatmulShape, tile: ComputeTile): KernelProgram {
   validateShape(shape);
   validateComputeTile(tile);
+  const vecGlobal = isVec4Tile(tile) && shape.k % 4 === 0 && shape.n % 4 === 0;
   return {
     family: 'dense',
-    label: `dense tile ${tileName(tile)}`,
-    wgsl: denseMatmulWgsl({ tile }),
+    label: `dense tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
+    wgsl: denseMatmulWgsl({ tile, vecGlobal }),
     bindings: [
       { name: 'a', kind: 'read-only-storage' },
       { name: 'b', kind: 'read-only-storage' },

@@ -3,7 +3,7 @@
  * Template: `shaders/pit-k-matmul.wgsl.ts`; its index comes from `detectKProgram` (core/kernels/detect.ts).
  */
 import { pitKMatmulWgsl } from '../../shaders/pit-k-matmul.wgsl.ts';
-import { tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
+import { isVec4Tile, tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { ceilDiv, validateShape, type MatmulShape } from './dense.ts';
 import type { KernelProgram } from './program.ts';
 
@@ -16,16 +16,19 @@ export function pitKIndexSize(shape: MatmulShape, bm: number): { blocks: number;
 /**
  * The condense-K program. Bindings: `at` [K,M] f32 (A transposed), `b` [K,N] f32, `count` [ceil(M/BM)] u32,
  * `index` [ceil(M/BM)*K] u32 (k's of block mb at `mb*K ..`), `c` [M,N] f32 (fully overwritten), `params` uniform
- * `[M, N, K, 0]`. Grid `(ceil(N/BN), ceil(M/BM), 1)`. The micro-tile is `${tile.bm}x1`.
+ * `[M, N, K, 0]`. Grid `(ceil(N/BN), ceil(M/BM), 1)`, or `(ceil(M/BM), ceil(N/BN), 1)` on the vec4 path. The micro-tile is `${tile.bm}x1`. Tiles with TM, TN, BK
+ * multiples of 4 take the vec4 register-tiled, double-buffered path, with 16-byte global accesses when M and N are
+ * multiples of 4 (label suffix ` v4`).
  * @throws RangeError on an invalid shape or tile.
  */
 export function pitKProgram(shape: MatmulShape, tile: ComputeTile): KernelProgram {
   validateShape(shape);
   validateComputeTile(tile);
+  const vecGlobal = isVec4Tile(tile) && shape.m % 4 === 0 && shape.n % 4 === 0;
   return {
     family: 'pit-k',
-    label: `pit-k ${tile.bm}x1 tile ${tileName(tile)}`,
-    wgsl: pitKMatmulWgsl({ tile }),
+    label: `pit-k ${tile.bm}x1 tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
+    wgsl: pitKMatmulWgsl({ tile, vecGlobal }),
     bindings: [
       { name: 'at', kind: 'read-only-storage' },
       { name: 'b', kind: 'read-only-storage' },
@@ -35,8 +38,9 @@ export function pitKProgram(shape: MatmulShape, tile: ComputeTile): KernelProgra
       { name: 'params', kind: 'uniform' },
     ],
     workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
-    workgroups: [ceilDiv(shape.n, tile.bn), ceilDiv(shape.m, tile.bm), 1],
+    // The vec4 path walks row blocks along x (see its template); the scalar path column tiles.
+    workgroups: isVec4Tile(tile) ? [ceilDiv(shape.m, tile.bm), ceilDiv(shape.n, tile.bn), 1] : [ceilDiv(shape.n, tile.bn), ceilDiv(shape.m, tile.bm), 1],
     params: [shape.m, shape.n, shape.k, 0],
-    dispatchFormula: `ceil(N/${tile.bn}), ceil(M/${tile.bm}), 1`,
+    dispatchFormula: isVec4Tile(tile) ? `ceil(M/${tile.bm}), ceil(N/${tile.bn}), 1` : `ceil(N/${tile.bn}), ceil(M/${tile.bm}), 1`,
   };
 }

@@ -13,8 +13,8 @@ import type { GpuContext } from '../gpu/device.ts';
 import { assertAlive } from '../gpu/device.ts';
 import { readF32, readU32, storageFrom, uniformU32 } from '../gpu/buffers.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
-import { runDispatches, timeDispatches, type Dispatch } from '../gpu/timing.ts';
-import { workgroupStorageBytes, type ComputeTile } from '../../shaders/common.wgsl.ts';
+import { encodeDispatches, runDispatches, timeDispatches, type Dispatch } from '../gpu/timing.ts';
+import { matmulWorkgroupBytes, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { parseMicroTile } from '../sparsity/micro-tiles.ts';
 import { denseProgram, validateShape } from './dense.ts';
 import { detectKProgram, detectMProgram, zeroFillProgram } from './detect.ts';
@@ -43,8 +43,11 @@ export interface MatmulOperands {
 export interface VariantSpec {
   name: 'dense' | 'pit-k' | 'pit-m';
   microTile: string | null;
-  /** Computation tile: BM x BN x BK per workgroup, TM x TN outputs per thread. */
-  tile: { bm: number; bn: number; bk: number; tm: number; tn: number };
+  /**
+   * Computation tile: BM x BN x BK per workgroup, TM x TN outputs per thread; `doubleBuffer` (optional, vec4-path
+   * tiles only, default true) as in `ComputeTile`.
+   */
+  tile: { bm: number; bn: number; bk: number; tm: number; tn: number; doubleBuffer?: boolean };
 }
 
 /** The outcome of one variant. */
@@ -62,14 +65,25 @@ export interface VariantRun {
   wgsl: { label: string; hash: string; text: string }[];
   /** Effective micro-tile density (0–1) from the GPU detection counts: Σcount / number of micro-tiles; null for dense. */
   microTileDensity: number | null;
+  /** Every valid kernel sample, ms, in run order (its median is `kernelMs`): the spread of the measurement. */
+  kernelSamplesMs?: number[];
+  /** Every valid detection sample, ms (empty for dense). */
+  detectSamplesMs?: number[];
 }
 
-/** Default computation tile of the dense kernel: 64x64x16 with 4x4 per thread (256 threads); 7.67 ms for 4096³ fp32 (~17.9 TFLOP/s) on an NVIDIA H200. */
-export const DEFAULT_DENSE_TILE: ComputeTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 /**
- * Default computation tile of the PIT kernels: 32x128x8 with 4x4 per thread (256 threads); BM = 32 matches the 32x1
- * micro-tile. Chosen from a sweep on an NVIDIA H200 (Vulkan, 4096³ fp32): pit-k 32x1 took 8.98 ms at density 1 and
- * 0.92 ms at density 0.1 (dense 64x64x16: 7.67 ms); pit-m 1xK 7.60 ms at density 1. BK = 32 tiles ran 2–3x slower.
+ * Default computation tile of the dense kernel: 128x128x16 with 8x8 per thread (256 threads), single-buffered (16.6
+ * KiB of workgroup memory, inside WebGPU's 16 KiB-per-array and common 32 KiB limits): 3.63 ms for 4096³ fp32
+ * (37.9 TFLOP/s) on an NVIDIA H200 (Vulkan), against 5.95 ms for the former 64x64x16/4x4 default and 2.70 ms for
+ * cuBLAS (bench/results/nvidia-h200-2026-11-21-run2.md). Adapters with more workgroup memory may prefer
+ * 128x256x16/8x16 (3.58 ms there); the bench's per-adapter tuning picks.
+ */
+export const DEFAULT_DENSE_TILE: ComputeTile = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, doubleBuffer: false };
+/**
+ * Default computation tile of the PIT kernels: 32x128x8 with 4x4 per thread (256 threads, vec4 path,
+ * double-buffered); BM = 32 matches the 32x1 micro-tile. Fastest of a sweep on an NVIDIA H200 (Vulkan, 4096³
+ * fp32): pit-k 32x1 took 5.54 ms at density 1 and 0.556 ms at density 0.1 (+0.03 ms detection); 8x8-per-thread
+ * tiles with BK = 16 ran 2–4x slower (bench/results/nvidia-h200-2026-11-21-run2.md).
  */
 export const DEFAULT_PIT_TILE: ComputeTile = { bm: 32, bn: 128, bk: 8, tm: 4, tn: 4 };
 
@@ -164,11 +178,35 @@ function checkLimits(device: GPUDevice, p: KernelProgram, tile: ComputeTile | nu
   }
   if (tile) {
     const padded = p.family !== 'pit-k';
-    const bytes = workgroupStorageBytes(tile, padded, p.family === 'pit-m' ? tile.bm + 1 : 1);
+    // Bookkeeping variables: pit-m's row list and count, pit-k's count (each rounded up to 16 bytes as WebGPU does).
+    const extraWords = p.family === 'pit-m' ? Math.ceil(tile.bm / 4) * 4 + 4 : p.family === 'pit-k' ? 4 : 0;
+    const bytes = matmulWorkgroupBytes(tile, padded, extraWords);
     if (bytes > lim.maxComputeWorkgroupStorageSize) {
       throw new RangeError(`${p.label}: ${bytes} bytes of workgroup memory exceed this device's ${lim.maxComputeWorkgroupStorageSize}`);
     }
   }
+}
+
+/**
+ * Keeps the GPU busy with `dispatches` for about `ms` of wall time (batches of up to 64 copies per submission), so
+ * that its clocks have left their idle state before timing: an H200 idles at 345 MHz and takes far longer than a
+ * few short warm-up runs to reach its 1980 MHz boost, which made the first measurements of a figure up to 4x slow.
+ * @throws DeviceLostError when the device is lost meanwhile.
+ */
+export async function spin(ctx: GpuContext, dispatches: Dispatch[], ms: number): Promise<void> {
+  const t0 = performance.now();
+  let batch = 1;
+  while (performance.now() - t0 < ms) {
+    assertAlive(ctx);
+    const t1 = performance.now();
+    const enc = ctx.device.createCommandEncoder();
+    for (let i = 0; i < batch; i++) encodeDispatches(enc, dispatches);
+    ctx.device.queue.submit([enc.finish()]);
+    await ctx.device.queue.onSubmittedWorkDone();
+    // Grow the batch until one submission takes ~20 ms, so short kernels keep the GPU busy too.
+    if (performance.now() - t1 < 20 && batch < 64) batch *= 2;
+  }
+  assertAlive(ctx);
 }
 
 /** Bit pattern of a quiet NaN (f32), which is also a huge u32 count. */
@@ -186,7 +224,8 @@ function poisoned(device: GPUDevice, bytes: number, label: string): GPUBuffer {
 /**
  * Runs one variant: uploads the operands in the layout it needs (A transposed on the CPU for pit-k, untimed), runs
  * detection then the kernel once and reads C back, then times detection and kernel separately with
- * `timeDispatches` (`timing.warmup` unmeasured runs, `timing.repeat` measured, median). Every GPU buffer it creates
+ * `timeDispatches` (`timing.warmup` unmeasured runs, then, when `timing.warmupMs` is given, about that many ms of
+ * back-to-back runs to bring the GPU's clocks up, then `timing.repeat` measured runs, median). Every GPU buffer it creates
  * is destroyed before it returns or throws. Detection's density comes from the GPU counts of the first run. The
  * output, count and index buffers start filled with a NaN pattern (see `poisoned`), so nothing relies on WebGPU's
  * zero-initialisation that a deployed kernel reusing its buffers would not get.
@@ -199,7 +238,7 @@ export async function runVariant(
   cache: PipelineCache,
   ops: MatmulOperands,
   spec: VariantSpec,
-  timing: { warmup: number; repeat: number },
+  timing: { warmup: number; repeat: number; warmupMs?: number },
 ): Promise<VariantRun> {
   validateShape(ops);
   if (ops.a.length !== ops.m * ops.k) throw new RangeError(`A has ${ops.a.length} elements, [${ops.m}, ${ops.k}] needs ${ops.m * ops.k}`);
@@ -246,13 +285,18 @@ export async function runVariant(
     }
 
     const opts = { warmup: Math.max(0, timing.warmup), repeat: Math.max(1, timing.repeat) };
+    const spinMs = timing.warmupMs ?? 0;
     let detectMs = 0;
+    let detectSamplesMs: number[] = [];
     let allTimestamp = true;
     if (detect.length) {
+      if (spinMs > 0) await spin(ctx, detect, spinMs);
       const t = await timeDispatches(ctx, detect, opts);
       detectMs = t.medianMs;
+      detectSamplesMs = t.samplesMs;
       allTimestamp &&= t.method === 'timestamp';
     }
+    if (spinMs > 0) await spin(ctx, kernel, spinMs);
     const tk = await timeDispatches(ctx, kernel, opts);
     allTimestamp &&= tk.method === 'timestamp';
 
@@ -264,7 +308,17 @@ export async function runVariant(
       seen.add(hash);
       wgsl.push({ label: p.label, hash, text: p.wgsl });
     });
-    return { spec, output, kernelMs: tk.medianMs, detectMs, timing: allTimestamp ? 'timestamp' : 'cpu', wgsl, microTileDensity };
+    return {
+      spec,
+      output,
+      kernelMs: tk.medianMs,
+      detectMs,
+      timing: allTimestamp ? 'timestamp' : 'cpu',
+      wgsl,
+      microTileDensity,
+      kernelSamplesMs: tk.samplesMs,
+      detectSamplesMs,
+    };
   } finally {
     for (const b of created) b.destroy();
   }

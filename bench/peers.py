@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Peer baselines for the PIT Studio bench, on the same GPU in the same command (issue 5 §1).
+
+cuBLAS SGEMM (torch fp32 matmul with TF32 off), cuSPARSE CSR SpMM (torch.sparse CSR @ dense), PyTorch's BSR
+(`to_sparse_bsr` @ dense), and the dense->CSR / dense->BSR conversion costs for the detection comparison.
+Timing: CUDA events around each call, warm-up first, median/min/max over `repeat` calls (ms). Writes one JSON
+object to --out (or stdout) that the node side (bench/index.ts --peers) merges.
+
+Operands follow the node side's distributions (not its bytes): A [M,K] with non-zero micro-tiles of the given shape
+placed at random (exactly round((1-s)*tiles) of them), values uniform in [-1,1); B [K,N] uniform in [-1,1).
+Every sparse result is checked against torch's fp64 matmul on sampled rows.
+"""
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+
+import torch
+
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+
+
+def timed(fn, warmup, repeat):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    samples = []
+    for _ in range(repeat):
+        s = torch.cuda.Event(enable_timing=True)
+        e = torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn()
+        e.record()
+        torch.cuda.synchronize()
+        samples.append(s.elapsed_time(e))
+    samples.sort()
+    n = len(samples)
+    med = samples[n // 2] if n % 2 else 0.5 * (samples[n // 2 - 1] + samples[n // 2])
+    return {"medianMs": med, "minMs": samples[0], "maxMs": samples[-1], "repeat": n, "samplesMs": samples}
+
+
+def block_sparse(m, k, bh, bw, sparsity, gen):
+    gr, gc = math.ceil(m / bh), math.ceil(k / bw)
+    tiles = gr * gc
+    keep = int(round((1.0 - sparsity) * tiles))
+    mask = torch.zeros(tiles, dtype=torch.bool, device="cuda")
+    if keep > 0:
+        mask[torch.randperm(tiles, device="cuda", generator=gen)[:keep]] = True
+    mask = mask.view(gr, gc).repeat_interleave(bh, 0).repeat_interleave(bw, 1)[:m, :k]
+    vals = torch.rand(m, k, device="cuda", generator=gen) * 2 - 1
+    vals[vals == 0] = 0.5
+    return vals * mask, keep / tiles
+
+
+def check(out, a, b, rows=8):
+    idx = torch.randint(0, a.shape[0], (rows,), device="cuda")
+    ref = a[idx].double() @ b.double()
+    err = (out[idx].double() - ref).abs().max().item()
+    scale = a[idx].abs().sum(1).max().item() * b.abs().max().item()
+    tol = 16 * 2.0**-24 * math.sqrt(a.shape[1]) * scale + 1e-30
+    return {"maxAbsErr": err, "tolerance": tol, "ok": bool(err <= tol)}
+
+
+def try_call(fn):
+    try:
+        return fn(), None
+    except Exception as exc:  # noqa: BLE001 - record why a peer cannot run, keep going
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="-")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    ap.add_argument("--layers", default="bench/data/ocr-det-layers.json")
+    ap.add_argument("--repeat", type=int, default=10)
+    args = ap.parse_args()
+    t0 = time.time()
+    gen = torch.Generator(device="cuda")
+    gen.manual_seed(1234)
+    rep, warm = args.repeat, 3
+    dense_sizes = [128, 256] if args.quick else [1024, 2048, 4096, 8192]
+    sp_size = 256 if args.quick else 4096
+    sparsities = [0.0, 0.5, 0.9, 0.95, 0.99]
+    grans = ["32x1", "1x64", "32x64", "1x1"]
+    try:
+        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version,name,clocks.sm,clocks.max.sm", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception as exc:  # noqa: BLE001
+        driver = f"nvidia-smi failed: {exc}"
+    res = {
+        "meta": {"torch": torch.__version__, "cuda": torch.version.cuda, "device": torch.cuda.get_device_name(0),
+                 "nvidiaSmi": driver, "allowTf32": torch.backends.cuda.matmul.allow_tf32,
+                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        "dense": [], "sparse": [], "conversion": [], "layers": [],
+    }
+
+    def dense_fig(m, n, k):
+        a = torch.rand(m, k, device="cuda", generator=gen) * 2 - 1
+        b = torch.rand(k, n, device="cuda", generator=gen) * 2 - 1
+        out = a @ b
+        t = timed(lambda: a @ b, warm, rep)
+        t.pop("samplesMs")
+        return {"m": m, "n": n, "k": k, **t, "tflops": 2 * m * n * k / t["medianMs"] / 1e9, "check": check(out, a, b)}
+
+    for s in dense_sizes:
+        res["dense"].append(dense_fig(s, s, s))
+        print(f"peers: cuBLAS {s}^3 {res['dense'][-1]['medianMs']:.3f} ms", file=sys.stderr)
+
+    # Sparse matmul (PIT Figure 15 style): cuSPARSE CSR and torch BSR at each granularity and sparsity.
+    m = n = k = sp_size
+    b = torch.rand(k, n, device="cuda", generator=gen) * 2 - 1
+    for g in grans:
+        bh, bw = (int(x) for x in g.split("x"))
+        for sp in sparsities:
+            a, density = block_sparse(m, k, bh, bw, sp, gen)
+            fig = {"granularity": g, "sparsity": sp, "microTileDensity": density, "m": m, "n": n, "k": k}
+            td = timed(lambda: a @ b, warm, rep)
+            td.pop("samplesMs")
+            fig["cublas"] = td
+            csr = a.to_sparse_csr()
+            out, err = try_call(lambda: csr @ b)
+            if err is None:
+                tc = timed(lambda: csr @ b, warm, rep)
+                tc.pop("samplesMs")
+                fig["cusparseCsr"] = {**tc, "check": check(out, a, b), "nnz": int(csr.values().numel())}
+            else:
+                fig["cusparseCsr"] = {"error": err}
+            # BSR: the granularity's own block when torch accepts it, else square blocks that tile it.
+            tried = []
+            for blk in [(bh, bw), (32, 32), (16, 16)]:
+                if m % blk[0] or k % blk[1]:
+                    continue
+                bsr, err = try_call(lambda: a.to_sparse_bsr(blk))
+                if err is None:
+                    out, err = try_call(lambda: bsr @ b)
+                if err is None:
+                    tb = timed(lambda: bsr @ b, warm, rep)
+                    tb.pop("samplesMs")
+                    fig["torchBsr"] = {**tb, "blocksize": list(blk), "check": check(out, a, b), "tried": tried}
+                    break
+                tried.append({"blocksize": list(blk), "error": err})
+            else:
+                fig["torchBsr"] = {"error": "no block size ran", "tried": tried}
+            res["sparse"].append(fig)
+            del a, csr
+            print(f"peers: {g} s={sp} cublas {td['medianMs']:.3f} csr {fig['cusparseCsr'].get('medianMs', float('nan')):.3f} "
+                  f"bsr {fig['torchBsr'].get('medianMs', float('nan')):.3f}", file=sys.stderr)
+
+    # Conversion costs (the peers' "detection"): dense -> CSR and dense -> BSR of the same kind of masks.
+    for g in ["1x1", "32x1", "1x64", "32x32"]:
+        bh, bw = (int(x) for x in g.split("x"))
+        for sp in [0.5, 0.9, 0.95, 0.99]:
+            a, density = block_sparse(m, k, bh, bw, sp, gen)
+            fig = {"microTile": g, "sparsity": sp, "microTileDensity": density, "rows": m, "cols": k}
+            tc = timed(lambda: a.to_sparse_csr(), warm, rep)
+            tc.pop("samplesMs")
+            fig["toCsr"] = tc
+            blk = (bh, bw)
+            _, err = try_call(lambda: a.to_sparse_bsr(blk))
+            if err is None:
+                tb = timed(lambda: a.to_sparse_bsr(blk), warm, rep)
+                tb.pop("samplesMs")
+                fig["toBsr"] = {**tb, "blocksize": list(blk)}
+            else:
+                fig["toBsr"] = {"error": err, "blocksize": list(blk)}
+            res["conversion"].append(fig)
+            del a
+
+    # cuBLAS at the demo model's layer shapes.
+    if not args.quick:
+        try:
+            with open(args.layers) as f:
+                layers = json.load(f)["layers"]
+            seen = set()
+            for L in layers:
+                key = (L["m"], L["n"], L["k"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                res["layers"].append(dense_fig(*key))
+        except FileNotFoundError as exc:
+            res["layersError"] = str(exc)
+    res["meta"]["wallS"] = time.time() - t0
+    text = json.dumps(res)
+    if args.out == "-":
+        print(text)
+    else:
+        with open(args.out, "w") as f:
+            f.write(text)
+    print(f"peers: done in {res['meta']['wallS']:.1f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

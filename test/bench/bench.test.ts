@@ -1,0 +1,175 @@
+/**
+ * The bench's own code at tiny sizes: operand generation, sampled verification, layer masks, target evaluation and
+ * the Markdown report (pure), and one tiny end-to-end suite run on the local adapter (lavapipe in CI). Speed is
+ * measured by the bench on a GPU, never here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockSparse, randomDense, rng, verifySampled } from '../../bench/data.ts';
+import { decodeMask, encodeMask, synthesiseA, type CapturedLayer } from '../../bench/layers.ts';
+import { evaluateTargets, renderMarkdown, type PeersResult } from '../../bench/report.ts';
+import { runSuite, type BenchConfig, type SuiteResult } from '../../bench/suite.ts';
+import { quickConfig } from '../../bench/index.ts';
+import { referenceMatmul } from '../../core/kernels/reference.ts';
+import { microTileOccupancy } from '../../core/sparsity/micro-tiles.ts';
+import { testGpu, type TestGpu } from '../gpu-helpers.ts';
+
+describe('bench data', () => {
+  it('blockSparse places exactly round((1-s)·tiles) non-zero micro-tiles, fully non-zero inside', () => {
+    const d = blockSparse(70, 100, 32, 1, 0.9, rng(1));
+    expect(d.gridRows).toBe(3);
+    expect(d.gridCols).toBe(100);
+    const kept = d.mask.reduce((s, v) => s + v, 0);
+    expect(kept).toBe(Math.round(0.1 * 300));
+    expect(d.density).toBeCloseTo(kept / 300, 12);
+    const occ = microTileOccupancy(d.a, 70, 100, '32x1');
+    expect(Array.from(occ.occupied)).toEqual(Array.from(d.mask));
+    expect(occ.coverageWaste).toBe(0);
+    expect(blockSparse(8, 8, 1, 4, 0, rng(2)).a.every((v) => v !== 0)).toBe(true);
+    expect(blockSparse(8, 8, 1, 4, 1, rng(2)).a.every((v) => v === 0)).toBe(true);
+    expect(() => blockSparse(8, 8, 0, 4, 0.5, rng(2))).toThrow(RangeError);
+    expect(() => blockSparse(8, 8, 1, 4, 1.5, rng(2))).toThrow(RangeError);
+  });
+
+  it('verifySampled accepts the exact product and catches a wrong element, a wrong row block and NaN', () => {
+    const [m, n, k] = [40, 24, 33];
+    const a = blockSparse(m, k, 1, 1, 0.5, rng(3)).a;
+    const b = randomDense(k * n, rng(4));
+    const c = referenceMatmul(a, b, m, n, k);
+    expect(verifySampled(a, b, c, m, n, k, rng(5)).ok).toBe(true);
+    const rowBad = c.slice();
+    for (let j = 0; j < n; j++) rowBad[(m - 1) * n + j]! += 0.01; // the last row is always sampled
+    expect(verifySampled(a, b, rowBad, m, n, k, rng(5)).ok).toBe(false);
+    const colBad = c.slice();
+    for (let i = 0; i < m; i++) colBad[i * n]! -= 0.01; // so is the first column
+    expect(verifySampled(a, b, colBad, m, n, k, rng(5), { rows: 0, cols: 0, elements: 0 }).ok).toBe(false);
+    const nan = c.slice();
+    nan[17] = NaN; // anywhere: the full scan finds it
+    const r = verifySampled(a, b, nan, m, n, k, rng(5), { rows: 0, cols: 0, elements: 0 });
+    expect(r.nonFinite).toBe(1);
+    expect(r.ok).toBe(false);
+    expect(() => verifySampled(a, b, c.subarray(1), m, n, k, rng(5))).toThrow(RangeError);
+  });
+
+  it('layer masks round-trip and synthesiseA reproduces the captured 32x1 and row occupancy', () => {
+    const occ = Uint8Array.from({ length: 37 }, (_, i) => (i * 7) % 3 === 0 ? 1 : 0);
+    expect(Array.from(decodeMask(encodeMask(occ), 37))).toEqual(Array.from(occ));
+    expect(() => decodeMask(encodeMask(occ), 100)).toThrow(RangeError);
+    const [m, k] = [70, 9];
+    const a0 = blockSparse(m, k, 1, 1, 0.7, rng(6)).a;
+    for (let p = 0; p < k; p++) a0[5 * k + p] = 0; // one dead row
+    const o32 = microTileOccupancy(a0, m, k, '32x1');
+    const orow = microTileOccupancy(a0, m, k, `1x${k}`);
+    const layer: CapturedLayer = {
+      name: 't', m, n: 4, k, sparsity: 0.7, density32x1: o32.density, densityRows: orow.density,
+      mask32x1: encodeMask(o32.occupied), maskRows: encodeMask(orow.occupied),
+    };
+    const a = synthesiseA(layer, rng(7));
+    expect(microTileOccupancy(a, m, k, '32x1').density).toBeCloseTo(o32.density, 12);
+    expect(microTileOccupancy(a, m, k, `1x${k}`).density).toBeCloseTo(orow.density, 12);
+  });
+});
+
+/** A suite result with hand-made figures, for the report functions. */
+function fakeSuite(denseMs: number, pit09: number, pit0: number, detectMs: number): SuiteResult {
+  const check = { compared: 1, nonFinite: 0, maxAbsErr: 0, tolerance: 1, ok: true };
+  const t = (ms: number) => ({ medianMs: ms, minMs: ms, maxMs: ms, repeat: 1, samplesMs: [ms] });
+  const fig = (variant: 'dense' | 'pit-k' | 'pit-m', microTile: string | null, ms: number, det: number | null) => ({
+    variant, microTile, tile: 't', label: 'l', kernel: t(ms), detect: det === null ? null : t(det), totalMs: ms + (det ?? 0),
+    tflops: (2 * 4096 ** 3) / ms / 1e9, gpuDensity: null, check, timing: 'timestamp' as const,
+  });
+  return {
+    sweep: [],
+    tuned: null,
+    dense: [{ ...fig('dense', null, denseMs, null), m: 4096, n: 4096, k: 4096 }],
+    sparse: [
+      { ...fig('dense', null, denseMs, null), granularity: 'any', sparsity: 0, density: 1 },
+      { ...fig('pit-k', '32x1', pit0, 0.03), granularity: '32x1', sparsity: 0, density: 1 },
+      { ...fig('pit-k', '128x1', denseMs * 0.5, 0.03), granularity: '32x1', sparsity: 0, density: 1 },
+      { ...fig('pit-k', '32x1', pit09, 0.03), granularity: '32x1', sparsity: 0.9, density: 0.1 },
+      { ...fig('pit-m', '1x64', 1, 0.03), granularity: '1x64', sparsity: 0.9, density: 0.1 },
+    ],
+    detection: [{ microTile: '32x1', program: 'detect-k 32x1', sparsity: 0.9, density: 0.1, rows: 4096, cols: 4096, detect: t(detectMs), indexOk: true }],
+    layers: [],
+    errors: [],
+  };
+}
+
+const PEERS: PeersResult = {
+  meta: { torch: 'x', cuda: 'y', device: 'GPU', nvidiaSmi: 'z', allowTf32: false },
+  dense: [{ m: 4096, n: 4096, k: 4096, medianMs: 2.7, minMs: 2.7, maxMs: 2.7, repeat: 10, tflops: 50 }],
+  sparse: [
+    { granularity: '32x1', sparsity: 0.9, microTileDensity: 0.1, cublas: { medianMs: 2.7, minMs: 2.7, maxMs: 2.7, repeat: 10 }, cusparseCsr: { medianMs: 3, minMs: 3, maxMs: 3, repeat: 10 }, torchBsr: { error: 'no' } },
+    { granularity: '1x64', sparsity: 0.9, microTileDensity: 0.1, cublas: { medianMs: 2.7, minMs: 2.7, maxMs: 2.7, repeat: 10 }, cusparseCsr: { medianMs: 3, minMs: 3, maxMs: 3, repeat: 10 }, torchBsr: { medianMs: 1, minMs: 1, maxMs: 1, repeat: 10, blocksize: [32, 32] } },
+  ],
+  conversion: [],
+  layers: [],
+};
+
+describe('bench report', () => {
+  it('evaluates every target as met / not met with the figure, pit-k targets on 32x1 micro-tiles only', () => {
+    const ok = evaluateTargets(fakeSuite(3.0, 0.39, 3.5, 0.1), PEERS);
+    expect(ok.map((t) => t.id)).toEqual(['dense-vs-cublas', 'pitk-0.9', 'pitk-0', 'detect-5pct', 'vs-cusparse-32x1', 'vs-cusparse-1x64']);
+    // 137.4 GFLOP / 3 ms = 45.8 TFLOP/s vs 50: 0.92x.
+    expect(ok.map((t) => t.met)).toEqual([true, true, true, true, true, true]);
+    const bad = evaluateTargets(fakeSuite(6.0, 1.0, 8.0, 0.4), PEERS);
+    expect(bad.find((t) => t.id === 'dense-vs-cublas')!.met).toBe(false);
+    expect(bad.find((t) => t.id === 'pitk-0.9')!.met).toBe(false);
+    // pit-k 128x1 would be fast enough at 0 sparsity, but the target is about 32x1.
+    expect(bad.find((t) => t.id === 'pitk-0')!.met).toBe(false);
+    expect(bad.find((t) => t.id === 'detect-5pct')!.met).toBe(false);
+    expect(bad.find((t) => t.id === 'pitk-0.9')!.measured).toMatch(/kernel only/);
+    const none = evaluateTargets(fakeSuite(3.0, 0.39, 3.5, 0.1), null);
+    expect(none.find((t) => t.id === 'dense-vs-cublas')!.met).toBeNull();
+    expect(none.find((t) => t.id === 'vs-cusparse-32x1')!.met).toBeNull();
+  });
+
+  it('renders the targets table and every section', () => {
+    const suite = fakeSuite(3.0, 0.39, 3.5, 0.1);
+    const md = renderMarkdown({ meta: { adapter: 'gpu', date: 'd', commit: 'c', node: 'v' }, config: {}, suite, peers: PEERS, targets: evaluateTargets(suite, PEERS) });
+    expect(md).toContain('## Targets (issue 5)');
+    expect(md).toMatch(/\| dense >= 0.8 x cuBLAS SGEMM TFLOP\/s at 4096\^3 \| .* \| \*\*met\*\* \|/);
+    expect(md).toContain('## (b) Sparse matmul');
+    expect(md).toContain('1.000 (32x32)'); // BSR figure with its block size
+    expect(md).toContain('## (c) Detection');
+  });
+});
+
+describe('bench suite end to end on the local adapter (tiny sizes)', () => {
+  let g: TestGpu;
+  beforeAll(async () => {
+    g = await testGpu();
+  });
+  afterAll(() => g.ctx.destroy());
+
+  it('runs every section, verifies every figure and evaluates the targets', async () => {
+    const layer: CapturedLayer = {
+      name: 'L', m: 40, n: 8, k: 12, sparsity: 0.5, density32x1: 1, densityRows: 1,
+      mask32x1: encodeMask(new Uint8Array(2 * 12).fill(1)), maskRows: encodeMask(new Uint8Array(40).fill(1)),
+    };
+    const cfg: BenchConfig = {
+      ...quickConfig({ model: 'm', input: 'i', captured: 'c', layers: [layer] }),
+      denseSizes: [32],
+      sparseSize: 64,
+      sparsities: [0, 0.9],
+      granularities: ['32x1', '1x64'],
+      detectSize: 64,
+      detectSparsities: [0.9],
+      detectTiles: ['1x1', '32x32'],
+      repeat: 1,
+    };
+    const lines: string[] = [];
+    const res = await runSuite(g.ctx, g.cache, cfg, (l) => lines.push(l));
+    expect(res.errors).toEqual([]);
+    expect(res.dense).toHaveLength(1);
+    // dense baseline + 32x1: (pit-k 32x1, 64x1, 128x1) x 2 + 1x64: (pit-k, pit-m) x 2
+    expect(res.sparse).toHaveLength(1 + 6 + 4);
+    for (const f of [...res.dense, ...res.sparse]) expect(f.check.ok, `${f.label}`).toBe(true);
+    const pit09 = res.sparse.find((f) => f.granularity === '32x1' && f.sparsity === 0.9 && f.microTile === '32x1')!;
+    expect(pit09.gpuDensity).toBeCloseTo(pit09.density, 12);
+    expect(res.detection.map((d) => [d.microTile, d.indexOk])).toEqual([['1x1', true], ['32x32', true]]);
+    expect(res.layers).toHaveLength(1);
+    expect(res.layers[0]!.variants.map((v) => v.variant)).toEqual(['dense', 'pit-k', 'pit-m']);
+    expect(evaluateTargets(res, null, 64)).toHaveLength(6);
+    expect(lines.length).toBeGreaterThan(10);
+  });
+});
