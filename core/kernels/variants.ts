@@ -87,16 +87,32 @@ export const DEFAULT_DENSE_TILE: ComputeTile = { bm: 128, bn: 128, bk: 16, tm: 8
  */
 export const DEFAULT_PIT_TILE: ComputeTile = { bm: 32, bn: 128, bk: 8, tm: 4, tn: 4 };
 
+/** Elements a tile grid computes for an [M, N] output, padding included. */
+function paddedElements(m: number, n: number, t: ComputeTile): number {
+  return Math.ceil(m / t.bm) * t.bm * Math.ceil(n / t.bn) * t.bn;
+}
+
 /**
- * The default candidates for a matmul [M,K]·[K,N]: dense (64x64x16/4x4), pit-k with micro-tile 32x1 (PIT's
- * condense-K rule for ReLU-sparse activations) and pit-m with whole-row micro-tiles `1xK` (condense-M for zero
- * rows: padding tokens, MoE routing; one chunk, so no atomics). Shapes are only validated.
+ * The dense computation tile for an [M, N] output: DEFAULT_DENSE_TILE, unless its padding makes it compute over
+ * 1.5x the elements that DEFAULT_PIT_TILE would (small M: squeeze-excitation layers, a few tokens); then the PIT
+ * tile, so that `dense` vs PIT speedups measure sparsity rather than how well a 128-row tile fits 1 row.
+ */
+export function denseTileFor(m: number, n: number): ComputeTile {
+  const big = paddedElements(m, n, DEFAULT_DENSE_TILE);
+  const small = paddedElements(m, n, DEFAULT_PIT_TILE);
+  return { ...(big > 1.5 * small ? DEFAULT_PIT_TILE : DEFAULT_DENSE_TILE) };
+}
+
+/**
+ * The default candidates for a matmul [M,K]·[K,N]: dense (tile from `denseTileFor`), pit-k with micro-tile 32x1
+ * (PIT's condense-K rule for ReLU-sparse activations) and pit-m with whole-row micro-tiles `1xK` (condense-M for
+ * zero rows: padding tokens, MoE routing; one chunk, so no atomics). Shapes are only validated.
  * @throws RangeError on an invalid shape.
  */
 export function defaultVariantSpecs(m: number, n: number, k: number): VariantSpec[] {
   validateShape({ m, n, k });
   return [
-    { name: 'dense', microTile: null, tile: { ...DEFAULT_DENSE_TILE } },
+    { name: 'dense', microTile: null, tile: denseTileFor(m, n) },
     { name: 'pit-k', microTile: `${DEFAULT_PIT_TILE.bm}x1`, tile: { ...DEFAULT_PIT_TILE } },
     { name: 'pit-m', microTile: `1x${k}`, tile: { ...DEFAULT_PIT_TILE } },
   ];

@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wgslHash } from '../../core/gpu/pipeline-cache.ts';
 import { compareOutputs, matmulErrorScale, referenceMatmul } from '../../core/kernels/reference.ts';
 import {
+  DEFAULT_DENSE_TILE,
   DEFAULT_PIT_TILE,
   defaultVariantSpecs,
+  denseTileFor,
   runVariant,
   type MatmulOperands,
   type VariantRun,
@@ -133,6 +135,16 @@ describe('matmul variants vs the CPU reference', () => {
     expect(specs.map((s) => `${s.name} ${s.microTile}`)).toEqual(['dense null', 'pit-k 32x1', 'pit-m 1x300']);
     expect(specs[1]!.tile.bm).toBe(32);
     expect(() => defaultVariantSpecs(0, 1, 1)).toThrow(RangeError);
+  });
+
+  it('gives dense the tile that fits the output: 128x128 for big M, the 32-row PIT tile for a handful of rows', () => {
+    // M=200: 256·128 padded elements with 128-row tiles vs 224·128 with 32-row ones (1.14x): keep the big tile.
+    expect(denseTileFor(200, 100)).toEqual(DEFAULT_DENSE_TILE);
+    // M=1 (a squeeze-excitation conv): 128 padded rows vs 32 (4x): the small tile.
+    expect(denseTileFor(1, 96)).toEqual(DEFAULT_PIT_TILE);
+    // M=70: 128 vs 96 padded rows (1.33x): still the big tile.
+    expect(denseTileFor(70, 384)).toEqual(DEFAULT_DENSE_TILE);
+    expect(defaultVariantSpecs(1, 96, 24)[0]!.tile).toEqual(DEFAULT_PIT_TILE);
   });
 
   it('rejects inconsistent specs and operands with clear errors', async () => {
