@@ -29,4 +29,4 @@ export function positiveInt(flag: string, value: string | undefined, fallback: n
   return n;
 }
 
-export const DB_HELP = `  --db FILE         run database (default: $PIT_DB, else $XDG_DATA_HOME/pit-studio/pit.db)`;
+export const DB_HELP = `  --db FILE           run database (default: $PIT_DB, else $XDG_DATA_HOME/pit-studio/pit.db)`;

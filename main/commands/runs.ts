@@ -12,8 +12,8 @@ Lists the runs in the database, newest first: id, date, status, model, adapter, 
 
 Options:
 ${DB_HELP}
-  --json            print the list as JSON
-  -h, --help        show this help`,
+  --json              print the list as JSON
+  -h, --help          show this help`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
     if (values.help) return console.log(this.help), 0;

@@ -39,13 +39,13 @@ Runs the PIT host (the profiling core and the run database) and serves the app's
 connections without it. Stop with Ctrl-C: a job in flight is cancelled and its run marked incomplete.
 
 Options:
-  --port N          TCP port (default: a free one)
+  --port N            TCP port (default: a free one)
 ${DB_HELP}
-  --open            open the URL in the default browser
-  -h, --help        show this help
+  --open              open the URL in the default browser
+  -h, --help          show this help
 
 Environment:
-  PIT_RENDERER_DIR  the built UI (default: out/renderer; build it with \`npm run build:renderer\`)
+  PIT_RENDERER_DIR    the built UI (default: out/renderer; build it with \`npm run build:renderer\`)
 
 The first stdout line is the URL to open: http://127.0.0.1:PORT/#token=TOKEN`,
   async run(argv) {

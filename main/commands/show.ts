@@ -15,8 +15,8 @@ micro-tile density, dense ms, chosen variant, chosen ms (kernel + detection), sp
 
 Options:
 ${DB_HELP}
-  --json FILE       also write the run's report as JSON (- for standard output, instead of the table)
-  -h, --help        show this help`,
+  --json FILE         also write the run's report as JSON (- for standard output, instead of the table)
+  -h, --help          show this help`,
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,
