@@ -4,18 +4,10 @@
  * CPU reference at 4096³ would take minutes), plus a full scan proving every element was written.
  */
 import { matmulErrorScale, FP32_UNIT_ROUNDOFF } from '../core/kernels/reference.ts';
+import { mulberry32 } from '../core/synthetic/random.ts';
 
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** `n` f32 values uniform in [-1, 1), never exactly 0. */
 export function randomDense(n: number, rand: () => number): Float32Array {

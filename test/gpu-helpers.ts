@@ -2,6 +2,7 @@
 import { acquireDevice, type GpuContext } from '../core/gpu/device.ts';
 import { nodeGpu } from '../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../core/gpu/pipeline-cache.ts';
+import { mulberry32 } from '../core/synthetic/random.ts';
 
 export interface TestGpu {
   ctx: GpuContext;
@@ -15,13 +16,4 @@ export async function testGpu(): Promise<TestGpu> {
 }
 
 /** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;

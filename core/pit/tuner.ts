@@ -22,6 +22,7 @@ import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { compareOutputs, matmulErrorScale, referenceMatmul } from '../kernels/reference.ts';
 import { runVariant } from '../kernels/variants.ts';
 import { oneLine } from '../model/errors.ts';
+import { mulberry32 } from '../synthetic/random.ts';
 import type { Shape } from './costmodel.ts';
 import { coverageOf } from './coverage.ts';
 import { configId, illegalReason, spaceConfigs, WHOLE_ROW, type RuleConfig, type RuleSpace } from './rules.ts';
@@ -119,17 +120,7 @@ export interface TuneSummary {
   elapsedMs: number;
 }
 
-/** mulberry32: deterministic pseudo-random numbers in [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** FNV-1a of a string: the seed of a point's operands. */
 function seedOf(s: string): number {

@@ -4,6 +4,7 @@
  */
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { onnx } from '../../core/model/onnx-import.ts';
+import { mulberry32 } from '../../core/synthetic/random.ts';
 
 export type AttrSpec = number | number[] | string | { float: number } | { floats: number[] };
 
@@ -126,16 +127,8 @@ export function buildModel(spec: ModelSpec): Uint8Array {
 
 /** Deterministic pseudo-random floats in [-1, 1) (mulberry32), so failures reproduce. */
 export function randomFloats(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const rand = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => rand() * 2 - 1);
 }
 
 /** Max |a − b| / max |b| over two arrays of the same length. */
