@@ -25,6 +25,7 @@ import type {
   VariantName,
   VariantResult,
 } from '../core/protocol.ts';
+import { adapterFromRow, adapterId } from './adapters.ts';
 import { guarded, RunNotFoundError, RunStateError } from './errors.ts';
 import { insertLayerPolicy, layerPolicies } from './tiledb.ts';
 
@@ -98,16 +99,7 @@ export function createRun(db: Db, run: NewRun): number {
   if (typeof options !== 'object' || Array.isArray(options)) throw new InvalidRecordError('run options must be a plain object');
   return guarded(db.name, 'creating a run', () =>
     db.transaction(() => {
-      const a = run.adapter;
-      db.prepare(
-        `INSERT INTO adapters (vendor, architecture, device, description, backend) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT DO NOTHING`,
-      ).run(a.vendor, a.architecture, a.device, a.description, a.backend);
-      const adapterId = (
-        db
-          .prepare('SELECT id FROM adapters WHERE vendor = ? AND architecture = ? AND device = ? AND description = ? AND backend = ?')
-          .get(a.vendor, a.architecture, a.device, a.description, a.backend) as { id: number }
-      ).id;
+      const adapter = adapterId(db, run.adapter);
       db.prepare('INSERT INTO models (path, sha256) VALUES (?, ?) ON CONFLICT DO NOTHING').run(run.model.path, run.model.sha256);
       const modelId = (
         db.prepare('SELECT id FROM models WHERE sha256 = ? AND path = ?').get(run.model.sha256, run.model.path) as { id: number }
@@ -120,9 +112,9 @@ export function createRun(db: Db, run: NewRun): number {
         )
         .run(
           modelId,
-          adapterId,
+          adapter,
           nowIso(),
-          a.timestampQuery ? 1 : 0,
+          run.adapter.timestampQuery ? 1 : 0,
           JSON.stringify(run.variants),
           run.repeat,
           JSON.stringify(options),
@@ -451,14 +443,7 @@ function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
     complete: r.status === 'complete',
     createdAt: r.created_at,
     model: { path: r.model_path, sha256: r.model_sha256 },
-    adapter: {
-      vendor: r.vendor,
-      architecture: r.architecture,
-      device: r.device,
-      description: r.description,
-      backend: r.backend,
-      timestampQuery: r.timestamp_query === 1,
-    },
+    adapter: adapterFromRow(r),
     inputs,
     variants: JSON.parse(r.variants_json) as VariantName[],
     repeat: r.repeat,

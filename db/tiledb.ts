@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import type { ComputeTile } from '../shaders/common.wgsl.ts';
 import type { TileDbSnapshot, TilePoint } from '../core/pit/tiledb.ts';
 import type { AdapterDescriptor, LayerResult, PolicyCandidate } from '../core/protocol.ts';
+import { adapterFromRow, adapterId } from './adapters.ts';
 import { guarded } from './errors.ts';
 
 type Db = Database.Database;
@@ -22,18 +23,6 @@ const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : nul
 /** `BMxBNxBK/TMxTN` (as shaders/common.wgsl.ts `tileName`, which db/ does not import at run time). */
 function tileLabel(t: ComputeTile): string {
   return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
-}
-
-/** The adapters row of a descriptor, created when missing. */
-function adapterId(db: Db, a: AdapterDescriptor): number {
-  db.prepare(
-    `INSERT INTO adapters (vendor, architecture, device, description, backend) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-  ).run(a.vendor, a.architecture, a.device, a.description, a.backend);
-  return (
-    db
-      .prepare('SELECT id FROM adapters WHERE vendor = ? AND architecture = ? AND device = ? AND description = ? AND backend = ?')
-      .get(a.vendor, a.architecture, a.device, a.description, a.backend) as { id: number }
-  ).id;
 }
 
 /** A tile database without its points. */
@@ -145,14 +134,7 @@ const TILE_DB_SELECT = `
 function toInfo(r: TileDbRow): TileDbInfo {
   return {
     id: r.id,
-    adapter: {
-      vendor: r.vendor,
-      architecture: r.architecture,
-      device: r.device,
-      description: r.description,
-      backend: r.backend,
-      timestampQuery: r.timestamp_query === 1,
-    },
+    adapter: adapterFromRow(r),
     kernelHash: r.kernel_hash,
     tunerVersion: r.tuner_version,
     timestampQuery: r.timestamp_query === 1,
