@@ -53,10 +53,10 @@ export async function runDispatches(ctx: GpuContext, dispatches: Dispatch[]): Pr
   assertAlive(ctx);
 }
 
-/** The median of a non-empty list (mean of the middle two for even lengths); NaN when empty. */
-export function median(xs: number[]): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
+/** The median of the finite values of `xs` (mean of the middle two for even counts); NaN when there are none. */
+export function median(xs: readonly number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!s.length) return NaN;
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }

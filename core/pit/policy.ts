@@ -97,10 +97,3 @@ export function regretOf(results: readonly VariantResult[], chosen: string): num
   return c / best - 1;
 }
 
-/** Median of the finite values (NaN when none): how the run's regret is summarised. */
-export function medianOf(xs: readonly number[]): number {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!s.length) return Number.NaN;
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}

@@ -2,6 +2,7 @@
  * The per-layer report of a run as text: one row per profiled layer (layer, op, M×N×K, sparsity, best micro-tile
  * density, dense ms, chosen variant, chosen ms, speedup, max error) and totals (dense, chosen, detection, ideal).
  */
+import { median } from '../gpu/timing.ts';
 import type { LayerResult, RunReport, VariantResult } from '../protocol.ts';
 
 /** The measured variant named `name` of a layer, if it ran. */
@@ -28,10 +29,33 @@ function pad(cells: string[], widths: number[], right: boolean[]): string {
   return cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
 }
 
-/** Renders the table of `report` (plain text, fixed-width columns). Skipped layers are listed with their reason. */
+/**
+ * The policy's regret over the layers that have one (audited tiledb runs): median and max of chosen measured /
+ * best measured − 1, fractions; null when no layer was audited.
+ */
+export function regretSummary(layers: LayerResult[]): { layers: number; median: number; max: number } | null {
+  const r = layers.filter((l) => l.regret !== undefined).map((l) => l.regret!);
+  return r.length ? { layers: r.length, median: median(r), max: Math.max(...r) } : null;
+}
+
+/**
+ * Renders the table of `report` (plain text, fixed-width columns). Skipped layers are listed with their reason.
+ * Runs chosen by the tile-database policy get two more columns: the predicted ms of the chosen rule and, when
+ * audited, the regret.
+ */
 export function formatReport(report: RunReport): string {
+  const predicted = report.layers.some((l) => l.predicted);
+  const audited = report.layers.some((l) => l.regret !== undefined);
   const head = ['input', 'layer', 'op', 'M×N×K', 'sparsity', 'best µtile', 'dense ms', 'chosen', 'chosen ms', 'speedup', 'max err'];
   const right = [true, false, false, true, true, false, true, false, true, true, true];
+  if (predicted) {
+    head.push('predicted ms');
+    right.push(true);
+  }
+  if (audited) {
+    head.push('regret');
+    right.push(true);
+  }
   const rows: string[][] = [];
   const skipped: string[] = [];
   for (const l of report.layers) {
@@ -56,6 +80,8 @@ export function formatReport(report: RunReport): string {
       fmtMs(chosenTotal),
       dense && chosen ? `${(dense.ms / chosenTotal).toFixed(2)}x` : 'n/a',
       Math.max(...l.variants.filter((v) => Number.isFinite(v.maxAbsErr)).map((v) => v.maxAbsErr), 0).toExponential(1),
+      ...(predicted ? [l.predicted ? fmtMs(l.predicted.ms) : '-'] : []),
+      ...(audited ? [l.regret !== undefined ? `${(l.regret * 100).toFixed(1)} %` : '-'] : []),
     ]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -67,6 +93,13 @@ export function formatReport(report: RunReport): string {
     `totals: dense ${fmtMs(t.denseMs)} ms, chosen ${fmtMs(t.chosenMs)} ms (${speedup}x, detection ${fmtMs(t.detectMs)} ms included), ` +
       `ideal ${fmtMs(t.idealMs)} ms (dense × best micro-tile density)`,
   );
+  const regret = regretSummary(report.layers);
+  if (regret) {
+    lines.push(
+      `policy regret over ${regret.layers} layers: median ${(regret.median * 100).toFixed(1)} %, max ${(regret.max * 100).toFixed(1)} % ` +
+        '(chosen measured / best measured − 1)',
+    );
+  }
   if (skipped.length) lines.push(`not profiled (${skipped.length}): ${skipped.slice(0, 6).join('; ')}${skipped.length > 6 ? '; …' : ''}`);
   const r = report.run;
   lines.push(

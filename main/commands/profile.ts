@@ -8,7 +8,6 @@ import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { profileModel, VARIANT_NAMES } from '../../core/profile/profile.ts';
 import type { ProgressEvent } from '../../core/protocol.ts';
 import { formatReport } from '../../core/report/table.ts';
-import { medianOf } from '../../core/pit/policy.ts';
 import { getRunReport } from '../../db/runs.ts';
 import { dbSink } from '../host/db-sink.ts';
 import { DB_HELP, openDb, positiveInt, UsageError, type Command } from './common.ts';
@@ -131,13 +130,6 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
       );
       const report = getRunReport(db, runId);
       console.log(formatReport(report));
-      const regrets = report.layers.filter((l) => l.regret !== undefined).map((l) => l.regret!);
-      if (regrets.length) {
-        console.log(
-          `policy regret over ${regrets.length} layers: median ${(medianOf(regrets) * 100).toFixed(1)} %, max ${(Math.max(...regrets) * 100).toFixed(1)} %` +
-            ` (chosen measured / best measured − 1)`,
-        );
-      }
       if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
       return abort.signal.aborted ? 130 : 0;
     } catch (e) {

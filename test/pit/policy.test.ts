@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { coverageOf, type MicroTileCoverage } from '../../core/pit/coverage.ts';
-import { decide, medianOf, regretOf } from '../../core/pit/policy.ts';
+import { median } from '../../core/gpu/timing.ts';
+import { decide, regretOf } from '../../core/pit/policy.ts';
 import { configId, rulesFor, spaceConfigs, WHOLE_ROW } from '../../core/pit/rules.ts';
 import { coverageShape, TileModel, uniformCoverage } from '../../core/pit/tiledb.ts';
 import { structuredOperand } from '../../core/pit/tuner.ts';
@@ -152,7 +153,7 @@ describe('regret', () => {
     expect(regretOf(results, 'pit-k')).toBe(0);
     expect(regretOf(results, 'dense')).toBeCloseTo(2 / 1.5 - 1, 12);
     expect(regretOf(results, 'pit-m')).toBeNaN(); // not verified: no regret
-    expect(medianOf([0.3, 0, 0.1, Number.NaN])).toBe(0.1);
+    expect(median([0.3, 0, 0.1, Number.NaN])).toBe(0.1);
   });
 });
 
