@@ -62,6 +62,17 @@ const fmt = (x: number, d = 3): string => (Number.isFinite(x) ? x.toFixed(d) : '
 /** A ratio as `1.23x`, or `n/a`. */
 const fx = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}x` : 'n/a');
 
+/**
+ * `variant micro-tile`, plus the computation tile where a pit-k kernel merges several index blocks per workgroup
+ * (tile BM a multiple of the micro-tile height), so the merged and the plain 32x1 rows can be told apart.
+ */
+export function variantName(f: { variant: string; microTile: string | null; tile: string }): string {
+  const base = `${f.variant}${f.microTile ? ' ' + f.microTile : ''}`;
+  const h = f.microTile ? Number(f.microTile.split('x')[0]) : NaN;
+  const bm = Number(f.tile.split('x')[0]);
+  return f.variant === 'pit-k' && Number.isFinite(h) && bm > h ? `${base} merged (tile ${f.tile})` : base;
+}
+
 /** Our dense figure at the §b size (the baseline of every speedup). */
 export function denseBaseline(suite: SuiteResult): SparseFigure | undefined {
   return suite.sparse.find((f) => f.variant === 'dense' && f.check.ok);
@@ -107,7 +118,7 @@ export function evaluateTargets(suite: SuiteResult, peers: PeersResult | null, s
     targets.push({
       id: 'pitk-0.9',
       goal: 'pit-k 32x1 at 0.9 sparsity >= 7x faster than our dense',
-      measured: p && base ? `${fx(sp)} (kernel ${fmt(p.kernel.medianMs)} + detect ${fmt(p.detect?.medianMs ?? NaN)} ms vs dense ${fmt(base.kernel.medianMs)} ms; kernel only ${fx(spK)})` : 'n/a',
+      measured: p && base ? `${fx(sp)} (${variantName(p)}: kernel ${fmt(p.kernel.medianMs)} + detect ${fmt(p.detect?.medianMs ?? NaN)} ms vs dense ${fmt(base.kernel.medianMs)} ms; kernel only ${fx(spK)})` : 'n/a',
       met: Number.isFinite(sp) ? sp >= 7 : null,
     });
   }
@@ -118,7 +129,7 @@ export function evaluateTargets(suite: SuiteResult, peers: PeersResult | null, s
     targets.push({
       id: 'pitk-0',
       goal: 'pit-k 32x1 at 0 sparsity <= 1.2x our dense time',
-      measured: p && base ? `${fx(ratio)} (kernel ${fmt(p.kernel.medianMs)} + detect ${fmt(p.detect?.medianMs ?? NaN)} ms vs ${fmt(base.kernel.medianMs)} ms; kernel only ${fx(ratioK)})` : 'n/a',
+      measured: p && base ? `${fx(ratio)} (${variantName(p)}: kernel ${fmt(p.kernel.medianMs)} + detect ${fmt(p.detect?.medianMs ?? NaN)} ms vs ${fmt(base.kernel.medianMs)} ms; kernel only ${fx(ratioK)})` : 'n/a',
       met: Number.isFinite(ratio) ? ratio <= 1.2 : null,
     });
   }
@@ -154,7 +165,7 @@ export function evaluateTargets(suite: SuiteResult, peers: PeersResult | null, s
       const peerSp = peer && csr ? peer.cublas.medianMs / csr.medianMs : NaN;
       if (!Number.isFinite(oursSp) || !Number.isFinite(peerSp)) met = null;
       else if (met !== null) met = met && oursSp > peerSp;
-      rows.push(`${s}: ours ${fx(oursSp)} (${ours ? `${ours.variant} ${ours.microTile}` : 'n/a'}) vs cuSPARSE ${fx(peerSp)}`);
+      rows.push(`${s}: ours ${fx(oursSp)} (${ours ? variantName(ours) : 'n/a'}) vs cuSPARSE ${fx(peerSp)}`);
     }
     targets.push({
       id: `vs-cusparse-${g}`,
@@ -200,7 +211,7 @@ export function renderMarkdown(r: BenchReport): string {
     const csr = p && timed(p.cusparseCsr) ? p.cusparseCsr : undefined;
     const bsr = p && timed(p.torchBsr) ? (p.torchBsr as PeerTiming & { blocksize: number[] }) : undefined;
     out.push(
-      `| ${f.granularity} | ${f.sparsity} | ${f.variant} ${f.microTile} | ${fmt(f.kernel.medianMs)} [${fmt(f.kernel.minMs)}–${fmt(f.kernel.maxMs)}] | ${fmt(f.detect?.medianMs ?? 0, 4)} | ${fmt(f.totalMs)} | ${base ? fmt(base.kernel.medianMs / f.totalMs, 2) : 'n/a'} | ` +
+      `| ${f.granularity} | ${f.sparsity} | ${variantName(f)} | ${fmt(f.kernel.medianMs)} [${fmt(f.kernel.minMs)}–${fmt(f.kernel.maxMs)}] | ${fmt(f.detect?.medianMs ?? 0, 4)} | ${fmt(f.totalMs)} | ${base ? fmt(base.kernel.medianMs / f.totalMs, 2) : 'n/a'} | ` +
         `${p ? fmt(p.cublas.medianMs) : 'n/a'} | ${csr ? fmt(csr.medianMs) : p ? 'error' : 'n/a'} | ${csr && p ? fmt(p.cublas.medianMs / csr.medianMs, 2) : 'n/a'} | ` +
         `${bsr ? `${fmt(bsr.medianMs)} (${bsr.blocksize.join('x')})` : p ? 'error' : 'n/a'} | ${bsr && p ? fmt(p.cublas.medianMs / bsr.medianMs, 2) : 'n/a'} | ${f.check.ok ? 'yes' : 'NO'} |`,
     );

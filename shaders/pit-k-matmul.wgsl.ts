@@ -197,3 +197,86 @@ ${vec4Stores(
 }
 `;
 }
+
+/** Invocations per workgroup of the k-list merge kernel. */
+export const MERGE_K_WORKGROUP = 256;
+/** k's per pass of the merge kernel's bitmap (128 u32 words of workgroup memory). */
+export const MERGE_K_WINDOW = 4096;
+
+/**
+ * WGSL of the k-list merge (coarsening a pit-k index): for each group g of `R` consecutive row blocks of a pit-k
+ * index with micro-tile `h x 1`, writes the union of their k-lists, ascending, as the index of one `R*h`-row block:
+ * `countM[g]` and `indexM[g*K ..]`. Lets a 32x1 index (detected once, at full granularity) drive the 128-row
+ * computation tile where the lists are nearly full (low sparsity): micro-tiles a block does not list are all-zero
+ * in A, so the taller tile reading them is exact. One workgroup per group; per window of `MERGE_K_WINDOW` k's the
+ * lists are OR-ed into a bitmap in workgroup memory, then compacted in k order (popcount prefix over the words).
+ *
+ * Bindings (group 0): 0 `count` [ceil(M/h)] u32 read, 1 `index` [ceil(M/h)*K] u32 read, 2 `countM` [ceil(M/(R*h))]
+ * u32 read_write, 3 `indexM` [ceil(M/(R*h))*K] u32 read_write, 4 `P` uniform `{blocks, k, r, _}` (blocks = ceil(M/h)).
+ * Grid `(ceil(M/(R*h)), 1, 1)`.
+ */
+export function mergeKWgsl(): string {
+  const nw = MERGE_K_WINDOW / 32;
+  return `// PIT Studio: merge-k, the union of R consecutive pit-k row blocks' k-lists, ascending (coarsens a pit-k index).
+struct Params { blocks: u32, k: u32, r: u32, _pad: u32 }
+
+@group(0) @binding(0) var<storage, read> count: array<u32>;
+@group(0) @binding(1) var<storage, read> index: array<u32>;
+@group(0) @binding(2) var<storage, read_write> countM: array<u32>;
+@group(0) @binding(3) var<storage, read_write> indexM: array<u32>;
+@group(0) @binding(4) var<uniform> P: Params;
+
+const NT = ${MERGE_K_WORKGROUP}u;
+const WIN = ${MERGE_K_WINDOW}u;
+const NW = ${nw}u; // bitmap words per window (<= NT: one word per thread)
+var<workgroup> kbits: array<atomic<u32>, ${nw}>;
+var<workgroup> psum: array<u32, ${MERGE_K_WORKGROUP}>;
+var<workgroup> total: u32;
+
+@compute @workgroup_size(${MERGE_K_WORKGROUP}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let tid = lid.x;
+  let g = wid.x;
+  let out0 = g * P.k;
+  var done = 0u; // entries written by earlier windows (uniform)
+  for (var w0 = 0u; w0 < P.k; w0 += WIN) {
+    if (tid < NW) { atomicStore(&kbits[tid], 0u); }
+    workgroupBarrier();
+    for (var q = 0u; q < P.r; q++) {
+      let mb = g * P.r + q;
+      if (mb < P.blocks) {
+        let c = min(count[mb], P.k);
+        let b0 = mb * P.k;
+        for (var s = tid; s < c; s += NT) {
+          let kw = index[b0 + s] - w0; // wraps above WIN for k < w0
+          if (kw < WIN) { atomicOr(&kbits[kw / 32u], 1u << (kw % 32u)); }
+        }
+      }
+    }
+    workgroupBarrier();
+    var bits = 0u;
+    if (tid < NW) { bits = atomicLoad(&kbits[tid]); }
+    let mine = countOneBits(bits);
+    psum[tid] = mine;
+    workgroupBarrier();
+    // Inclusive scan of the per-word counts (Hillis-Steele over NT entries).
+    for (var d = 1u; d < NT; d *= 2u) {
+      var v = psum[tid];
+      if (tid >= d) { v += psum[tid - d]; }
+      workgroupBarrier();
+      psum[tid] = v;
+      workgroupBarrier();
+    }
+    var pos = out0 + done + psum[tid] - mine;
+    while (bits != 0u) {
+      indexM[pos] = w0 + tid * 32u + firstTrailingBit(bits);
+      pos++;
+      bits &= bits - 1u;
+    }
+    if (tid == NT - 1u) { total = psum[NT - 1u]; }
+    done += workgroupUniformLoad(&total);
+  }
+  if (tid == 0u) { countM[g] = done; }
+}
+`;
+}

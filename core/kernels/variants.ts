@@ -4,7 +4,7 @@
  *
  * Timed work per variant (what a deployed kernel would really have to do each call):
  * - dense:  [dense matmul]
- * - pit-k:  detection [zero count, detect-k on AT]   kernel [pit-k matmul]
+ * - pit-k:  detection [zero count, detect-k on AT]   kernel [pit-k matmul] (merged tiles: [merge-k, pit-k matmul])
  * - pit-m:  detection [zero count, detect-m on A]    kernel [zero C, pit-m matmul]
  * Not timed: uploading the operands and, for pit-k, transposing A on the CPU (layout preparation: in a deployed
  * model the producer of A would write it transposed).
@@ -18,7 +18,7 @@ import { matmulWorkgroupBytes, type ComputeTile } from '../../shaders/common.wgs
 import { parseMicroTile } from '../sparsity/micro-tiles.ts';
 import { denseProgram, validateShape } from './dense.ts';
 import { detectKProgram, detectMProgram, zeroFillProgram } from './detect.ts';
-import { pitKIndexSize, pitKProgram } from './pit-k.ts';
+import { mergeKProgram, pitKIndexSize, pitKProgram } from './pit-k.ts';
 import { pitMIndexSize, pitMProgram } from './pit-m.ts';
 import { prepareDispatch, type BufferSet, type KernelProgram } from './program.ts';
 import { transpose } from './reference.ts';
@@ -37,7 +37,9 @@ export interface MatmulOperands {
 /**
  * One way to compute the matmul.
  * - `dense`: `microTile` is ignored (null).
- * - `pit-k`: micro-tile `Hx1` with H == `tile.bm` (null means `${tile.bm}x1`).
+ * - `pit-k`: micro-tile `Hx1` with H == `tile.bm` (null means `${tile.bm}x1`), or `tile.bm` a multiple of H: a
+ *   merge pass (`merge-k`, timed with the kernel) then unites the k-lists of each `tile.bm / H` row blocks and the
+ *   `tile.bm`-row kernel runs over the union.
  * - `pit-m`: micro-tile `1xW`, W >= 1 (W >= K means whole rows; null means `1x${K}`).
  */
 export interface VariantSpec {
@@ -143,14 +145,25 @@ function planVariant(ops: MatmulOperands, spec: VariantSpec): VariantPlan {
     case 'pit-k': {
       const mt = parseMicroTile(spec.microTile ?? `${tile.bm}x1`);
       if (mt.w !== 1) throw new RangeError(`pit-k: micro-tile ${spec.microTile} must be Hx1 (one k per micro-tile)`);
-      if (mt.h !== tile.bm) {
-        throw new RangeError(`pit-k: micro-tile ${spec.microTile} needs tile.bm == ${mt.h} (the micro-tile height is the computation tile's BM), got ${tile.bm}`);
+      // The computation tile's BM is the micro-tile height, or a multiple of it: then a merge pass (timed with the
+      // kernel) first writes, per BM-row block, the union of its BM/h k-lists, and the BM-row kernel runs over that.
+      if (mt.h !== tile.bm && tile.bm % mt.h !== 0) {
+        throw new RangeError(`pit-k: micro-tile ${spec.microTile} needs tile.bm == ${mt.h} (the micro-tile height is the computation tile's BM) or a multiple of it, got ${tile.bm}`);
       }
-      const { blocks, indexLength } = pitKIndexSize(shape, tile.bm);
+      const { blocks, indexLength } = pitKIndexSize(shape, mt.h);
+      const merged = pitKIndexSize(shape, tile.bm);
+      const kernel = mt.h === tile.bm ? [pitKProgram(shape, tile)] : [mergeKProgram(shape, mt.h, tile.bm / mt.h), mergedPitK(pitKProgram(shape, tile), mt.h)];
       return {
-        detect: [zeroFillProgram('count', blocks), detectKProgram(shape, tile.bm)],
-        kernel: [pitKProgram(shape, tile)],
-        inputs: { at: transpose(ops.a, ops.m, ops.k), b: ops.b, count: blocks * 4, index: indexLength * 4, c: cBytes },
+        detect: [zeroFillProgram('count', blocks), detectKProgram(shape, mt.h)],
+        kernel,
+        inputs: {
+          at: transpose(ops.a, ops.m, ops.k),
+          b: ops.b,
+          count: blocks * 4,
+          index: indexLength * 4,
+          c: cBytes,
+          ...(mt.h === tile.bm ? {} : { countm: merged.blocks * 4, indexm: merged.indexLength * 4 }),
+        },
         microTiles: indexLength,
         countLength: blocks,
       };
@@ -171,6 +184,16 @@ function planVariant(ops: MatmulOperands, spec: VariantSpec): VariantPlan {
     default:
       throw new RangeError(`unknown variant '${(spec as { name: string }).name}' (expected dense, pit-k or pit-m)`);
   }
+}
+
+/** The pit-k program `p` reading the merged index (`countm`, `indexm`) of `h`-row micro-tiles, so labelled. */
+function mergedPitK(p: KernelProgram, h: number): KernelProgram {
+  const rename: Record<string, string> = { count: 'countm', index: 'indexm' };
+  return {
+    ...p,
+    label: p.label.replace(/^pit-k \d+x1/, `pit-k ${h}x1 merged`),
+    bindings: p.bindings.map((b) => ({ ...b, name: rename[b.name] ?? b.name })),
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockSparse, randomDense, rng, verifySampled } from '../../bench/data.ts';
 import { decodeMask, encodeMask, synthesiseA, type CapturedLayer } from '../../bench/layers.ts';
-import { evaluateTargets, renderMarkdown, type PeersResult } from '../../bench/report.ts';
+import { evaluateTargets, renderMarkdown, variantName, type PeersResult } from '../../bench/report.ts';
 import { runSuite, type BenchConfig, type SuiteResult } from '../../bench/suite.ts';
 import { quickConfig } from '../../bench/index.ts';
 import { referenceMatmul } from '../../core/kernels/reference.ts';
@@ -161,8 +161,10 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
     const res = await runSuite(g.ctx, g.cache, cfg, (l) => lines.push(l));
     expect(res.errors).toEqual([]);
     expect(res.dense).toHaveLength(1);
-    // dense baseline + 32x1: (pit-k 32x1, 64x1, 128x1) x 2 + 1x64: (pit-k, pit-m) x 2
-    expect(res.sparse).toHaveLength(1 + 6 + 4);
+    // dense baseline + 32x1: (pit-k 32x1, 64x1, 128x1) x 2 + pit-k 32x1 merged (128-row tile) at s=0 + 1x64: (pit-k, pit-m) x 2
+    expect(res.sparse).toHaveLength(1 + 6 + 1 + 4);
+    const merged = res.sparse.filter((f) => f.microTile === '32x1' && f.tile.startsWith('128x'));
+    expect(merged.map((f) => [f.granularity, f.sparsity, variantName(f)])).toEqual([['32x1', 0, 'pit-k 32x1 merged (tile 128x128x16/8x8/sb)']]);
     for (const f of [...res.dense, ...res.sparse]) expect(f.check.ok, `${f.label}`).toBe(true);
     const pit09 = res.sparse.find((f) => f.granularity === '32x1' && f.sparsity === 0.9 && f.microTile === '32x1')!;
     expect(pit09.gpuDensity).toBeCloseTo(pit09.density, 12);

@@ -150,7 +150,7 @@ describe('matmul variants vs the CPU reference', () => {
   it('rejects inconsistent specs and operands with clear errors', async () => {
     const o = ops(8, 8, 8, randomDense(64, 1));
     const tile = { ...DEFAULT_PIT_TILE };
-    await expect(runVariant(g.ctx, g.cache, o, { name: 'pit-k', microTile: '16x1', tile }, FAST)).rejects.toThrow(/tile.bm == 16/);
+    await expect(runVariant(g.ctx, g.cache, o, { name: 'pit-k', microTile: '64x1', tile }, FAST)).rejects.toThrow(/tile.bm == 64/);
     await expect(runVariant(g.ctx, g.cache, o, { name: 'pit-k', microTile: '32x2', tile }, FAST)).rejects.toThrow(/Hx1/);
     await expect(runVariant(g.ctx, g.cache, o, { name: 'pit-m', microTile: '2x8', tile }, FAST)).rejects.toThrow(/1xW/);
     await expect(runVariant(g.ctx, g.cache, o, { name: 'dense', microTile: null, tile: { ...tile, tm: 3 } }, FAST)).rejects.toThrow(/multiple of TM/);

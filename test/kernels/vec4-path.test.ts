@@ -99,6 +99,28 @@ describe('vec4 path on the GPU vs the CPU reference', () => {
     await check(70, 53, 45, zeroColumnBlocks(70, 45, 32, 0.5, 5), specs);
   });
 
+  it('pit-k over merged k-lists (merge-k): 32x1 micro-tiles under 64- and 128-row tiles, ragged, empty blocks', async () => {
+    const specs: VariantSpec[] = [
+      { name: 'pit-k', microTile: '32x1', tile: { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 } },
+      { name: 'pit-k', microTile: '32x1', tile: { bm: 128, bn: 32, bk: 8, tm: 8, tn: 4, doubleBuffer: false } },
+      { name: 'pit-k', microTile: '16x1', tile: { bm: 64, bn: 32, bk: 4, tm: 4, tn: 4 } },
+      { name: 'pit-k', microTile: '16x1', tile: { bm: 32, bn: 32, bk: 8, tm: 2, tn: 4 } }, // scalar path
+    ];
+    await check(96, 80, 112, zeroColumnBlocks(96, 112, 32, 0.7, 8), specs);
+    await check(70, 53, 45, zeroColumnBlocks(70, 45, 32, 0.5, 9), specs);
+    await check(160, 8, 40, zeroColumnBlocks(160, 40, 32, 1, 10), specs); // every block empty
+  });
+
+  it('merge-k over more than one k-window (K > 4096), and its labels', async () => {
+    const [m, n, k] = [96, 8, 4200];
+    await check(m, n, k, zeroColumnBlocks(m, k, 32, 0.6, 11), [
+      { name: 'pit-k', microTile: '32x1', tile: { bm: 64, bn: 32, bk: 8, tm: 4, tn: 4, doubleBuffer: false } },
+    ]);
+    const run = await runVariant(g.ctx, g.cache, { m: 64, n: 8, k: 8, a: randomDense(64 * 8, 12), b: randomDense(64, 13) }, { name: 'pit-k', microTile: '32x1', tile: { bm: 64, bn: 32, bk: 8, tm: 4, tn: 4 } }, FAST);
+    expect(run.wgsl.map((w) => w.label)).toEqual(['zero count', 'detect-k 32x1', 'merge-k 32x1 x2', 'pit-k 32x1 merged tile 64x32x8/4x4 v4']);
+    expect(run.microTileDensity).toBe(1);
+  });
+
   it('pit-m: CAS SWrite with grid-stride row tiles (more than 8 row tiles per chunk) and whole rows', async () => {
     const [m, n, k] = [293, 40, 48];
     const a = randomSparse(m, k, 0.3, 6); // nearly every row listed in every chunk: 10 row tiles of 32
