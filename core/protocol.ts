@@ -183,6 +183,7 @@ export interface ProfileRequest {
   /** Longest side limit for image preprocessing (multiple of 32). */
   imageSize?: number;
   variants?: VariantName[];
+  /** Timed runs per median; default: the host's (`ProfileDefaults.repeat`) when measuring, 1 with the tile database. */
   repeat?: number;
   warmup?: number;
   /** Only profile the first N layers (for quick looks). */
@@ -224,6 +225,22 @@ export interface HostMethods {
   'profile.status': { params: Record<string, never>; result: { job: ProfileJobInfo | null } };
   /** Every kernel each variant of one layer ran, by variant name (empty when the layer was not recorded). */
   'runs.kernels': { params: { id: number; input: number; layer: number }; result: Record<string, KernelLabel[]> };
+  /**
+   * The tile databases in the run database, which one `profile.start` uses by default on this host's adapter (or
+   * why none fits), and the tuning plans `tiledb.tune` offers.
+   */
+  'tiledb.list': { params: Record<string, never>; result: TileDbOverview };
+  /** One tile database with its points (for the latency-against-sparsity charts). */
+  'tiledb.get': { params: { id: number }; result: TileDbDetail };
+  /**
+   * Tunes the tile database of this adapter and the current kernels (`pit tune`): resumable (stored points are
+   * skipped), progress as `tune.progress` events, the end as `tune.end`. One GPU job at a time (profile or tune).
+   */
+  'tiledb.tune': { params: TuneRequest; result: { jobId: string } };
+  /** Stops the tune after the point group in flight; measured points stay stored. */
+  'tiledb.cancel': { params: { jobId: string }; result: { cancelled: boolean } };
+  /** The tune in flight, if any. */
+  'tiledb.status': { params: Record<string, never>; result: { job: TuneJobInfo | null } };
 }
 
 export type HostMethod = keyof HostMethods;
@@ -288,7 +305,11 @@ export type HostEvent =
   | { type: 'job.end'; end: JobEnd }
   /** A run was created, grew by a layer, finished or was deleted: lists showing it should refresh. */
   | { type: 'runs.changed'; runId: number; change: 'created' | 'layer' | 'finished' | 'deleted' }
-  | { type: 'host.status'; status: HostStatus };
+  | { type: 'host.status'; status: HostStatus }
+  /** Progress of a `tiledb.tune` job. */
+  | { type: 'tune.progress'; jobId: string; event: TuneProgressEvent }
+  /** A `tiledb.tune` job ended (its points are stored as they are measured, so a cancelled tune keeps them). */
+  | { type: 'tune.end'; end: TuneEnd };
 
 /** Error codes of a rejected request. */
 export type RpcErrorCode = 'unknown-method' | 'invalid-params' | 'not-found' | 'busy' | 'failed' | 'host-unavailable';
@@ -326,4 +347,155 @@ export interface PitBridge {
   restartHost(): Promise<void>;
   /** A native open-file dialog for a model (.onnx) or inputs (.jpg, .png, .npy); [] when cancelled. */
   pickFiles(kind: 'model' | 'input'): Promise<string[]>;
+}
+
+// ---- The tile database in the app (issues 3 and 4): listing, points for the charts, and tuning with progress. ----
+
+/** A kernel configuration the tuner measures (one series of the tile-database chart). */
+export interface TileConfigInfo {
+  /** Stable id, e.g. `pit-k 8x1 @8x64x8/2x4` (core/pit/rules.ts `configId`). */
+  id: string;
+  family: 'dense' | 'pit-k' | 'pit-m';
+  /** `Hx1`, `1xW` or `1xK` (whole rows); null for dense. */
+  microTile: string | null;
+  /** Computation tile `BMxBNxBK/TMxTN`. */
+  computeTile: string;
+}
+
+/** A plan `tiledb.tune` can run (`pit tune --quick` or the full one): what it measures, so a tune can be restricted. */
+export interface TunePlanInfo {
+  name: 'quick' | 'full';
+  /** Problem sizes `MxNxK`, in plan order. */
+  sizes: string[];
+  /** Target sparsities 0–1 of the grid. */
+  sparsities: number[];
+  configs: TileConfigInfo[];
+  /** Legal points of the whole plan (a `1xW` rule is only measured where W < K). */
+  points: number;
+}
+
+/** A stored tile database, without its points. */
+export interface TileDbListItem {
+  id: number;
+  adapter: AdapterDescriptor;
+  /** sha256 of the kernel sources it was tuned with. */
+  kernelHash: string;
+  tunerVersion: number;
+  timestampQuery: boolean;
+  createdAt: string;
+  updatedAt: string;
+  /** Points stored, and how many of them failed verification or to run. */
+  points: number;
+  failed: number;
+  /** Whether a profile on this host's adapter may use it: same adapter, current kernel sources and tuner version. */
+  usable: boolean;
+  /** Why it may not be used here (another adapter, other kernel sources, no GPU), when it may not. */
+  mismatch?: string;
+}
+
+/** What `tiledb.list` answers. */
+export interface TileDbOverview {
+  /** This host's adapter; null (and `gpuError` says why) without a WebGPU device. */
+  adapter: AdapterDescriptor | null;
+  gpuError?: string;
+  /** Hash of the current kernel sources and the tuner version: the identity a usable database must have. */
+  kernelHash: string;
+  tunerVersion: number;
+  /** Every tile database, most recently updated first. */
+  databases: TileDbListItem[];
+  /** The database `profile.start` uses by default (policy `tiledb`) on this adapter, or null when none fits. */
+  current: number | null;
+  /** Why none fits (as `pit profile` says it), when databases exist but none fits, or there is no GPU. */
+  note?: string;
+  /** The plans `tiledb.tune` offers, quick first. */
+  plans: TunePlanInfo[];
+}
+
+/** One measured point of a tile database, as the charts use it. Times in ms; null where the configuration failed. */
+export interface TileDbPointInfo {
+  /** Configuration id (`TileConfigInfo.id`). */
+  config: string;
+  family: 'dense' | 'pit-k' | 'pit-m';
+  microTile: string | null;
+  computeTile: string;
+  m: number;
+  n: number;
+  k: number;
+  /** Target sparsity 0–1 of the grid point (fraction of micro-tiles zeroed; of elements for dense). */
+  sparsity: number;
+  /** Effective micro-tile density 0–1 measured on the operand (element density for dense). */
+  density: number;
+  kernelMs: number | null;
+  /** Detection time (0 for dense); null when failed. */
+  detectMs: number | null;
+  ok: boolean;
+  error?: string;
+}
+
+/** How well the cost model fitted to a database explains one configuration's points (what `pit tune` prints). */
+export interface TileConfigFit {
+  config: string;
+  /** Verified points the kernel model was fitted to. */
+  points: number;
+  /** Median |predicted / measured − 1| of the kernel model over those points. */
+  medianRelErr: number;
+  /** The same for the detection model of its micro-tile (null for dense). */
+  detectMedianRelErr: number | null;
+}
+
+/** What `tiledb.get` answers. */
+export interface TileDbDetail {
+  db: TileDbListItem;
+  points: TileDbPointInfo[];
+  /** The fitted cost model per configuration (configurations without a usable point are absent). */
+  fits: TileConfigFit[];
+  /** Workgroups the device runs at once, as the fit estimates it; null when nothing could be fitted. */
+  parallelism: number | null;
+}
+
+/**
+ * A tune: the quick plan (`pit tune --quick`) or the full one, optionally restricted to some of its sizes,
+ * sparsities and configurations (the points measured are the plan's own, so a later unrestricted tune resumes).
+ */
+export interface TuneRequest {
+  /** The quick plan; the full plan otherwise. */
+  quick?: boolean;
+  /** Only these sizes of the plan (`MxNxK`). */
+  sizes?: string[];
+  /** Only these sparsities of the plan's grid. */
+  sparsities?: number[];
+  /** Only these configurations of the plan (`TileConfigInfo.id`). */
+  configs?: string[];
+}
+
+/** Progress of a tune. Points arrive in groups (one problem size and sparsity, every configuration interleaved). */
+export type TuneProgressEvent =
+  | { kind: 'start'; tileDbId: number; plan: 'quick' | 'full'; total: number; skipped: number }
+  | { kind: 'point'; tileDbId: number; done: number; total: number; point: TileDbPointInfo; etaMs: number }
+  | { kind: 'log'; message: string };
+
+/** The tune the host is running, as `tiledb.status` reports it. */
+export interface TuneJobInfo {
+  jobId: string;
+  request: TuneRequest;
+  /** ISO time the job started. */
+  startedAt: string;
+  /** The tile database being filled, once known. */
+  tileDbId: number | null;
+  /** The latest progress event. */
+  last: TuneProgressEvent | null;
+}
+
+/** How a tune ended. */
+export interface TuneEnd {
+  jobId: string;
+  tileDbId: number | null;
+  status: 'complete' | 'cancelled' | 'failed';
+  /** One line; empty unless `failed`. */
+  error: string;
+  /** Points measured (and stored) by this tune, already stored before it (skipped), and failed among the measured. */
+  measured: number;
+  skipped: number;
+  failed: number;
+  elapsedMs: number;
 }

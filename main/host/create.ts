@@ -7,6 +7,7 @@ import { acquireDevice } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { DEFAULT_IMAGE_SIZE, defaultInputs } from '../../core/inputs/default.ts';
+import { tune } from '../../core/pit/tuner.ts';
 import { profileModel, VARIANT_NAMES } from '../../core/profile/profile.ts';
 import { openDatabase, type PitDatabase } from '../../db/open.ts';
 import { dbSink } from './db-sink.ts';
@@ -45,6 +46,7 @@ export function createHost(dbPath: string): Host {
       return { modelPath: d.modelPath, inputs: d.inputs, imageSize: DEFAULT_IMAGE_SIZE, variants: [...VARIANT_NAMES], repeat: DEFAULT_REPEAT, warmup: 1 };
     },
     variantNames: VARIANT_NAMES,
+    tune,
   });
   return {
     service,

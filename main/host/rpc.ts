@@ -29,11 +29,13 @@ type Field =
   | { type: 'string'; pattern?: RegExp; what?: string; optional?: boolean }
   | { type: 'bool'; optional?: boolean }
   | { type: 'enum'; values: readonly string[]; optional?: boolean }
-  | { type: 'strings'; optional?: boolean; maxItems?: number };
+  | { type: 'strings'; optional?: boolean; maxItems?: number }
+  | { type: 'numbers'; min: number; max: number; optional?: boolean; maxItems?: number };
 
 type Schema = Record<string, Field>;
 
 const SHA256 = /^[0-9a-f]{64}$/;
+const JOB_ID = /^[\w-]{1,64}$/;
 
 /**
  * The parameters of every host method. `satisfies` makes the compiler insist that each method of the contract
@@ -61,7 +63,17 @@ const SCHEMAS = {
     policy: { type: 'enum', values: ['measure', 'tiledb'], optional: true },
     audit: { type: 'bool', optional: true },
   },
-  'profile.cancel': { jobId: { type: 'string', pattern: /^[\w-]{1,64}$/, what: 'a job id' } },
+  'profile.cancel': { jobId: { type: 'string', pattern: JOB_ID, what: 'a job id' } },
+  'tiledb.list': {},
+  'tiledb.get': { id: { type: 'int', min: 1 } },
+  'tiledb.tune': {
+    quick: { type: 'bool', optional: true },
+    sizes: { type: 'strings', optional: true, maxItems: 64 },
+    sparsities: { type: 'numbers', min: 0, max: 1, optional: true, maxItems: 64 },
+    configs: { type: 'strings', optional: true, maxItems: 256 },
+  },
+  'tiledb.cancel': { jobId: { type: 'string', pattern: JOB_ID, what: 'a job id' } },
+  'tiledb.status': {},
 } satisfies { [M in HostMethod]: { [K in keyof HostMethods[M]['params']]-?: Field } };
 
 /** Every method the host serves, in a stable order (the preload's allow-list, the host's dispatch table). */
@@ -127,6 +139,14 @@ function checkField(field: Field, v: unknown): string | null {
       if (field.maxItems !== undefined && v.length > field.maxItems) return `has ${v.length} items (at most ${field.maxItems})`;
       for (const [i, s] of v.entries()) {
         if (typeof s !== 'string' || s.length === 0 || s.length > 4096) return `[${i}] must be a non-empty string, got ${describe(s)}`;
+      }
+      return null;
+    case 'numbers':
+      if (!Array.isArray(v)) return `must be an array of numbers, got ${describe(v)}`;
+      if (field.maxItems !== undefined && v.length > field.maxItems) return `has ${v.length} items (at most ${field.maxItems})`;
+      for (const [i, x] of v.entries()) {
+        if (typeof x !== 'number' || !Number.isFinite(x)) return `[${i}] must be a number, got ${describe(x)}`;
+        if (x < field.min || x > field.max) return `[${i}] must be between ${field.min} and ${field.max}, got ${x}`;
       }
       return null;
   }

@@ -2,18 +2,26 @@
  * The PIT host: every method of the RPC contract (core/protocol.ts) implemented over the profiling job (core) and
  * the run database (db), whatever transport carries it (IPC to Electron main, WebSocket in web mode).
  *
- * One profiling job at a time: there is one GPU, and two jobs timing kernels on it would disturb each other's
- * measurements. The GPU device is acquired on first use and kept; when it is lost the next job acquires a new one.
+ * One GPU job at a time — a profile or a tune of the tile database: there is one GPU, and two jobs timing kernels
+ * on it would disturb each other's measurements. The GPU device is acquired on first use and kept; when it is lost
+ * the next job acquires a new one.
+ *
+ * Policy: `profile.start` without a policy uses the tile database when one matches the adapter and the current
+ * kernels (`lookupTileDb`, as `pit profile` does) and measures otherwise; with the tile database and no repeat
+ * given, one run per round (the lowest of the rounds is kept), as `pit profile` does.
  */
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { GpuContext } from '../../core/gpu/device.ts';
+import { describeAdapter, type GpuContext } from '../../core/gpu/device.ts';
 import type { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { oneLine } from '../../core/model/errors.ts';
+import { kernelSourcesHash, pointKey, TUNER_VERSION } from '../../core/pit/tiledb.ts';
+import type { tune as tuneFn, TunePlan } from '../../core/pit/tuner.ts';
 import type { ProfileEnv, ProfileOptions } from '../../core/profile/profile.ts';
 import type { RunSink } from '../../core/profile/sink.ts';
 import type {
+  AdapterDescriptor,
   HostEvent,
   HostMethod,
   HostMethods,
@@ -23,10 +31,19 @@ import type {
   ProfileJobInfo,
   ProfileRequest,
   RunReport,
+  TileDbDetail,
+  TileDbOverview,
+  TuneEnd,
+  TuneJobInfo,
+  TuneProgressEvent,
+  TuneRequest,
 } from '../../core/protocol.ts';
 import type { PitDatabase } from '../../db/open.ts';
 import { deleteRun, getKernelWgsl, getLayerKernels, getRunReport, listRuns } from '../../db/runs.ts';
+import { listTileDbs, loadTileDb, openTileDb, recordTilePoint, tilePointKeys } from '../../db/tiledb.ts';
+import { lookupTileDb } from '../commands/tune.ts';
 import { RpcError, validateRequest } from './rpc.ts';
+import { listItem, modelFits, planFor, pointInfo, tunePlans } from './tiledb.ts';
 
 /** A GPU device with the pipeline cache that belongs to it. */
 export interface GpuHandle {
@@ -50,6 +67,8 @@ export interface HostDeps {
   defaults(): ProfileDefaults;
   /** Variant names the job knows. */
   variantNames: readonly string[];
+  /** The tuner (core/pit/tuner.ts `tune`). */
+  tune: typeof tuneFn;
 }
 
 /** Receives host events (progress, job ends, run changes). */
@@ -61,10 +80,20 @@ interface Job {
   done: Promise<void>;
 }
 
+interface TuneJob {
+  info: TuneJobInfo;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/** The job options before the policy is known: the repeat count may still be the policy's default. */
+type ResolvedRequest = Omit<ProfileOptions, 'repeat'> & { repeat?: number };
+
 /** The host's method implementations and its job. Transports call `call` and forward `onEvent`'s events. */
 export class HostService {
   private readonly listeners = new Set<HostEventListener>();
   private job: Job | null = null;
+  private tuneJob: TuneJob | null = null;
   private gpu: Promise<GpuHandle> | null = null;
   private closed = false;
 
@@ -111,6 +140,16 @@ export class HostService {
         return this.startProfile(p as unknown as ProfileRequest);
       case 'profile.cancel':
         return this.cancel(p.jobId as string);
+      case 'tiledb.list':
+        return this.tileDbOverview();
+      case 'tiledb.get':
+        return this.tileDbDetail(p.id as number);
+      case 'tiledb.tune':
+        return this.startTune(p as TuneRequest);
+      case 'tiledb.cancel':
+        return this.cancelTune(p.jobId as string);
+      case 'tiledb.status':
+        return { job: this.tuneJob ? { ...this.tuneJob.info } : null };
     }
   }
 
@@ -120,11 +159,9 @@ export class HostService {
    */
   async close(timeoutMs = 10_000): Promise<void> {
     this.closed = true;
-    const job = this.job;
-    if (job) {
-      job.abort.abort();
-      await Promise.race([job.done, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
-    }
+    const jobs = [this.job, this.tuneJob].filter((j): j is Job | TuneJob => j !== null);
+    for (const job of jobs) job.abort.abort();
+    if (jobs.length) await Promise.race([Promise.all(jobs.map((j) => j.done)), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     const gpu = this.gpu;
     this.gpu = null;
     if (gpu) await gpu.then((h) => h.gpu.destroy(), () => {});
@@ -177,6 +214,12 @@ export class HostService {
     return { deleted };
   }
 
+  /** @throws RpcError `busy` while a profile or a tune holds the GPU. */
+  private mustBeIdle(): void {
+    if (this.job) throw new RpcError('busy', `a profiling job is running (${this.job.info.jobId}): wait for it or cancel it (one GPU, one job)`);
+    if (this.tuneJob) throw new RpcError('busy', `a tune of the tile database is running (${this.tuneJob.info.jobId}): wait for it or cancel it (one GPU, one job)`);
+  }
+
   private cancel(jobId: string): { cancelled: boolean } {
     if (!this.job || this.job.info.jobId !== jobId) return { cancelled: false };
     this.job.abort.abort();
@@ -184,9 +227,12 @@ export class HostService {
   }
 
   /** Resolves the request into the job's options, checking what can be checked before any work starts. */
-  private resolveRequest(req: ProfileRequest): ProfileOptions {
+  private resolveRequest(req: ProfileRequest): ResolvedRequest {
     if (req.useDefault && req.modelPath) throw new RpcError('invalid-params', 'profile.start: give either modelPath or useDefault: true, not both');
     if (!req.useDefault && !req.modelPath) throw new RpcError('invalid-params', 'profile.start: give a modelPath (an .onnx file) or useDefault: true');
+    if (req.audit && req.policy === 'measure') {
+      throw new RpcError('invalid-params', "profile.start: audit applies to policy 'tiledb' (policy 'measure' runs every variant anyway)");
+    }
     const d = this.deps.defaults();
     let modelPath: string;
     let inputs: string[];
@@ -212,7 +258,8 @@ export class HostService {
       inputs,
       imageSize: req.imageSize ?? d.imageSize,
       variants,
-      repeat: req.repeat ?? d.repeat,
+      // Without a repeat count the policy decides (runJob): the default for measuring, 1 per round with the tile database.
+      ...(req.repeat !== undefined ? { repeat: req.repeat } : {}),
       warmup: req.warmup ?? d.warmup,
       maxLayers: req.maxLayers,
       // As asked; without them the job applies its own default (the tile database when one matches).
@@ -222,9 +269,7 @@ export class HostService {
   }
 
   private startProfile(req: ProfileRequest): { jobId: string } {
-    if (this.job) {
-      throw new RpcError('busy', `a profiling job is running (${this.job.info.jobId}): wait for it or cancel it (one GPU, one job)`);
-    }
+    this.mustBeIdle();
     const opts = this.resolveRequest(req);
     const jobId = randomUUID();
     const abort = new AbortController();
@@ -240,7 +285,7 @@ export class HostService {
     return { jobId };
   }
 
-  private async runJob(job: Job, opts: ProfileOptions): Promise<void> {
+  private async runJob(job: Job, resolved: ResolvedRequest): Promise<void> {
     const { jobId } = job.info;
     const progress = (event: HostEvent & { type: 'progress' }) => {
       job.info.last = event.event;
@@ -267,12 +312,17 @@ export class HostService {
       progress({ type: 'progress', jobId, event: { kind: 'stage', stage: 'gpu', message: 'acquiring the WebGPU device' } });
       const { gpu, cache } = await this.acquireGpu();
       if (job.abort.signal.aborted) throw new Error('cancelled');
+      // As `pit profile`: the tile database of this adapter and these kernels, unless measuring was asked for.
+      const tileDb = resolved.policy === 'measure' ? undefined : lookupTileDb(this.deps.db, gpu.adapter);
+      const policy = resolved.policy ?? (tileDb?.snapshot ? 'tiledb' : 'measure');
+      const opts: ProfileOptions = { ...resolved, repeat: resolved.repeat ?? (policy === 'tiledb' ? 1 : this.deps.defaults().repeat) };
       const { runId } = await this.deps.profile(opts, {
         gpu,
         cache,
         sink,
         signal: job.abort.signal,
         onProgress: (event) => progress({ type: 'progress', jobId, event }),
+        ...(tileDb ? { tileDb } : {}),
       });
       end = { jobId, runId, status: 'complete', error: '' };
     } catch (e) {
@@ -281,6 +331,135 @@ export class HostService {
     }
     if (end.runId !== null) this.emit({ type: 'runs.changed', runId: end.runId, change: 'finished' });
     this.emit({ type: 'job.end', end });
+  }
+
+  // ---- The tile database: listing, points, and tuning (as `pit tune` does, main/commands/tune.ts). ----
+
+  private async tileDbOverview(): Promise<TileDbOverview> {
+    const kernelHash = kernelSourcesHash();
+    let adapter: AdapterDescriptor | null = null;
+    let gpuError: string | undefined;
+    try {
+      adapter = (await this.acquireGpu()).gpu.adapter;
+    } catch (e) {
+      gpuError = errorLine(e);
+    }
+    const databases = listTileDbs(this.deps.db).map((t) => listItem(t, adapter, kernelHash));
+    const out: TileDbOverview = { adapter, kernelHash, tunerVersion: TUNER_VERSION, databases, current: null, plans: tunePlans() };
+    if (gpuError !== undefined) {
+      out.gpuError = gpuError;
+      out.note = `no WebGPU device (${gpuError}): no tile database can be used`;
+    } else if (adapter) {
+      const found = lookupTileDb(this.deps.db, adapter);
+      out.current = found.snapshot?.id ?? null;
+      if (!found.snapshot && found.note) out.note = found.note;
+    }
+    return out;
+  }
+
+  private async tileDbDetail(id: number): Promise<TileDbDetail> {
+    const snapshot = loadTileDb(this.deps.db, id);
+    if (!snapshot) throw new RpcError('not-found', `no tile database ${id} in ${this.deps.dbPath}`);
+    const { points, ...key } = snapshot;
+    const info = { ...key, points: points.length, failed: points.filter((p) => !p.ok).length };
+    let adapter: AdapterDescriptor | null = null;
+    try {
+      adapter = (await this.acquireGpu()).gpu.adapter;
+    } catch {
+      // Listed as not usable (no adapter); the points are still worth showing.
+    }
+    return { db: listItem(info, adapter, kernelSourcesHash()), points: points.map(pointInfo), ...modelFits(points) };
+  }
+
+  private startTune(req: TuneRequest): { jobId: string } {
+    this.mustBeIdle();
+    const plan = planFor(req);
+    const jobId = randomUUID();
+    const info: TuneJobInfo = { jobId, request: req, startedAt: new Date().toISOString(), tileDbId: null, last: null };
+    const job: TuneJob = { info, abort: new AbortController(), done: Promise.resolve() };
+    this.tuneJob = job;
+    // Started on the next turn so the response (with the job id) leaves before the job's first event.
+    job.done = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.runTune(job, plan))
+      .finally(() => {
+        if (this.tuneJob === job) this.tuneJob = null;
+      });
+    return { jobId };
+  }
+
+  private cancelTune(jobId: string): { cancelled: boolean } {
+    if (!this.tuneJob || this.tuneJob.info.jobId !== jobId) return { cancelled: false };
+    this.tuneJob.abort.abort();
+    return { cancelled: true };
+  }
+
+  /** Runs the tuner into the tile database of this adapter and the current kernels, as `pit tune` does. */
+  private async runTune(job: TuneJob, plan: TunePlan): Promise<void> {
+    const { jobId } = job.info;
+    const { db } = this.deps;
+    const progress = (event: TuneProgressEvent) => {
+      job.info.last = event;
+      this.emit({ type: 'tune.progress', jobId, event });
+    };
+    const t0 = performance.now();
+    // Counted from the tuner's events, so a tune that fails half-way still says what it stored.
+    const count = { measured: 0, skipped: 0, failed: 0 };
+    let end: TuneEnd;
+    try {
+      progress({ kind: 'log', message: 'acquiring the WebGPU device' });
+      const { gpu, cache } = await this.acquireGpu();
+      if (job.abort.signal.aborted) throw new Error('cancelled');
+      const kernelHash = kernelSourcesHash();
+      const id = openTileDb(db, { adapter: gpu.adapter, kernelHash, tunerVersion: TUNER_VERSION });
+      job.info.tileDbId = id;
+      const have = tilePointKeys(db, id);
+      progress({
+        kind: 'log',
+        message:
+          `tuning (${plan.name}) on ${describeAdapter(gpu.adapter)}; tile database ${id} (kernel hash ${kernelHash.slice(0, 12)}…); ` +
+          `${plan.configs.length} configurations, ${plan.sizes.length} sizes, ${plan.sparsities.length} sparsities`,
+      });
+      const summary = await this.deps.tune(
+        gpu,
+        cache,
+        plan,
+        { has: (key) => have.has(key), record: (p) => recordTilePoint(db, id, pointKey(p), p) },
+        {
+          signal: job.abort.signal,
+          onEvent: (e) => {
+            if (e.kind === 'start') {
+              count.skipped = e.skipped;
+              progress({ kind: 'start', tileDbId: id, plan: plan.name === 'quick' ? 'quick' : 'full', total: e.total, skipped: e.skipped });
+            } else if (e.kind === 'point') {
+              count.measured = e.done;
+              if (!e.point.ok) count.failed++;
+              progress({ kind: 'point', tileDbId: id, done: e.done, total: e.total, point: pointInfo(e.point), etaMs: e.etaMs });
+            } else progress(e);
+          },
+        },
+      );
+      end = {
+        jobId,
+        tileDbId: id,
+        status: summary.cancelled ? 'cancelled' : 'complete',
+        error: '',
+        measured: summary.measured,
+        skipped: summary.skipped,
+        failed: summary.failed,
+        elapsedMs: summary.elapsedMs,
+      };
+    } catch (e) {
+      const cancelled = job.abort.signal.aborted;
+      end = {
+        jobId,
+        tileDbId: job.info.tileDbId,
+        status: cancelled ? 'cancelled' : 'failed',
+        error: cancelled ? '' : errorLine(e),
+        ...count,
+        elapsedMs: performance.now() - t0,
+      };
+    }
+    this.emit({ type: 'tune.end', end });
   }
 }
 

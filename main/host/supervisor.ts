@@ -3,7 +3,7 @@
  * the app. Plain Node (no Electron) so it is tested with a fake child script.
  *
  * - Requests made while the host is starting or restarting wait for it to be ready; requests in flight when it
- *   dies are rejected with `host-unavailable`, and jobs it was running are reported ended (`failed`).
+ *   dies are rejected with `host-unavailable`, and jobs it was running (profiles and tunes) are reported ended (`failed`).
  * - A host that dies is restarted after a back-off that doubles per consecutive failure (reset once a host has
  *   stayed up for `stableMs`); after `maxConsecutiveFailures` the supervisor gives up (state `failed`) until
  *   `restart()` is called — a wrong `PIT_NODE` should not spin forever.
@@ -68,6 +68,8 @@ export class HostSupervisor {
   /** stop() calls waiting for the host to be gone. */
   private readonly exitWaiters: (() => void)[] = [];
   private readonly activeJobs = new Set<string>();
+  /** Tunes of the tile database in flight, with the database they fill once known. */
+  private readonly activeTunes = new Map<string, number | null>();
   private readonly stderrTail: string[] = [];
   private consecutiveFailures = 0;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -276,6 +278,8 @@ export class HostSupervisor {
       const e = m.event;
       if (e.type === 'progress') this.activeJobs.add(e.jobId);
       if (e.type === 'job.end') this.activeJobs.delete(e.end.jobId);
+      if (e.type === 'tune.progress') this.activeTunes.set(e.jobId, 'tileDbId' in e.event ? e.event.tileDbId : (this.activeTunes.get(e.jobId) ?? null));
+      if (e.type === 'tune.end') this.activeTunes.delete(e.end.jobId);
       for (const l of this.listeners.event) l(e);
       return;
     }
@@ -286,6 +290,10 @@ export class HostSupervisor {
     if ('error' in res) p.reject(new RpcError(res.error.code, res.error.message));
     else {
       if (p.method === 'profile.start') this.activeJobs.add((res.result as { jobId: string }).jobId);
+      if (p.method === 'tiledb.tune') {
+        const { jobId } = res.result as { jobId: string };
+        if (!this.activeTunes.has(jobId)) this.activeTunes.set(jobId, null);
+      }
       p.resolve(res.result);
     }
   }
@@ -301,6 +309,11 @@ export class HostSupervisor {
       for (const l of this.listeners.event) l({ type: 'job.end', end });
     }
     this.activeJobs.clear();
+    for (const [jobId, tileDbId] of this.activeTunes) {
+      const end = { jobId, tileDbId, status: 'failed' as const, error: `${message}; measured points are stored`, measured: 0, skipped: 0, failed: 0, elapsedMs: 0 };
+      for (const l of this.listeners.event) l({ type: 'tune.end', end });
+    }
+    this.activeTunes.clear();
   }
 
   private onFailure(message: string): void {

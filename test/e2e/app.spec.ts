@@ -1,8 +1,9 @@
 /**
  * The app in web mode against a real host (global-setup.ts): profile the bundled model on one photo at a small
  * resolution with progress, step through layers by keyboard, export CSV, survive a bad model file, compare two
- * runs, delete one, and refuse a wrong token. Screenshots of each view go to test-results/screenshots; the Layers
- * one is also copied to docs/screenshots/layers.png for the README.
+ * runs, delete one, tune a corner of the tile database with progress and chart it, profile with the tile-database
+ * policy and audit, and refuse a wrong token. Screenshots of each view go to test-results/screenshots; the Layers
+ * one is also copied to docs/screenshots/layers.png for the README when PIT_UPDATE_SCREENSHOTS=1.
  */
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -42,6 +43,12 @@ async function ink(locator: Locator): Promise<number> {
   return n / (png.width * png.height);
 }
 
+/** Closes the notices at the bottom of the window (for clean screenshots); info notices may also go by themselves. */
+async function dismissNotices(page: Page): Promise<void> {
+  const close = page.getByTestId('notice').getByRole('button');
+  for (let i = 0; i < 10 && (await close.count()) > 0; i++) await close.first().click({ timeout: 2000 }).catch(() => {});
+}
+
 async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; text: string }> {
   const [dl] = await Promise.all([page.waitForEvent('download'), click()]);
   return { name: dl.suggestedFilename(), text: readFileSync(await dl.path(), 'utf8') };
@@ -51,7 +58,10 @@ async function download(page: Page, click: () => Promise<void>): Promise<{ name:
  * Fills the New-profile form for a job on the bundled model and the first bundled photo, and starts it: QUICK
  * unless `opts` says otherwise; `variants` ticks exactly those (dense always runs).
  */
-async function startQuickDefault(page: Page, opts: { variants?: string[]; maxLayers?: string; imageSize?: string } = {}): Promise<void> {
+async function startQuickDefault(
+  page: Page,
+  opts: { variants?: string[]; maxLayers?: string; imageSize?: string; policy?: '' | 'tiledb' | 'measure'; audit?: boolean } = {},
+): Promise<void> {
   const { variants, maxLayers = QUICK.maxLayers, imageSize = QUICK.imageSize } = opts;
   await page.getByTestId('nav-new').click();
   await expect(page.getByTestId('bundled-sample1.jpg')).toBeVisible();
@@ -69,6 +79,8 @@ async function startQuickDefault(page: Page, opts: { variants?: string[]; maxLay
   await page.getByTestId('max-layers').fill(maxLayers);
   await page.getByTestId('repeat').fill(QUICK.repeat);
   await page.getByTestId('warmup').fill(QUICK.warmup);
+  if (opts.policy !== undefined) await page.getByTestId('policy').selectOption(opts.policy);
+  if (opts.audit !== undefined) await page.getByTestId('audit').setChecked(opts.audit);
   await page.getByTestId('start').click();
 }
 
@@ -174,8 +186,11 @@ test('steps through layers with the keyboard; the panel follows; CSV export', as
   await expect(page.getByTestId('wgsl')).toContainText('fn ');
   await expect(page.getByTestId('wgsl').locator('.t-keyword').first()).toBeVisible();
   const layersShot = await shot(page, 'layers');
-  mkdirSync(join(root, 'docs', 'screenshots'), { recursive: true });
-  copyFileSync(layersShot, join(root, 'docs', 'screenshots', 'layers.png'));
+  // The README's picture is refreshed on request only, so that running the tests leaves the work tree clean.
+  if (process.env.PIT_UPDATE_SCREENSHOTS) {
+    mkdirSync(join(root, 'docs', 'screenshots'), { recursive: true });
+    copyFileSync(layersShot, join(root, 'docs', 'screenshots', 'layers.png'));
+  }
 
   const csv = await download(page, () => page.getByTestId('export-csv').click());
   expect(csv.name).toBe(`pit-run-${runIds[0]}.csv`);
@@ -266,6 +281,99 @@ test('cancels a running job; the run keeps its finished layers and says cancelle
   const row = page.getByTestId('runs-table').locator('tbody tr').first();
   await expect(row).toContainText('cancelled');
   await expect(row.locator('td').nth(6)).toHaveText(String(done));
+});
+
+/** Records every text the tune counter and ETA show. */
+const RECORD_TUNE = `(() => {
+  window.__pitTune = [];
+  new MutationObserver(() => {
+    const count = document.querySelector('[data-testid="tune-count"]');
+    const eta = document.querySelector('[data-testid="tune-eta"]');
+    if (count) window.__pitTune.push(count.textContent + '|' + (eta ? eta.textContent : ''));
+  }).observe(document.body, { subtree: true, childList: true, characterData: true });
+})()`;
+
+/** Two sizes of the quick plan, every sparsity and configuration: a few seconds on lavapipe. */
+const TUNE_SIZES = ['4x32x96', '32x128x256'];
+
+test('tile database: none fits at first; tune part of the quick plan with progress; chart it; cancel a longer tune', async () => {
+  // Before any tune the New-profile form says auto will measure, and why.
+  await page.getByTestId('nav-new').click();
+  await expect(page.getByTestId('policy-note')).toContainText('No tile database yet: auto measures every variant.');
+
+  await page.getByTestId('nav-tiledb').click();
+  await expect(page.getByTestId('view-tiledb')).toBeVisible();
+  await expect(page.getByTestId('tiledb-none')).toBeVisible();
+  await expect(page.getByTestId('tiledb-chart-empty')).toBeVisible();
+  await expect(page.getByTestId('tune-quick')).toBeChecked();
+  for (const box of await page.locator('[data-testid^="tune-size-"]').all()) {
+    const size = (await box.getAttribute('data-testid'))!.slice('tune-size-'.length);
+    await box.setChecked(TUNE_SIZES.includes(size));
+  }
+  await expect(page.getByTestId('tune-planned')).toContainText(/^\d+ points over 12 configurations/);
+  const planned = Number((await page.getByTestId('tune-planned').textContent())!.trim().split(' ')[0]);
+  expect(planned).toBeGreaterThan(100);
+
+  await page.evaluate(RECORD_TUNE);
+  await page.getByTestId('tune-start').click();
+  await expect(page.getByTestId('tune-status')).toHaveText('complete', { timeout: 60_000 });
+  await expect(page.getByTestId('tune-count')).toHaveText(`${planned}/${planned} points`);
+  // Progress was streamed: the counter went through intermediate values, each with an ETA.
+  const seen = (await page.evaluate('window.__pitTune')) as string[];
+  expect(seen.filter((t) => /^(\d+)\/(\d+) points\|ETA \d/.test(t) && Number(t.split('/')[0]) < planned).length).toBeGreaterThan(0);
+
+  // The key of the new database, used by profiles from now on, and its chart: one line per configuration.
+  await expect(page.getByTestId('tiledb-current')).toHaveText('profiles use it');
+  await expect(page.getByTestId('tiledb-points')).toHaveText(String(planned));
+  await expect(page.getByTestId('tiledb-hash')).toHaveText(/^[0-9a-f]{16}…$/);
+  const chart = page.getByTestId('tiledb-chart');
+  await expect(chart).toBeVisible();
+  // The chart followed the tune from its first size; the larger one says more.
+  await page.getByTestId('tiledb-size').selectOption('32x128x256');
+  expect(Number(await chart.getAttribute('data-series'))).toBe(12);
+  expect(await ink(chart)).toBeGreaterThan(0.02);
+  await expect(page.getByTestId('tiledb-table').locator('tbody tr')).toHaveCount(12);
+  await expect(page.getByTestId('tiledb-table')).toContainText('reference');
+  await expect(page.getByTestId('tiledb-table').locator('tbody tr').first().locator('td').last()).toHaveText(/^\d+\.\d %/); // the fitted model's error
+  await dismissNotices(page);
+  await shot(page, 'tiledb');
+
+  // The other size charts too (pit-m 1x16…1x64 are legal at K = 96 as well).
+  await page.getByTestId('tiledb-size').selectOption('4x32x96');
+  await expect(page.getByTestId('tiledb-table')).toContainText('pit-m 1x64');
+  await expect(chart).toHaveAttribute('data-series', '12');
+  await page.getByTestId('tiledb-size').selectOption('32x128x256');
+
+  // The whole quick plan resumes (the points above are skipped); cancelled once progress shows, it keeps its points.
+  await page.getByTestId('tune-size-2x24x8').check();
+  await page.getByTestId('tune-size-1024x32x96').check();
+  await page.getByTestId('tune-start').click();
+  await expect(page.getByTestId('tune-status')).toHaveText('running');
+  await expect(page.getByTestId('tune-count')).toHaveText(/^[1-9]\d*\/\d+ points$/, { timeout: 30_000 });
+  await page.getByTestId('tune-cancel').click();
+  await expect(page.getByTestId('tune-status')).toHaveText('cancelled');
+  await expect(page.getByTestId('tune-message')).toContainText(`${planned} already stored`);
+  const measured = Number((await page.getByTestId('tune-message').textContent())!.match(/(\d+) points measured/)![1]);
+  expect(measured).toBeGreaterThan(0);
+  await expect(page.getByTestId('tiledb-points')).toHaveText(String(planned + measured));
+});
+
+test('a profile predicts from the tile database by default; the Layers view shows prediction and regret', async () => {
+  await page.getByTestId('nav-new').click();
+  await expect(page.getByTestId('policy-note')).toContainText(/Tile database #\d+ \(\d+ points/);
+  await startQuickDefault(page, { maxLayers: '3', policy: '', audit: true });
+  await expect(page.getByTestId('job-status')).toHaveText('complete');
+  await expect(page.getByTestId('job-notes')).toContainText('policy tiledb (audit: every candidate measured)');
+  await page.getByTestId('open-job-run').click();
+  await expect(page.getByTestId('view-layers')).toBeVisible();
+  await expect(page.getByTestId('run-policy')).toHaveText('tile-database policy + audit');
+  await expect(page.getByTestId('layer-predicted')).toContainText('predicted');
+  await expect(page.getByTestId('layer-regret')).toContainText('%');
+  await expect(page.getByTestId('layer-policy-0')).toContainText('regret');
+  await expect(page.getByTestId('policy-candidates').locator('tbody tr').first()).toBeVisible();
+  await expect(page.getByTestId('why')).toContainText(/predicted fastest by the tile database|the predicted .* failed/);
+  await dismissNotices(page);
+  await shot(page, 'layers-tiledb');
 });
 
 test('the WebSocket endpoint refuses a wrong token; the page says so', async ({ browser }) => {

@@ -21,7 +21,21 @@ import { forTheWire, HostService, type HostDeps } from '../../main/host/service.
 describe('validateRequest', () => {
   it('knows every method of the contract', () => {
     expect(HOST_METHODS).toEqual(
-      expect.arrayContaining(['host.info', 'runs.list', 'runs.get', 'runs.delete', 'wgsl.get', 'profile.start', 'profile.cancel', 'models.default']),
+      expect.arrayContaining([
+        'host.info',
+        'runs.list',
+        'runs.get',
+        'runs.delete',
+        'wgsl.get',
+        'profile.start',
+        'profile.cancel',
+        'models.default',
+        'tiledb.list',
+        'tiledb.get',
+        'tiledb.tune',
+        'tiledb.cancel',
+        'tiledb.status',
+      ]),
     );
   });
 
@@ -51,6 +65,17 @@ describe('validateRequest', () => {
     ['profile.start', { inputs: [], useDefault: true, imageSize: 10_000 }, "profile.start: 'imageSize' must be ≤ 4096, got 10000"],
     ['profile.start', { inputs: [], useDefault: true, policy: 'fast' }, "profile.start: 'policy' must be one of measure, tiledb, got 'fast'"],
     ['profile.cancel', { jobId: 'a b' }, "profile.cancel: 'jobId' must be a job id, got 'a b'"],
+    ['tiledb.get', {}, "tiledb.get: missing parameter 'id'"],
+    ['tiledb.get', { id: -2 }, "tiledb.get: 'id' must be ≥ 1, got -2"],
+    ['tiledb.list', { adapter: 'x' }, "tiledb.list: unknown parameter 'adapter' (it takes none)"],
+    ['tiledb.tune', { quick: 'yes' }, "tiledb.tune: 'quick' must be true or false, got 'yes'"],
+    ['tiledb.tune', { plan: 'quick' }, "tiledb.tune: unknown parameter 'plan' (known: quick, sizes, sparsities, configs)"],
+    ['tiledb.tune', { sizes: '2x24x8' }, "tiledb.tune: 'sizes' must be an array of strings, got '2x24x8'"],
+    ['tiledb.tune', { sparsities: [0.5, 2] }, "tiledb.tune: 'sparsities' [1] must be between 0 and 1, got 2"],
+    ['tiledb.tune', { sparsities: ['0.5'] }, "tiledb.tune: 'sparsities' [0] must be a number, got '0.5'"],
+    ['tiledb.tune', { sparsities: 0.5 }, "tiledb.tune: 'sparsities' must be an array of numbers, got 0.5"],
+    ['tiledb.cancel', {}, "tiledb.cancel: missing parameter 'jobId'"],
+    ['tiledb.cancel', { jobId: '../x' }, "tiledb.cancel: 'jobId' must be a job id, got '../x'"],
   ])('%s %j → %s', (method, params, message) => {
     expect(() => validateRequest(method, params)).toThrow(new RpcError('invalid-params', message));
   });
@@ -59,6 +84,8 @@ describe('validateRequest', () => {
     expect(validateRequest('runs.get', { id: 3 })).toEqual({ id: 3 });
     expect(validateRequest('runs.list', undefined)).toEqual({});
     expect(validateRequest('profile.start', { useDefault: true, inputs: [], imageSize: 64, maxLayers: 2, warmup: 0 })).toBeTruthy();
+    expect(validateRequest('tiledb.tune', { quick: true, sizes: ['2x24x8'], sparsities: [0, 0.99], configs: ['dense @32x128x8/4x4'] })).toBeTruthy();
+    expect(validateRequest('tiledb.tune', undefined)).toEqual({});
   });
 
   it('parses envelopes', () => {
@@ -149,6 +176,9 @@ describe('HostService', () => {
       profile: fakeProfile(2).profile,
       defaults: () => ({ modelPath: model, inputs: [photo], imageSize: 960, variants: ['dense', 'pit-k'], repeat: 5, warmup: 1 }),
       variantNames: ['dense', 'pit-k', 'pit-m'],
+      tune: async () => {
+        throw new Error('no tuner in these tests (test/host/tiledb.test.ts has one)');
+      },
       ...over,
     });
     s.onEvent((e) => events.push(e));
@@ -237,6 +267,7 @@ describe('HostService', () => {
     await expect(start({})).rejects.toThrow('give a modelPath (an .onnx file) or useDefault: true');
     await expect(start({ useDefault: true, modelPath: model })).rejects.toThrow('not both');
     await expect(start({ useDefault: true, variants: ['dense', 'magic'] })).rejects.toThrow("unknown variant 'magic' (known: dense, pit-k, pit-m)");
+    await expect(start({ useDefault: true, policy: 'measure', audit: true })).rejects.toThrow("audit applies to policy 'tiledb'");
     expect(events).toEqual([]);
   });
 

@@ -53,6 +53,7 @@ describe('HostSupervisor', () => {
     s.start();
     const pid1 = (await raw(s, 'pid')) as number;
     await raw(s, 'profile.start');
+    await raw(s, 'tiledb.tune');
     const hanging = raw(s, 'hang');
     await until(() => events.some((e) => e.type === 'runs.changed')); // the host has it
     process.kill(pid1, 'SIGKILL');
@@ -62,6 +63,9 @@ describe('HostSupervisor', () => {
     expect((err as Error).message).toMatch(/host exited \(signal SIGKILL\).*while serving hang/);
     const end = events.find((e) => e.type === 'job.end');
     expect(end).toMatchObject({ type: 'job.end', end: { jobId: 'job-1', status: 'failed', runId: null } });
+    const tuneEnd = events.find((e) => e.type === 'tune.end');
+    expect(tuneEnd).toMatchObject({ type: 'tune.end', end: { jobId: 'tune-1', status: 'failed', tileDbId: 4 } });
+    expect((tuneEnd as { end: { error: string } }).end.error).toMatch(/host exited .*measured points are stored/);
 
     const pid2 = (await raw(s, 'pid')) as number;
     expect(pid2).not.toBe(pid1);

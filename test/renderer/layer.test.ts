@@ -1,6 +1,6 @@
 /** What the Layers view derives: times, coverage waste per micro-tile shape, and why the chosen variant won. */
 import { describe, expect, it } from 'vitest';
-import { bestMicroTile, coverageWaste, explainChoice, layerTimes, microTileRows, policyText, variantTime } from '../../renderer/src/lib/layer.ts';
+import { bestMicroTile, coverageWaste, explainChoice, layerTimes, microTileRows, policyText, regretLevel, variantTime } from '../../renderer/src/lib/layer.ts';
 import { layer, skipped, variant } from './fixtures.ts';
 
 describe('layer metrics', () => {
@@ -50,6 +50,25 @@ describe('explainChoice', () => {
     expect(candidates.map((c) => c.verdict)).toEqual(['chosen', 'slower', 'failed', 'error']);
     expect(candidates[2]!.note).toContain('max rel. error 3.0e-2');
     expect(candidates[3]!.note).toBe('ShaderCompileError: x');
+  });
+
+  it('says when the tile database predicted the choice, or when its prediction failed', () => {
+    const predicted = explainChoice(layer(0, 2, 0.9, 0, { predicted: { variant: 'pit-k', ms: 0.95 }, regret: 0 }));
+    expect(predicted.candidates[0]).toMatchObject({ name: 'pit-k', verdict: 'chosen', note: 'predicted fastest by the tile database (0.950 ms predicted), verified' });
+    const overridden = explainChoice(layer(0, 2, 0.9, 0, { predicted: { variant: 'pit-m', ms: 0.5 } }));
+    expect(overridden.candidates[0]!.note).toBe('fastest verified variant (the predicted pit-m failed)');
+    // A prediction that missed: a variant measured faster than the chosen one says so (that is the regret).
+    const missed = explainChoice(layer(0, 2, 0.9, 0, { chosen: 'dense', predicted: { variant: 'dense', ms: 1.5 }, regret: 1 }));
+    expect(missed.candidates.map((c) => [c.name, c.verdict])).toEqual([
+      ['dense', 'chosen'],
+      ['pit-k', 'faster'],
+    ]);
+    expect(missed.summary).toBe('Dense (2.000 ms) was predicted fastest and kept; pit-k measured 1.000 ms (the policy\'s regret).');
+    expect(missed.candidates[1]!.note).toBe('1.000 ms faster than dense as measured (the prediction ranked it lower)');
+  });
+
+  it('grades regret against the issue-3 bar (10 %, 50 %)', () => {
+    expect([0, 0.1, 0.2, 0.5, 0.51].map(regretLevel)).toEqual(['good', 'good', 'warn', 'warn', 'bad']);
   });
 
   it('says why a layer was not profiled', () => {

@@ -1,7 +1,7 @@
 /** The New-profile job state folded from host events. */
 import { describe, expect, it } from 'vitest';
 import type { HostEvent } from '../../core/protocol.ts';
-import { applyEvent, fractionDone, jobFromInfo, startingJob } from '../../renderer/src/lib/progress.ts';
+import { applyEvent, fractionDone, jobFromInfo, MAX_NOTES, startingJob } from '../../renderer/src/lib/progress.ts';
 import { layer, skipped } from './fixtures.ts';
 
 const stage = (jobId: string, message: string): HostEvent => ({ type: 'progress', jobId, event: { kind: 'stage', stage: 'import', message } });
@@ -41,6 +41,17 @@ describe('applyEvent', () => {
     expect(applyEvent(failed, layerEv('j1', 1, 1))).toBe(failed);
     const other = applyEvent(s, { type: 'job.end', end: { jobId: 'j9', runId: 1, status: 'complete', error: '' } });
     expect(other).toBe(s);
+  });
+
+  it('keeps the job log lines (which policy, why no tile database) as notes', () => {
+    const log = (message: string): HostEvent => ({ type: 'progress', jobId: 'j1', event: { kind: 'log', message } });
+    let s = applyEvent(startingJob(), log('no tile database fits this adapter and these kernels: measuring every variant'));
+    s = applyEvent(s, stage('j1', 'importing'));
+    s = applyEvent(s, log('second'));
+    expect(s.notes).toEqual(['no tile database fits this adapter and these kernels: measuring every variant', 'second']);
+    for (let i = 0; i < 30; i++) s = applyEvent(s, log(`line ${i}`));
+    expect(s.notes).toHaveLength(MAX_NOTES);
+    expect(s.notes.at(-1)).toBe('line 29');
   });
 
   it('resumes a job already running from profile.status', () => {

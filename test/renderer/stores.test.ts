@@ -105,6 +105,9 @@ describe('profile store', () => {
     expect(formToRequest({ ...form, useDefault: false, modelPath: ' /m.onnx ', maxLayers: 3 })).toMatchObject({ modelPath: '/m.onnx', maxLayers: 3 });
     expect(formToRequest({ ...form, policy: 'tiledb', audit: true })).toMatchObject({ policy: 'tiledb', audit: true });
     expect(formToRequest({ ...form, policy: 'measure', audit: true }).audit).toBeUndefined();
+    // Repeat left empty (null, or '' from an emptied number field) is the host's choice.
+    expect(formToRequest({ ...form, repeat: null })).not.toHaveProperty('repeat');
+    expect(formToRequest({ ...form, repeat: '' as unknown as number })).not.toHaveProperty('repeat');
     expect(() => formToRequest({ ...form, useDefault: false })).toThrow('Choose a model file');
     expect(() => formToRequest({ ...form, useDefault: false, modelPath: '/m.onnx', bundledInputs: [], inputsText: '' })).toThrow('at least one input');
   });
@@ -119,7 +122,8 @@ describe('profile store', () => {
     useHostStore().connect(f.t);
     const p = useProfileStore();
     await p.loadDefaults();
-    expect(p.form).toMatchObject({ imageSize: 960, repeat: 5, bundledInputs: ['/b/sample1.jpg'] });
+    // Repeat stays auto (the host picks 5 to measure, 1 per round with the tile database).
+    expect(p.form).toMatchObject({ imageSize: 960, repeat: null, bundledInputs: ['/b/sample1.jpg'] });
     await p.start();
     expect(p.running).toBe(true);
     expect(p.job?.jobId).toBe('j1');

@@ -83,7 +83,8 @@ export interface Candidate {
   detectMs: number;
   /** dense time / this time. */
   speedup: number;
-  verdict: 'chosen' | 'slower' | 'failed' | 'error';
+  /** `faster`: measured faster than the chosen one (possible when a tile-database prediction chose: the regret). */
+  verdict: 'chosen' | 'faster' | 'slower' | 'failed' | 'error';
   /** Why, in a few words. */
   note: string;
 }
@@ -99,26 +100,50 @@ export function explainChoice(layer: LayerResult): { summary: string; candidates
     const base = { name: v.name, totalMs, kernelMs: v.ms, detectMs: v.detectMs, speedup: denseMs / totalMs };
     if (v.error) return { ...base, verdict: 'error', note: v.error };
     if (!v.ok) return { ...base, verdict: 'failed', note: `output differs from the reference (max rel. error ${v.maxRelErr.toExponential(1)})` };
-    if (v.name === layer.chosen) return { ...base, verdict: 'chosen', note: 'fastest verified variant' };
+    if (v.name === layer.chosen) return { ...base, verdict: 'chosen', note: chosenNote(layer) };
     const slower = totalMs - chosenMs;
+    if (Number.isFinite(slower) && slower < 0) {
+      return { ...base, verdict: 'faster', note: `${(-slower).toFixed(3)} ms faster than ${layer.chosen} as measured (the prediction ranked it lower)` };
+    }
     return { ...base, verdict: 'slower', note: Number.isFinite(slower) ? `${slower.toFixed(3)} ms slower than ${layer.chosen}` : 'no time' };
   });
-  const order = { chosen: 0, slower: 1, failed: 2, error: 3 } as const;
+  const order = { chosen: 0, faster: 1, slower: 2, failed: 3, error: 4 } as const;
   candidates.sort((a, b) => order[a.verdict] - order[b.verdict] || (a.totalMs || Infinity) - (b.totalMs || Infinity));
 
   let summary: string;
   if (!chosen) summary = `${layer.chosen} was chosen, but its measurement is missing.`;
   else if (chosen.name === 'dense') {
     const others = candidates.filter((c) => c.name !== 'dense');
-    summary = others.length
+    const faster = candidates.find((c) => c.verdict === 'faster');
+    summary = faster
+      ? `Dense (${chosenMs.toFixed(3)} ms) was predicted fastest and kept; ${faster.name} measured ${faster.totalMs.toFixed(3)} ms (the policy's regret).`
+      : others.length
       ? `Dense (${chosenMs.toFixed(3)} ms) stays: no PIT variant beat it once its detection time is counted.`
       : `Dense (${chosenMs.toFixed(3)} ms) is the only variant measured.`;
   } else {
     const tile = chosen.microTile ? `micro-tile ${chosen.microTile}, ` : '';
+    const faster = candidates.find((c) => c.verdict === 'faster');
     summary =
       `${chosen.name} (${tile}computation tile ${chosen.computeTile}) wins: ${chosenMs.toFixed(3)} ms ` +
       `(${chosen.ms.toFixed(3)} kernel + ${chosen.detectMs.toFixed(3)} detection) against dense ${denseMs.toFixed(3)} ms, ` +
-      `${(denseMs / chosenMs).toFixed(2)}× faster.`;
+      `${(denseMs / chosenMs).toFixed(2)}× faster.` +
+      (faster ? ` ${faster.name} measured faster still (${faster.totalMs.toFixed(3)} ms): the policy's regret.` : '');
   }
   return { summary, candidates };
+}
+
+/** Why the chosen variant is the chosen one: the fastest measured, or the tile database's prediction (verified). */
+function chosenNote(layer: LayerResult): string {
+  const p = layer.predicted;
+  if (!p) return 'fastest verified variant';
+  if (p.variant === layer.chosen) return `predicted fastest by the tile database (${p.ms.toPrecision(3)} ms predicted), verified`;
+  return `fastest verified variant (the predicted ${p.variant} failed)`;
+}
+
+/**
+ * How bad a regret is (issue 3's bar: median ≤ 10 %, none worse than 50 %): `good` up to 10 %, `warn` up to 50 %,
+ * `bad` beyond.
+ */
+export function regretLevel(regret: number): 'good' | 'warn' | 'bad' {
+  return regret <= 0.1 ? 'good' : regret <= 0.5 ? 'warn' : 'bad';
 }

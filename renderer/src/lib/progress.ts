@@ -33,6 +33,8 @@ export interface JobState {
   /** Estimated time left (the host's estimate), ms; null before the first layer. */
   etaMs: number | null;
   rows: ProgressRow[];
+  /** The job's log lines (e.g. which policy it runs and why it could not use the tile database), oldest first. */
+  notes: string[];
   /** Set once the job ended. */
   end: JobEnd | null;
 }
@@ -40,9 +42,12 @@ export interface JobState {
 /** Rows kept per job: a bound against a runaway job (real models have hundreds of layers per input). */
 export const MAX_ROWS = 10_000;
 
+/** Log lines kept per job (the newest). */
+export const MAX_NOTES = 20;
+
 /** A job the client just asked for (its id comes with the response or its first event). */
 export function startingJob(): JobState {
-  return { jobId: null, runId: null, message: 'starting…', done: 0, total: 0, etaMs: null, rows: [], end: null };
+  return { jobId: null, runId: null, message: 'starting…', done: 0, total: 0, etaMs: null, rows: [], notes: [], end: null };
 }
 
 /** A job already running when the client connected (`profile.status`). */
@@ -82,6 +87,7 @@ export function applyEvent(s: JobState, e: HostEvent): JobState {
       const rows = s.rows.length >= MAX_ROWS ? s.rows : [...s.rows, toRow(ev.layer, ev.done)];
       return { ...s, jobId, runId: ev.runId, done: ev.done, total: ev.total, etaMs: ev.etaMs, rows };
     }
+    if (ev.kind === 'log') return { ...s, jobId, message: ev.message, notes: [...s.notes, ev.message].slice(-MAX_NOTES) };
     return { ...s, jobId, message: ev.message };
   }
   if (e.type === 'job.end') {

@@ -1,9 +1,9 @@
-/** Which view is shown. The app has four; no router is needed (and the URL fragment carries the token). */
+/** Which view is shown. The app has five; no router is needed (and the URL fragment carries the token). */
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
 /** The views of the app. */
-export type ViewName = 'runs' | 'new' | 'layers' | 'compare';
+export type ViewName = 'runs' | 'new' | 'layers' | 'compare' | 'tiledb';
 
 /** The views in tab order, with their labels. */
 export const VIEWS: { name: ViewName; label: string }[] = [
@@ -11,6 +11,7 @@ export const VIEWS: { name: ViewName; label: string }[] = [
   { name: 'new', label: 'New profile' },
   { name: 'layers', label: 'Layers' },
   { name: 'compare', label: 'Compare' },
+  { name: 'tiledb', label: 'Tile database' },
 ];
 
 /** The view shown. */

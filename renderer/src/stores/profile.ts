@@ -17,11 +17,12 @@ export interface ProfileForm {
   inputsText: string;
   imageSize: number;
   variants: string[];
-  repeat: number;
+  /** Timed runs per median; null (or an emptied field) = the host's default for the policy (5 measuring, 1 per round with the tile database). */
+  repeat: number | null;
   warmup: number;
   /** 0 = every layer. */
   maxLayers: number;
-  /** '' = the host's default (the tile database when one matches this adapter and kernels). */
+  /** '' = auto: the host's default (the tile database when one matches this adapter and kernels, else measure). */
   policy: '' | 'measure' | 'tiledb';
   /** With the tile-database policy: also measure every candidate, so the policy's regret is known. */
   audit: boolean;
@@ -43,9 +44,10 @@ export function formToRequest(f: ProfileForm): ProfileRequest {
     inputs,
     imageSize: f.imageSize,
     variants: f.variants.length ? [...f.variants] : ['dense'],
-    repeat: f.repeat,
     warmup: f.warmup,
   };
+  // An emptied number field holds '' at run time: that, like null, leaves the choice to the host.
+  if (typeof f.repeat === 'number' && Number.isInteger(f.repeat) && f.repeat >= 1) req.repeat = f.repeat;
   if (f.useDefault) req.useDefault = true;
   else req.modelPath = f.modelPath.trim();
   if (f.maxLayers > 0) req.maxLayers = f.maxLayers;
@@ -65,7 +67,7 @@ export const useProfileStore = defineStore('profile', () => {
     inputsText: '',
     imageSize: 960,
     variants: [],
-    repeat: 5,
+    repeat: null,
     warmup: 1,
     maxLayers: 0,
     policy: '',
@@ -85,7 +87,6 @@ export const useProfileStore = defineStore('profile', () => {
       if (first) {
         form.imageSize = d.imageSize;
         form.variants = [...d.variants];
-        form.repeat = d.repeat;
         form.warmup = d.warmup;
         form.bundledInputs = [...d.inputs];
       }
