@@ -108,6 +108,8 @@ export interface RunPolicy {
   policy: 'measure' | 'tiledb';
   /** Whether every candidate was measured (so per-layer regret is known). */
   audit: boolean;
+  /** Policy `tiledb`: how many of the candidates predicted fastest were measured before choosing (1: prediction alone). */
+  shortlist?: number;
   /** The tile database used (policy `tiledb`). */
   tileDb?: { id: number; kernelHash: string; points: number; updatedAt: string };
   /** Why the run measured instead of predicting, when `tiledb` was asked for or expected but not usable. */

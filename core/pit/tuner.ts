@@ -48,9 +48,12 @@ export const FULL_SPARSITIES = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 
 /**
  * Sizes of `--quick`, chosen so the cost model's features vary independently: a minimal problem (one workgroup, one
  * step: the fixed cost of a dispatch, which dominates the many 1×N×K layers of squeeze-excitation blocks), a tiny
- * one, a few rows by a wide N, a tall one with a short reduction (many workgroups, few steps each) and one with a
- * long reduction (few workgroups, many steps). Every K but the minimal one exceeds 64, so every `1xW` rule is
- * measured. Small enough for lavapipe (~2 GFLOP/s) to measure in seconds.
+ * one, a few rows by a wide N, a tall one with a short reduction (many workgroups, few steps each), one with a
+ * long reduction (few workgroups, many steps) and a very tall, very narrow one (the first convolutions of a vision
+ * model: thousands of pixels, 16–32 channels, a 3x3xC window; without it the cost model extrapolates how wide
+ * tiles waste work on N = 16 and mispredicts those layers by up to 2x on lavapipe). Every K but the minimal and the
+ * narrow one exceeds 64, so every `1xW` rule is measured. Small enough for lavapipe (~2 GFLOP/s) to measure in
+ * seconds.
  */
 export const QUICK_SIZES: Shape[] = [
   { m: 2, n: 24, k: 8 },
@@ -58,8 +61,9 @@ export const QUICK_SIZES: Shape[] = [
   { m: 32, n: 128, k: 256 },
   { m: 1024, n: 32, k: 96 },
   { m: 128, n: 64, k: 768 },
+  { m: 2048, n: 16, k: 27 },
 ];
-/** The full plan adds a square problem and a very tall, narrow one (the shape of early convolutions). */
+/** The full plan adds a square problem and a tall, narrow one with a longer reduction. */
 export const FULL_SIZES: Shape[] = [...QUICK_SIZES, { m: 256, n: 256, k: 256 }, { m: 2048, n: 32, k: 144 }];
 
 /** `pit tune --quick`: under 2 minutes on lavapipe (most of it compiling pipelines on the CPU). */

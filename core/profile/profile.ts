@@ -7,8 +7,9 @@
  * Two policies choose the variant:
  * - `measure` (choice v0): run every requested variant (dense, pit-k, pit-m) and keep the fastest verified one.
  * - `tiledb` (issue 3, PIT §4.4): the transformation policy (core/pit/policy.ts) predicts every legal rule from the
- *   tile database at the layer's shape and exact micro-tile coverage, chooses the cheapest, and only the chosen
- *   rule and the baseline `dense` are run — or, with `audit`, every candidate, so the policy's regret is known.
+ *   tile database at the layer's shape and exact micro-tile coverage and ranks them; only the `shortlist` rules
+ *   predicted fastest (default 2) and the baseline `dense` are run, and the fastest verified of the shortlist is
+ *   kept — or, with `audit`, every candidate is run too, so the policy's regret is known.
  *   Measurements then take `rounds` interleaved passes and keep the lowest median per variant (on a shared machine
  *   other load only adds time, and interleaving spreads it over the variants compared). The default when a tile
  *   database for this adapter and these kernel sources is given; otherwise the job says why and measures.
@@ -53,8 +54,14 @@ export interface ProfileOptions {
   maxLayers?: number;
   /** `tiledb` or `measure`; default `tiledb` when `env.tileDb` has a snapshot, else `measure`. */
   policy?: 'measure' | 'tiledb';
-  /** Policy `tiledb`: measure every candidate, not only the chosen one and dense (gives the regret). */
+  /** Policy `tiledb`: measure every candidate, not only the shortlist and dense (gives the regret). */
   audit?: boolean;
+  /**
+   * Policy `tiledb`: how many of the candidates predicted fastest are measured; the fastest verified of them is
+   * chosen (1 trusts the prediction alone). Default 2: on layers where two rules are predicted within the cost
+   * model's error of each other, measuring both is cheaper than a wrong pick.
+   */
+  shortlist?: number;
   /**
    * Interleaved measurement passes per variant, lowest median of `repeat` kept (default 1 for `measure`, 9 for
    * `tiledb`, where callers should use repeat 1: the lowest of several single runs is what survives other load on a
@@ -80,6 +87,9 @@ export interface ProfileEnv {
   tileDb?: TileDbLookup;
 }
 
+/** Candidates measured by default under policy `tiledb` (ProfileOptions.shortlist). */
+export const DEFAULT_SHORTLIST = 2;
+
 /** The policy a job runs with, once its tile database was checked. */
 interface ResolvedPolicy {
   info: RunPolicy;
@@ -92,7 +102,7 @@ interface ResolvedPolicy {
  * these kernels (core/pit/tiledb.ts `tileDbMismatch`) and that can predict dense; otherwise the job measures, and
  * `info.note` says why.
  */
-export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'rounds'>, env: Pick<ProfileEnv, 'gpu' | 'tileDb'>): ResolvedPolicy {
+export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'rounds' | 'shortlist'>, env: Pick<ProfileEnv, 'gpu' | 'tileDb'>): ResolvedPolicy {
   const snapshot = env.tileDb?.snapshot ?? null;
   const wanted = opts.policy ?? (snapshot ? 'tiledb' : 'measure');
   const measure = (note?: string): ResolvedPolicy => ({
@@ -116,6 +126,7 @@ export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'r
     info: {
       policy: 'tiledb',
       audit: !!opts.audit,
+      shortlist: Math.max(1, opts.shortlist ?? DEFAULT_SHORTLIST),
       tileDb: { id: snapshot.id, kernelHash: snapshot.kernelHash, points: snapshot.points.length, updatedAt: snapshot.updatedAt },
     },
     model,
@@ -246,8 +257,9 @@ async function profileLayer(
   }
   const decision = decide(policy.model, shape, coverage, rules);
   const baseline: PitRule = rules.find((r) => r.variant === 'dense') ?? rulesFor(op.op, k, [{ family: 'dense', microTile: null, tile: { ...defaultVariantSpecs(m, n, k)[0]!.tile } }])[0]!;
+  const shortlist = decision.candidates.slice(0, policy.info.shortlist ?? DEFAULT_SHORTLIST);
   const toMeasure: PitRule[] = [baseline];
-  for (const c of policy.info.audit ? decision.candidates : [decision.chosen]) {
+  for (const c of policy.info.audit ? decision.candidates : shortlist) {
     if (!toMeasure.some((r) => r.variant === c.variant)) toMeasure.push(c.ruleRef);
   }
   const results = await measureVariants(
@@ -259,13 +271,16 @@ async function profileLayer(
     env,
     policy.rounds,
   );
-  let chosen = decision.chosen.variant;
+  // The shortlist's fastest verified measurement wins; the audit's other measurements never change the choice.
+  const listed = results.filter((r) => shortlist.some((c) => c.variant === r.name));
+  let chosen = chooseFastest(listed);
   let reason = decision.reason;
-  const chosenResult = results.find((r) => r.name === chosen);
-  if (!chosenResult?.ok || !Number.isFinite(chosenResult.ms)) {
+  if (shortlist.length > 1) reason += `; measured the ${shortlist.length} predicted fastest, kept ${chosen}`;
+  const predictedResult = results.find((r) => r.name === decision.chosen.variant);
+  if (!listed.some((r) => r.ok && Number.isFinite(r.ms))) {
     // A prediction is never trusted over a failed verification: fall back to the fastest verified measurement.
     const fallback = chooseFastest(results);
-    reason += `; ${chosen} failed (${chosenResult?.error ?? 'output differs from the reference'}): using ${fallback}`;
+    reason += `; ${decision.chosen.variant} failed (${predictedResult?.error ?? 'output differs from the reference'}): using ${fallback}`;
     chosen = fallback;
   }
   const layer: LayerResult = {

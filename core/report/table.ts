@@ -3,6 +3,7 @@
  * density, dense ms, chosen variant, chosen ms, speedup, max error) and totals (dense, chosen, detection, ideal).
  */
 import { median } from '../gpu/timing.ts';
+import { regretOf } from '../pit/policy.ts';
 import type { LayerResult, RunReport, VariantResult } from '../protocol.ts';
 
 /** The measured variant named `name` of a layer, if it ran. */
@@ -29,13 +30,24 @@ function pad(cells: string[], widths: number[], right: boolean[]): string {
   return cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
 }
 
+/** Median and max of a list of regrets (fractions). */
+export interface RegretStats {
+  layers: number;
+  median: number;
+  max: number;
+}
+
 /**
  * The policy's regret over the layers that have one (audited tiledb runs): median and max of chosen measured /
- * best measured − 1, fractions; null when no layer was audited.
+ * best measured − 1, fractions; and the same for the prediction alone (the predicted-fastest rule's measured time,
+ * before the shortlist's measurements picked). Null when no layer was audited.
  */
-export function regretSummary(layers: LayerResult[]): { layers: number; median: number; max: number } | null {
-  const r = layers.filter((l) => l.regret !== undefined).map((l) => l.regret!);
-  return r.length ? { layers: r.length, median: median(r), max: Math.max(...r) } : null;
+export function regretSummary(layers: LayerResult[]): (RegretStats & { prediction: RegretStats | null }) | null {
+  const audited = layers.filter((l) => l.regret !== undefined);
+  if (!audited.length) return null;
+  const stats = (r: number[]): RegretStats => ({ layers: r.length, median: median(r), max: Math.max(...r) });
+  const predicted = audited.filter((l) => l.predicted).map((l) => regretOf(l.variants, l.predicted!.variant)).filter(Number.isFinite);
+  return { ...stats(audited.map((l) => l.regret!)), prediction: predicted.length ? stats(predicted) : null };
 }
 
 /**
@@ -95,9 +107,10 @@ export function formatReport(report: RunReport): string {
   );
   const regret = regretSummary(report.layers);
   if (regret) {
+    const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
     lines.push(
-      `policy regret over ${regret.layers} layers: median ${(regret.median * 100).toFixed(1)} %, max ${(regret.max * 100).toFixed(1)} % ` +
-        '(chosen measured / best measured − 1)',
+      `policy regret over ${regret.layers} layers: median ${pct(regret.median)}, max ${pct(regret.max)} (chosen measured / best measured − 1)` +
+        (regret.prediction ? `; prediction alone: median ${pct(regret.prediction.median)}, max ${pct(regret.prediction.max)}` : ''),
     );
   }
   if (skipped.length) lines.push(`not profiled (${skipped.length}): ${skipped.slice(0, 6).join('; ')}${skipped.length > 6 ? '; …' : ''}`);

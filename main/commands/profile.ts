@@ -5,7 +5,7 @@ import { defaultInputs, DEFAULT_IMAGE_SIZE } from '../../core/inputs/default.ts'
 import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
-import { profileModel, VARIANT_NAMES } from '../../core/profile/profile.ts';
+import { DEFAULT_SHORTLIST, profileModel, VARIANT_NAMES } from '../../core/profile/profile.ts';
 import type { ProgressEvent } from '../../core/protocol.ts';
 import { formatReport } from '../../core/report/table.ts';
 import { getRunReport } from '../../db/runs.ts';
@@ -41,6 +41,8 @@ Options:
                       else measure (and it says why)
   --audit             with tiledb: also measure every candidate rule, so each layer's regret (chosen measured /
                       best measured − 1) is known
+  --shortlist N       with tiledb: measure the N rules predicted fastest and keep the fastest verified one
+                      (default ${DEFAULT_SHORTLIST}; 1 trusts the prediction alone)
   --rounds N          interleaved measurement passes per variant, lowest median kept (default 1 with measure;
                       with tiledb 9 rounds of --repeat 1: the lowest of 9 interleaved runs, robust to other load
                       on a shared machine, which only ever adds time)
@@ -66,6 +68,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
         policy: { type: 'string' },
         audit: { type: 'boolean' },
         rounds: { type: 'string' },
+        shortlist: { type: 'string' },
         db: { type: 'string' },
         json: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -96,6 +99,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
     if (policy !== undefined && policy !== 'tiledb' && policy !== 'measure') throw new UsageError(`--policy must be tiledb or measure, got '${policy}'`);
     if (values.audit && policy === 'measure') throw new UsageError('--audit applies to --policy tiledb (measure runs every variant anyway)');
     const rounds = values.rounds ? positiveInt('rounds', values.rounds, 1) : undefined;
+    const shortlist = values.shortlist ? positiveInt('shortlist', values.shortlist, DEFAULT_SHORTLIST) : undefined;
 
     const { db, path: dbPath } = openDb(values.db);
     const abort = new AbortController();
@@ -125,7 +129,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
       const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
       const repeat = repeatFlag ?? ((policy ?? (tileDb?.snapshot ? 'tiledb' : 'measure')) === 'tiledb' ? 1 : 5);
       const { runId } = await profileModel(
-        { modelPath, inputs, imageSize, variants, repeat, warmup, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, rounds },
+        { modelPath, inputs, imageSize, variants, repeat, warmup, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, rounds, shortlist },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );
       const report = getRunReport(db, runId);

@@ -175,7 +175,7 @@ describe('HostService tile database', { timeout: 10_000 }, () => {
     expect(o).toMatchObject({ adapter: ADAPTER, kernelHash: kernelSourcesHash(), tunerVersion: TUNER_VERSION, databases: [], current: null });
     expect(o.note).toBeUndefined(); // nothing exists, so nothing to explain
     expect(o.plans.map((p) => p.name)).toEqual(['quick', 'full']);
-    expect(o.plans[0]).toMatchObject({ sizes: ['2x24x8', '4x32x96', '32x128x256', '1024x32x96', '128x64x768'], sparsities: [0, 0.5, 0.8, 0.9, 0.95, 0.99] });
+    expect(o.plans[0]).toMatchObject({ sizes: ['2x24x8', '4x32x96', '32x128x256', '1024x32x96', '128x64x768', '2048x16x27'], sparsities: [0, 0.5, 0.8, 0.9, 0.95, 0.99] });
     expect(o.plans[0]!.points).toBe(planPoints(quickPlan()).length);
     expect(o.plans[0]!.configs[0]).toEqual({ id: 'dense @128x128x16/8x8/sb', family: 'dense', microTile: null, computeTile: '128x128x16/8x8/sb' });
   });

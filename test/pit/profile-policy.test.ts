@@ -96,25 +96,40 @@ describe('profileModel with policy tiledb', () => {
   });
   afterAll(() => g.ctx.destroy());
 
-  it('predicts, measures only the choice and dense, and stores the reasons', async () => {
+  it('predicts, measures the two predicted fastest and dense, keeps the faster, and stores the reasons', async () => {
     const r = recorder();
     await profileModel(options(), env(r, { snapshot })); // no policy given: tiledb because a database fits
-    expect(r.policy()).toMatchObject({ policy: 'tiledb', audit: false, tileDb: { id: 7, points: snapshot.points.length } });
+    expect(r.policy()).toMatchObject({ policy: 'tiledb', audit: false, shortlist: 2, tileDb: { id: 7, points: snapshot.points.length } });
     expect(r.logs.join('\n')).toMatch(/policy tiledb: tile database 7/);
     for (const l of r.layers) {
       const legal = rulesFor('MatMul', l.k).length;
       expect(l.candidates, l.name).toHaveLength(legal);
       expect(l.predicted!.variant).toBe(l.candidates![0]!.variant);
       expect(l.predicted!.ms).toBe(l.candidates![0]!.ms);
-      expect(l.reason).toMatch(/^predicted /);
+      expect(l.reason).toMatch(/^predicted .*; measured the 2 predicted fastest, kept /);
+      const top2 = l.candidates!.slice(0, 2).map((c) => c.variant);
       const names = l.variants.map((v) => v.name);
       expect(names[0]).toBe('dense');
-      expect(names).toEqual([...new Set(['dense', l.predicted!.variant])]);
+      expect(names).toEqual([...new Set(['dense', ...top2])]);
       for (const v of l.variants) expect(v.ok, `${l.name} ${v.name}: ${v.error}`).toBe(true);
-      expect(l.chosen).toBe(l.predicted!.variant);
+      // The faster of the two measured shortlisted rules is kept (dense, measured as the baseline, only if listed).
+      const listed = l.variants.filter((v) => top2.includes(v.name));
+      const fastest = listed.reduce((a, b) => (b.ms + b.detectMs < a.ms + a.detectMs ? b : a));
+      expect(l.chosen).toBe(fastest.name);
       expect(l.regret).toBeUndefined(); // not every candidate was measured
       // Every rule's micro-tile density is reported.
       expect(l.microTiles.map((t) => t.shape)).toEqual(expect.arrayContaining(['4x1', '8x1', '16x1', '32x1', '1x16', '1x32', '1x64', `1x${l.k}`]));
+    }
+  });
+
+  it('with a shortlist of 1 trusts the prediction alone', async () => {
+    const r = recorder();
+    await profileModel(options({ shortlist: 1 }), env(r, { snapshot }));
+    expect(r.policy()).toMatchObject({ policy: 'tiledb', shortlist: 1 });
+    for (const l of r.layers) {
+      expect(l.variants.map((v) => v.name)).toEqual([...new Set(['dense', l.predicted!.variant])]);
+      expect(l.chosen).toBe(l.predicted!.variant);
+      expect(l.reason).not.toMatch(/measured the/);
     }
   });
 

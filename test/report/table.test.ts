@@ -52,13 +52,15 @@ describe('formatReport', () => {
     const layers = [
       layer(0, { predicted: { variant: 'pit-k', ms: 1.1 }, regret: 0 }),
       layer(1, { predicted: { variant: 'pit-k', ms: 1.3 }, regret: 0.2 }),
+      // Predicted dense (4 ms), but the shortlist measured pit-k (1.25 ms) and kept it: the prediction alone had
+      // regret 4 / 1.25 − 1 = 2.2, the policy 0.05 (the fixture's regret, as stored).
       layer(2, { predicted: { variant: 'dense', ms: 3.9 }, regret: 0.05 }),
     ];
     const text = formatReport(report(layers));
     expect(text).toMatch(/predicted ms\s+regret/);
     expect(text.split('\n').find((l) => l.includes('conv1'))).toMatch(/1\.30\s+20\.0 %$/);
-    expect(text).toMatch(/policy regret over 3 layers: median 5\.0 %, max 20\.0 %/);
-    expect(regretSummary(layers)).toEqual({ layers: 3, median: 0.05, max: 0.2 });
+    expect(text).toMatch(/policy regret over 3 layers: median 5\.0 %, max 20\.0 % .*; prediction alone: median 0\.0 %, max 220\.0 %/);
+    expect(regretSummary(layers)).toEqual({ layers: 3, median: 0.05, max: 0.2, prediction: { layers: 3, median: 0, max: expect.closeTo(2.2, 9) } });
     expect(regretSummary([layer(0)])).toBeNull();
   });
 
