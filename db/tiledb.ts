@@ -9,7 +9,7 @@
 import type Database from 'better-sqlite3';
 import type { ComputeTile } from '../shaders/common.wgsl.ts';
 import type { TileDbSnapshot, TilePoint } from '../core/pit/tiledb.ts';
-import type { AdapterDescriptor, LayerResult, PolicyCandidate } from '../core/protocol.ts';
+import type { AdapterDescriptor, LayerResult, PolicyCandidate, TileDbListItem } from '../core/protocol.ts';
 import { adapterFromRow, adapterId } from './adapters.ts';
 import { guarded } from './errors.ts';
 
@@ -25,19 +25,8 @@ function tileLabel(t: ComputeTile): string {
   return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
 }
 
-/** A tile database without its points. */
-export interface TileDbInfo {
-  id: number;
-  adapter: AdapterDescriptor;
-  kernelHash: string;
-  tunerVersion: number;
-  timestampQuery: boolean;
-  createdAt: string;
-  updatedAt: string;
-  /** Points stored, and how many of them failed. */
-  points: number;
-  failed: number;
-}
+/** A tile database without its points (the protocol's list item, less what only a host on an adapter can say). */
+export type TileDbInfo = Omit<TileDbListItem, 'usable' | 'mismatch'>;
 
 /**
  * The tile database of (adapter, kernel hash, tuner version), created when missing (a later tune resumes it).

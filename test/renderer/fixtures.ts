@@ -1,5 +1,6 @@
 /** Small RunReports and layers for renderer tests. */
-import type { LayerResult, RunReport, VariantResult } from '../../core/protocol.ts';
+import type { HostEvent, HostMethod, HostMethods, LayerResult, RunReport, VariantResult } from '../../core/protocol.ts';
+import { HostError, type Transport } from '../../renderer/src/transport/types.ts';
 
 /** A variant with sensible defaults. */
 export function variant(name: string, ms: number, detectMs = 0, extra: Partial<VariantResult> = {}): VariantResult {
@@ -50,4 +51,24 @@ export function report(id: number, layers: LayerResult[]): RunReport {
     layers,
     totals: { denseMs: 0, chosenMs: 0, detectMs: 0, idealMs: 0 },
   };
+}
+
+/** A transport whose answers the test sets per method, and whose events the test pushes. */
+export function fakeTransport(answers: Partial<{ [M in HostMethod]: (p: HostMethods[M]['params']) => HostMethods[M]['result'] }>) {
+  const listeners = new Set<(e: HostEvent) => void>();
+  const calls: { method: string; params: unknown }[] = [];
+  const t: Transport = {
+    kind: 'web',
+    async call(method, params) {
+      calls.push({ method, params });
+      const f = answers[method] as ((p: unknown) => unknown) | undefined;
+      if (!f) throw new HostError('unknown-method', `no answer for ${method}`);
+      return f(params) as never;
+    },
+    onEvent(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  return { t, calls, emit: (e: HostEvent) => listeners.forEach((l) => l(e)) };
 }

@@ -1,34 +1,14 @@
 /** Pinia stores over a fake transport: connection, runs selection and refresh, the profile form and its job. */
 import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { HostEvent, HostMethod, HostMethods } from '../../core/protocol.ts';
 import { useCompareStore } from '../../renderer/src/stores/compare.ts';
 import { useHostStore } from '../../renderer/src/stores/host.ts';
 import { formToRequest, useProfileStore, type ProfileForm } from '../../renderer/src/stores/profile.ts';
 import { REFRESH_DEBOUNCE_MS, toggleSelection, useRunsStore } from '../../renderer/src/stores/runs.ts';
 import { useRunStore } from '../../renderer/src/stores/run.ts';
-import { HostError, type Transport } from '../../renderer/src/transport/types.ts';
-import { layer, report, skipped } from './fixtures.ts';
+import { HostError } from '../../renderer/src/transport/types.ts';
+import { fakeTransport, layer, report, skipped } from './fixtures.ts';
 
-/** A transport whose answers the test sets per method, and whose events the test pushes. */
-function fakeTransport(answers: Partial<{ [M in HostMethod]: (p: HostMethods[M]['params']) => HostMethods[M]['result'] }>) {
-  const listeners = new Set<(e: HostEvent) => void>();
-  const calls: { method: string; params: unknown }[] = [];
-  const t: Transport = {
-    kind: 'web',
-    async call(method, params) {
-      calls.push({ method, params });
-      const f = answers[method] as ((p: unknown) => unknown) | undefined;
-      if (!f) throw new HostError('unknown-method', `no answer for ${method}`);
-      return f(params) as never;
-    },
-    onEvent(l) {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-  };
-  return { t, calls, emit: (e: HostEvent) => listeners.forEach((l) => l(e)) };
-}
 
 const INFO = { version: '0.1.0', adapter: null, dbPath: '/tmp/x.db', gpuError: 'NoAdapterError: none' };
 const flush = () => new Promise((r) => setTimeout(r, 0));

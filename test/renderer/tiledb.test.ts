@@ -1,7 +1,7 @@
 /** The Tile-database view's logic: tune progress folded from events, chart series, summaries, the tune request, and the store. */
 import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { AdapterDescriptor, HostEvent, HostMethod, HostMethods, TileDbListItem, TileDbOverview, TileDbPointInfo, TunePlanInfo } from '../../core/protocol.ts';
+import type { AdapterDescriptor, HostEvent, TileDbListItem, TileDbOverview, TileDbPointInfo, TunePlanInfo } from '../../core/protocol.ts';
 import {
   applyTuneEvent,
   bestDense,
@@ -21,7 +21,8 @@ import {
 } from '../../renderer/src/lib/tiledb.ts';
 import { useHostStore } from '../../renderer/src/stores/host.ts';
 import { useTileDbStore } from '../../renderer/src/stores/tiledb.ts';
-import { HostError, type Transport } from '../../renderer/src/transport/types.ts';
+import { fakeTransport } from './fixtures.ts';
+import { HostError } from '../../renderer/src/transport/types.ts';
 
 const ADAPTER: AdapterDescriptor = { vendor: 'mesa', architecture: '', device: 'llvmpipe', description: 'Mesa', backend: 'vulkan', timestampQuery: true };
 
@@ -205,25 +206,6 @@ describe('databases', () => {
   });
 });
 
-/** A transport whose answers the test sets per method, and whose events the test pushes. */
-function fakeTransport(answers: Partial<{ [M in HostMethod]: (p: HostMethods[M]['params']) => HostMethods[M]['result'] }>) {
-  const listeners = new Set<(e: HostEvent) => void>();
-  const calls: { method: string; params: unknown }[] = [];
-  const t: Transport = {
-    kind: 'web',
-    async call(method, params) {
-      calls.push({ method, params });
-      const f = answers[method] as ((p: unknown) => unknown) | undefined;
-      if (!f) throw new HostError('unknown-method', `no answer for ${method}`);
-      return f(params) as never;
-    },
-    onEvent(l) {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-  };
-  return { t, calls, emit: (e: HostEvent) => listeners.forEach((l) => l(e)) };
-}
 
 const INFO = { version: '0.1.0', adapter: ADAPTER, dbPath: '/tmp/x.db' };
 const flush = () => new Promise((r) => setTimeout(r, 0));
