@@ -75,8 +75,8 @@ export function workgroupStorageBytes(t: ComputeTile, paddedA: boolean, extraWor
   return 4 * (t.bk * aStride(t, paddedA) + t.bk * t.bn + extraWords);
 }
 
-/** WGSL `const` declarations of a computation tile (`BM`, `BN`, `BK`, `TM`, `TN`, `TX`, `TY`, `NT`, `AS`). */
-export function tileConsts(t: ComputeTile, paddedA: boolean): string {
+/** The `const` lines every matmul template declares for its computation tile: its sizes and thread grid. */
+function tileShapeConsts(t: ComputeTile): string[] {
   return [
     `const BM = ${t.bm}u;`,
     `const BN = ${t.bn}u;`,
@@ -86,6 +86,13 @@ export function tileConsts(t: ComputeTile, paddedA: boolean): string {
     `const TX = ${t.bn / t.tn}u; // threads along N`,
     `const TY = ${t.bm / t.tm}u; // threads along M`,
     `const NT = ${threadsPerWorkgroup(t)}u; // threads per workgroup`,
+  ];
+}
+
+/** WGSL `const` declarations of a computation tile (`BM`, `BN`, `BK`, `TM`, `TN`, `TX`, `TY`, `NT`, `AS`). */
+export function tileConsts(t: ComputeTile, paddedA: boolean): string {
+  return [
+    ...tileShapeConsts(t),
     `const AS = ${aStride(t, paddedA)}u; // row stride of the k-major A tile`,
   ].join('\n');
 }
@@ -240,14 +247,7 @@ export function vec4TileDecls(t: ComputeTile, paddedA: boolean): string {
   const copies = doubleBuffered(t) ? 2 : 1;
   const as4 = vec4AStride(t, paddedA);
   return [
-    `const BM = ${t.bm}u;`,
-    `const BN = ${t.bn}u;`,
-    `const BK = ${t.bk}u;`,
-    `const TM = ${t.tm}u;`,
-    `const TN = ${t.tn}u;`,
-    `const TX = ${t.bn / t.tn}u; // threads along N`,
-    `const TY = ${t.bm / t.tm}u; // threads along M`,
-    `const NT = ${threadsPerWorkgroup(t)}u; // threads per workgroup`,
+    ...tileShapeConsts(t),
     `const AS4 = ${as4}u; // row stride of As[k][m], vec4s`,
     `const BS4 = ${t.bn / 4}u; // row stride of Bs[k][n], vec4s`,
     `const ASZ = ${t.bk * as4}u; // one copy of As, vec4s`,
