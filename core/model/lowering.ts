@@ -10,6 +10,7 @@
  *   B [K, N] (1-D B is [K, 1]; leading dims of 1 are dropped); expected = Y flattened to [M, N].
  * - Gemm: A = transA ? Aᵀ : A, B = transB ? Bᵀ : B; alpha scales the product; bias = beta·C when C is a row bias.
  */
+import { transpose } from '../kernels/reference.ts';
 import { ModelError } from './errors.ts';
 import type { ConstTensor, NamedTensor, OnnxModel, TensorData } from './ir.ts';
 import { formatDims, numel } from './ir.ts';
@@ -153,33 +154,6 @@ export function nchwToRows(x: Float32Array, dims: readonly number[]): Float32Arr
       const src = (n * c + ci) * hw;
       for (let p = 0; p < hw; p++) out[(n * hw + p) * c + ci] = x[src + p];
     }
-  }
-  return out;
-}
-
-/** Transpose of a [rows, cols] row-major matrix → [cols, rows]. */
-export function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c];
-  return out;
-}
-
-/**
- * CPU reference matmul C[M,N] = alpha·A[M,K]·B[K,N] + bias[N], float64 accumulation, all row-major. For tests and
- * small checks; O(M·N·K).
- */
-export function matmulCpu(a: Float32Array, b: Float32Array, m: number, n: number, k: number, bias?: Float32Array, alpha = 1): Float32Array {
-  const out = new Float32Array(m * n);
-  const acc = new Float64Array(n);
-  for (let i = 0; i < m; i++) {
-    acc.fill(0);
-    for (let kk = 0; kk < k; kk++) {
-      const av = a[i * k + kk];
-      if (av === 0) continue;
-      const bRow = kk * n;
-      for (let j = 0; j < n; j++) acc[j] += av * b[bRow + j];
-    }
-    for (let j = 0; j < n; j++) out[i * n + j] = alpha * acc[j] + (bias ? bias[j] : 0);
   }
   return out;
 }

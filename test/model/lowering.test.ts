@@ -7,13 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { defaultInputs, loadInput } from '../../core/inputs/default.ts';
 import { ModelError } from '../../core/model/errors.ts';
 import { importOnnx, importOnnxBytes } from '../../core/model/onnx-import.ts';
-import { checkLowerable, convGeometry, lowerToMatmul, matmulCpu, type LoweredMatmul } from '../../core/model/lowering.ts';
+import { referenceMatmul } from '../../core/kernels/reference.ts';
+import { checkLowerable, convGeometry, lowerToMatmul, type LoweredMatmul } from '../../core/model/lowering.ts';
 import { captureReference } from '../../core/model/reference.ts';
 import { findSparseOps } from '../../core/model/sparse-ops.ts';
 import { buildModel, randomFloats, relErr, type AttrSpec } from './onnx-builders.ts';
 
+/** C = alpha·A·B + bias on the CPU (float64 accumulation), the lowered layer's full output. */
 function cpu(mm: LoweredMatmul): Float32Array {
-  return matmulCpu(mm.a, mm.b, mm.m, mm.n, mm.k, mm.bias, mm.alpha);
+  const c = referenceMatmul(mm.a, mm.b, mm.m, mm.n, mm.k);
+  const alpha = mm.alpha ?? 1;
+  for (let i = 0; i < mm.m; i++) for (let j = 0; j < mm.n; j++) c[i * mm.n + j] = alpha * c[i * mm.n + j]! + (mm.bias ? mm.bias[j]! : 0);
+  return c;
 }
 
 describe('lowering real det layers (sample1.jpg at limit_side_len 96 → 1x3x64x96)', async () => {
