@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readU32, storageFrom, storageZeros, uniformU32 } from '../../core/gpu/buffers.ts';
 import { runDispatches } from '../../core/gpu/timing.ts';
-import { detectKProgram, detectMProgram, zeroFillProgram } from '../../core/kernels/detect.ts';
+import { zeroFillProgram } from '../../core/kernels/detect.ts';
+import { detectKProgram } from '../../core/kernels/pit-k.ts';
+import { detectMProgram } from '../../core/kernels/pit-m.ts';
 import { prepareDispatch, type KernelProgram } from '../../core/kernels/program.ts';
 import { transpose } from '../../core/kernels/reference.ts';
 import { indexBlock, pitKIndexCpu, pitMIndexCpu, type MicroTileIndex } from '../../core/sparsity/micro-tiles.ts';
