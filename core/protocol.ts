@@ -184,6 +184,11 @@ export interface ProfileRequest {
   inputs: string[];
   /** Longest side limit for image preprocessing (multiple of 32). */
   imageSize?: number;
+  /**
+   * Image preprocessing preset (core/inputs/default.ts `IMAGE_PRESETS`): `paddle-det` (PaddleOCR det) or `rgb01`
+   * (RGB / 255 at the model's input size, as nsfwjs); default by model format.
+   */
+  preset?: 'paddle-det' | 'rgb01';
   variants?: VariantName[];
   /** Timed runs per median; default: the host's (`ProfileDefaults.repeat`) when measuring, 1 with the tile database. */
   repeat?: number;

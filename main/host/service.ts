@@ -257,6 +257,7 @@ export class HostService {
       modelPath,
       inputs,
       imageSize: req.imageSize ?? d.imageSize,
+      ...(req.preset !== undefined ? { preset: req.preset } : {}),
       variants,
       // Without a repeat count the policy decides (runJob): the default for measuring, 1 per round with the tile database.
       ...(req.repeat !== undefined ? { repeat: req.repeat } : {}),
