@@ -61,6 +61,7 @@ export interface TfCore {
   conv2d(x: TfTensor, filter: TfTensor, strides: [number, number], pad: 'valid' | 'same', dataFormat: 'NHWC', dilations: [number, number]): TfTensor;
   depthwiseConv2d(x: TfTensor, filter: TfTensor, strides: [number, number], pad: 'valid' | 'same', dataFormat: 'NHWC', dilations: [number, number]): TfTensor;
   tidy<T extends TfTensor>(fn: () => T): T;
+  image: { resizeBilinear(x: TfTensor, size: [number, number], alignCorners?: boolean): TfTensor };
   setBackend(name: string): Promise<boolean>;
   getBackend(): string;
   ready(): Promise<void>;
