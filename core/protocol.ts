@@ -294,6 +294,11 @@ export interface ProfileRequest {
   inputs: string[];
   /** Longest side limit for image preprocessing (multiple of 32). */
   imageSize?: number;
+  /**
+   * Image preprocessing preset (core/inputs/default.ts `IMAGE_PRESETS`): `paddle-det` (PaddleOCR det) or `rgb01`
+   * (RGB / 255 at the model's input size, as nsfwjs); default by model format.
+   */
+  preset?: 'paddle-det' | 'rgb01';
   /** Kernel families to measure (`FamilyInfo.name`); the baseline family always runs. Default: those `defaultOn`. */
   families?: string[];
   /** Timed samples per variant (taken in interleaved rounds); default `ProfileDefaults.repeat`. */

@@ -8,12 +8,13 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
-import type { InputRef } from '../protocol.ts';
+import type { InputRef, ProfileRequest } from '../protocol.ts';
 import { InputError, ModelError } from '../model/errors.ts';
-import type { ValueInfo } from '../model/ir.ts';
+import type { ModelFormat, ValueInfo } from '../model/ir.ts';
 import { checkInputShape } from '../model/reference.ts';
-import { loadImageTensor, PADDLE_DET_DEFAULTS, type DetPreprocessSpec } from './image.ts';
+import { decodeImageFile, loadImageTensor, PADDLE_DET_DEFAULTS, type DetPreprocessSpec } from './image.ts';
 import { loadNpy } from './npy.ts';
+import { preprocessRgb01 } from './rgb01.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -23,9 +24,43 @@ export const DEFAULT_IMAGE_SIZE = PADDLE_DET_DEFAULTS.limitSideLen;
 /** The photos of the default job, relative to the `@vladmandic/face-api` package. */
 export const DEFAULT_PHOTOS = ['demo/sample1.jpg', 'demo/sample6.jpg'] as const;
 
+/**
+ * Image preprocessing presets, by the name `pit profile --preset` takes:
+ * - `paddle-det`: PaddleOCR det (BGR, longest side limited to the image size and both sides rounded to multiples of
+ *   32, ImageNet mean/std; `image.ts`);
+ * - `rgb01`: Keras / TF.js image classifiers as nsfwjs feeds them (RGB / 255, bilinear resize with aligned corners to
+ *   the model's fixed input size — 224 px for MobileNetV2, 299 px for InceptionV3 — or to the image size squared
+ *   when the model's input size is free; `rgb01.ts`).
+ */
+export const IMAGE_PRESETS: Readonly<Record<ImagePreset, string>> = {
+  'paddle-det': 'PaddleOCR det: BGR, longest side ≤ --image-size, sides multiples of 32, ImageNet mean/std',
+  rgb01: "RGB / 255 resized to the model's input size (nsfwjs, Keras/TF.js classifiers)",
+};
+
+/** A preset name; the protocol's `ProfileRequest.preset` is the one list (so the host's clients see the same names). */
+export type ImagePreset = NonNullable<ProfileRequest['preset']>;
+
+/** Whether `name` is a preset name. */
+export function isImagePreset(name: string): name is ImagePreset {
+  return Object.hasOwn(IMAGE_PRESETS, name);
+}
+
+/**
+ * The preset a model's images get when none is asked for: `rgb01` for TF.js layers models (Keras image classifiers
+ * take RGB in [0, 1]), `paddle-det` otherwise (the embedded default's pipeline).
+ */
+export function defaultPresetFor(model: { format?: ModelFormat }): ImagePreset {
+  return model.format === 'tfjs-layers' ? 'rgb01' : 'paddle-det';
+}
+
 /** How inputs are turned into tensors. */
 export interface InputSpec {
-  /** Image preprocessing: PaddleOCR `limit_side_len`, pixels (default 960). Ignored for .npy. */
+  /** Image preprocessing preset (default `paddle-det`). Ignored for .npy. */
+  preset?: ImagePreset;
+  /**
+   * Image preprocessing: `paddle-det`: PaddleOCR `limit_side_len`, pixels (default 960); `rgb01`: the square side
+   * when the model input's height and width are not fixed (fixed sizes win). Ignored for .npy.
+   */
   imageSize?: number;
   /** Image preprocessing: PaddleOCR `limit_type` (default 'max'). Ignored for .npy. */
   limitType?: DetPreprocessSpec['limitType'];
@@ -86,14 +121,15 @@ export function defaultInputs(): { modelPath: string; inputs: string[]; spec: Re
   return {
     modelPath: defaultModelPath(),
     inputs: defaultPhotoPaths(),
-    spec: { imageSize: DEFAULT_IMAGE_SIZE, limitType: PADDLE_DET_DEFAULTS.limitType },
+    spec: { preset: 'paddle-det', imageSize: DEFAULT_IMAGE_SIZE, limitType: PADDLE_DET_DEFAULTS.limitType },
   };
 }
 
 /**
- * Loads one input file as a tensor for `modelInput`, dispatching on the extension: .jpg/.jpeg/.png → PaddleOCR
- * det preprocessing (`image.ts`), .npy → the stored tensor as float32 (`npy.ts`). The shape is checked against
- * the model input (symbolic dims accept any size).
+ * Loads one input file as a tensor for `modelInput`, dispatching on the extension: .jpg/.jpeg/.png → the image
+ * preset (`spec.preset`, default PaddleOCR det preprocessing, `image.ts`; or `rgb01`, `rgb01.ts`), .npy → the stored
+ * tensor as float32 (`npy.ts`), in the IR's layout (NCHW for images). The shape is checked against the model input
+ * (symbolic dims accept any size).
  *
  * @param path input file
  * @param spec image preprocessing options (`imageSize` = `limit_side_len`, a positive integer)
@@ -111,7 +147,17 @@ export function loadInput(path: string, spec: InputSpec, modelInput: ValueInfo):
   if (ext === '.jpg' || ext === '.jpeg' || ext === '.png') {
     const size = spec.imageSize ?? DEFAULT_IMAGE_SIZE;
     if (!Number.isInteger(size) || size <= 0) throw new InputError(`image size must be a positive integer, got ${size}`, { path: abs });
-    const t = loadImageTensor(abs, { limitSideLen: size, limitType: spec.limitType ?? PADDLE_DET_DEFAULTS.limitType });
+    const preset = spec.preset ?? 'paddle-det';
+    if (!isImagePreset(preset)) throw new InputError(`unknown image preset '${String(preset)}' (known: ${Object.keys(IMAGE_PRESETS).join(', ')})`, { path: abs });
+    let t;
+    if (preset === 'rgb01') {
+      // The model's fixed input size wins (nsfwjs resizes to it whatever the photo); a free size takes --image-size.
+      const d = modelInput.dims;
+      const fixed = (i: number) => (d && d.length === 4 && typeof d[i] === 'number' && (d[i] as number) > 0 ? (d[i] as number) : null);
+      t = preprocessRgb01(decodeImageFile(abs), fixed(2) ?? size, fixed(3) ?? size);
+    } else {
+      t = loadImageTensor(abs, { limitSideLen: size, limitType: spec.limitType ?? PADDLE_DET_DEFAULTS.limitType });
+    }
     ({ dims, data } = t);
     preprocess = t.description;
     kind = 'image';

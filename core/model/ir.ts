@@ -5,6 +5,11 @@
  *
  * Follows the ONNX IR (onnx/onnx.proto, v1.10 as shipped by `onnx-proto` 8): tensors are row-major (C order),
  * dims are element counts.
+ *
+ * Other formats are imported into the same IR, expressed as ONNX operators with ONNX (NCHW) semantics, so that
+ * operator discovery and lowering need not know where a model came from: TF.js layers models
+ * (`tfjs-import.ts`, `format: 'tfjs-layers'`) map Keras layers to ONNX op types and their NHWC tensors to NCHW
+ * values. `importModel` (`import.ts`) picks the importer from the file.
  */
 
 /** A dimension of a graph input/output: a number when fixed, the `dim_param` string when symbolic, -1 when unknown. */
@@ -90,8 +95,13 @@ export interface OnnxNode {
   attrs: Record<string, AttrValue>;
 }
 
+/** The file format a model was imported from. */
+export type ModelFormat = 'onnx' | 'tfjs-layers';
+
 /** An imported model: the IR plus provenance and the decoded protobuf. */
 export interface OnnxModel {
+  /** Source format; absent means ONNX (models built before other formats existed leave it out). */
+  format?: ModelFormat;
   /** Absolute path of the file, or a label for in-memory models. */
   path: string;
   /** sha256 of the file bytes, lowercase hex. */
@@ -112,7 +122,7 @@ export interface OnnxModel {
   constants: Map<string, ConstTensor>;
   /**
    * The decoded `onnx.ModelProto` (onnx-proto / protobufjs 6 message). Treat as read-only: the reference step
-   * copies its graph outputs before adding its own.
+   * copies its graph outputs before adding its own. null for models of another format.
    */
   proto: unknown;
 }

@@ -238,8 +238,12 @@ export async function captureReference(model: OnnxModel, ops: readonly SparseOp[
   }
 }
 
-/** Feeds by model input name; a bare tensor goes to the only input. */
-function normalizeFeeds(model: OnnxModel, feeds: ReferenceFeeds): Record<string, TensorData> {
+/**
+ * Feeds by model input name; a bare tensor goes to the only input.
+ *
+ * @throws InputError when a multi-input model gets one bare tensor, or a model input has no tensor
+ */
+export function normalizeFeeds(model: OnnxModel, feeds: ReferenceFeeds): Record<string, TensorData> {
   const bare = 'dims' in feeds && 'data' in feeds && Array.isArray(feeds.dims) && feeds.data instanceof Float32Array;
   if (bare) {
     if (model.inputs.length !== 1) {

@@ -1,6 +1,7 @@
 /**
- * The main job (DESIGN.md §5): import an ONNX model, capture every sparse-capable layer's real input and reference
- * output with onnxruntime, and per layer and input, on the GPU: measure sparsity and micro-tile densities of the
+ * The main job (DESIGN.md §5): import a model (ONNX or TF.js layers, core/model/import.ts), capture every
+ * sparse-capable layer's real input and reference output with its runtime (onnxruntime or TF.js,
+ * core/model/capture.ts), and per layer and input, on the GPU: measure sparsity and micro-tile densities of the
  * exploited operand A, choose a variant, verify every variant run against the reference, time them, and write each
  * finished layer to the sink before starting the next.
  *
@@ -21,14 +22,15 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
-import { loadInput } from '../inputs/default.ts';
+import { defaultPresetFor, loadInput, type ImagePreset } from '../inputs/default.ts';
 import type { ALayout, FamilyConfig } from '../kernels/family.ts';
 import { compareOutputs, matmulErrorScale } from '../kernels/reference.ts';
 import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig } from '../kernels/registry.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
-import { importOnnx } from '../model/onnx-import.ts';
+import { importModel } from '../model/import.ts';
 import { checkLowerable, lowerToMatmul } from '../model/lowering.ts';
-import { ReferenceSession, type ReferenceCapture } from '../model/reference.ts';
+import type { ReferenceCapture } from '../model/reference.ts';
+import { createReferenceSession, type ReferenceRunner } from '../model/capture.ts';
 import { findSparseOps, type SparseOp } from '../model/sparse-ops.ts';
 import { coverageOf, type MicroTileCoverage } from '../pit/coverage.ts';
 import { decide, regretOf, type PolicyDecision } from '../pit/policy.ts';
@@ -56,6 +58,8 @@ export interface ProfileOptions {
   inputs: string[];
   /** Longest image side after resizing (multiple of 32). */
   imageSize: number;
+  /** Image preprocessing preset (core/inputs/default.ts); default by model format (`defaultPresetFor`). */
+  preset?: ImagePreset;
   /** Kernel families to measure (registry names); the baseline family is always added. */
   families: string[];
   /** Samples per variant, taken in interleaved rounds (more for variants re-measured). */
@@ -151,7 +155,7 @@ export class CancelledError extends Error {
 export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promise<{ runId: number; layers: LayerResult[] }> {
   const emit = env.onProgress ?? (() => {});
   emit({ kind: 'stage', stage: 'import', message: `importing ${opts.modelPath}` });
-  const model = importOnnx(opts.modelPath);
+  const model = importModel(opts.modelPath);
   const ops = findSparseOps(model);
   const supported = ops.filter((o) => o.supported);
   if (!supported.length) {
@@ -161,7 +165,7 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     );
   }
   const layersToRun = opts.maxLayers ? ops.slice(0, opts.maxLayers) : ops;
-  const inputs = opts.inputs.map((p) => loadInput(p, { imageSize: opts.imageSize }, model.inputs[0]!));
+  const inputs = opts.inputs.map((p) => loadInput(p, { imageSize: opts.imageSize, preset: opts.preset ?? defaultPresetFor(model) }, model.inputs[0]!));
   for (const f of opts.families) familyOf(f); // an unknown family is a usage error, before any run exists
   const families = opts.families.includes(BASELINE_FAMILY.name) ? opts.families : [BASELINE_FAMILY.name, ...opts.families];
   const policy = resolvePolicy(opts, env);
@@ -190,12 +194,12 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
   const layers: LayerResult[] = [];
   const total = layersToRun.length * inputs.length;
   const t0 = performance.now();
-  let session: ReferenceSession | null = null;
+  let session: ReferenceRunner | null = null;
   try {
-    session = await ReferenceSession.create(model, layersToRun);
+    session = await createReferenceSession(model, layersToRun);
     for (const [inputIndex, input] of inputs.entries()) {
       checkCancel(env.signal);
-      emit({ kind: 'stage', stage: 'reference', message: `reference run (onnxruntime) on ${input.ref.path} ${JSON.stringify(input.dims)}` });
+      emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${input.ref.path} ${JSON.stringify(input.dims)}` });
       const captured = await session.run({ dims: input.dims, data: input.data });
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
@@ -245,7 +249,7 @@ async function profileLayer(
   op: SparseOp,
   inputIndex: number,
   captured: ReferenceCapture,
-  model: ReturnType<typeof importOnnx>,
+  model: ReturnType<typeof importModel>,
   families: string[],
   opts: ProfileOptions,
   env: ProfileEnv,

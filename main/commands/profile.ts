@@ -1,7 +1,8 @@
 /** `pit profile`: the main job — a model's per-layer dynamic sparsity measured on the GPU, stored in SQLite. */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { defaultInputs, DEFAULT_IMAGE_SIZE } from '../../core/inputs/default.ts';
+import { defaultInputs, DEFAULT_IMAGE_SIZE, IMAGE_PRESETS, isImagePreset } from '../../core/inputs/default.ts';
+import { NSFWJS_MODELS, resolveModelArg } from '../../core/model/nsfwjs.ts';
 import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
@@ -17,12 +18,13 @@ import { lookupTileDb } from './tune.ts';
 export const profileCommand: Command = {
   name: 'profile',
   summary: "profile a model's dynamic sparsity on the GPU, layer by layer",
-  help: `Usage: pit profile [--model FILE.onnx --input FILE...] [options]
+  help: `Usage: pit profile [--model FILE.onnx|model.json --input FILE...] [options]
 
-Runs the model on the CPU (onnxruntime) to capture each MatMul / Gemm / Conv layer's real input and output, then,
-per layer and input, on the GPU (WebGPU): measures the activation's sparsity and micro-tile densities, runs the dense
-computation tiles for the shape and the PIT kernels, verifies each against the reference, and times them in
-interleaved rounds (--repeat samples each, every sample kept; the median with its spread is reported).
+Runs the model on the CPU (onnxruntime for ONNX, TF.js for TF.js layers models) to capture each MatMul / Gemm /
+Conv layer's real input and output (Keras Dense is a Gemm), then, per layer and input, on the GPU (WebGPU): measures
+the activation's sparsity and micro-tile densities, runs the dense computation tiles for the shape and the PIT
+kernels, verifies each against the reference, and times them in interleaved rounds (--repeat samples each, every
+sample kept; the median with its spread is reported).
 
 The baseline is the fastest verified dense tile for the shape. A PIT variant is chosen only when it beats the
 baseline beyond the noise (its interquartile range below the baseline's) and its speed-up is explained by what it
@@ -34,10 +36,16 @@ Without --model: the embedded default, PaddleOCR v4 text detection (@gutenye/ocr
 by @vladmandic/face-api, preprocessed as PaddleOCR does (longest side ${DEFAULT_IMAGE_SIZE}, multiple of 32).
 
 Options:
-  --model FILE        ONNX model (opset ≥ 7); needs --input
-  --input FILE...     inputs: .jpg/.png images (PaddleOCR det preprocessing) or .npy tensors of the model
-                      input's shape; repeat the flag or list several files after it
-  --image-size N      longest image side after resizing, rounded to a multiple of 32 (default ${DEFAULT_IMAGE_SIZE})
+  --model FILE        ONNX model (opset ≥ 7), or a TF.js layers model.json with its weight shards beside it
+                      (Keras Conv2D, DepthwiseConv2D, Dense, BatchNormalization, ReLU/ReLU6, pooling, …), or
+                      nsfwjs:NAME for a TF.js model the nsfwjs package ships (${Object.keys(NSFWJS_MODELS).join(', ')});
+                      needs --input
+  --input FILE...     inputs: .jpg/.png images (see --preset) or .npy tensors of the model input's shape
+                      (NCHW for images, also for TF.js models); repeat the flag or list several files after it
+  --preset NAME       image preprocessing (default: paddle-det for ONNX, rgb01 for TF.js models):
+${Object.entries(IMAGE_PRESETS).map(([k, v]) => `                        ${k.padEnd(11)} ${v}`).join('\n')}
+  --image-size N      paddle-det: longest image side after resizing, rounded to a multiple of 32 (default
+                      ${DEFAULT_IMAGE_SIZE}); rgb01: the square side when the model's input size is not fixed
   --variants LIST     comma-separated kernel families to measure (default ${defaultFamilies().join(',')});
                       ${familyNames()[0]} always runs. Families:
 ${familyInfos().map((f) => `                        ${f.name.padEnd(8)} ${f.summary}`).join('\n')}
@@ -69,6 +77,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
         model: { type: 'string' },
         input: { type: 'string', multiple: true },
         'image-size': { type: 'string' },
+        preset: { type: 'string' },
         variants: { type: 'string' },
         repeat: { type: 'string' },
         warmup: { type: 'string' },
@@ -93,7 +102,11 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
       inputs = d.inputs;
     } else if (!inputs.length) {
       throw new UsageError('--model needs at least one --input FILE (.jpg, .png or .npy)');
+    } else {
+      modelPath = resolveModelArg(modelPath);
     }
+    const preset = values.preset;
+    if (preset !== undefined && !isImagePreset(preset)) throw new UsageError(`unknown --preset '${preset}' (known: ${Object.keys(IMAGE_PRESETS).join(', ')})`);
     const families = values.variants ? values.variants.split(',').map((s) => s.trim()).filter(Boolean) : defaultFamilies();
     for (const f of families) {
       if (!familyNames().includes(f)) throw new UsageError(`unknown kernel family '${f}' (known: ${familyNames().join(', ')})`);
@@ -135,7 +148,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
       log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
       const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
       const { runId } = await profileModel(
-        { modelPath, inputs, imageSize, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist },
+        { modelPath, inputs, imageSize, preset, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );
       const report = getRunReport(db, runId);

@@ -257,6 +257,7 @@ export class HostService {
       modelPath,
       inputs,
       imageSize: req.imageSize ?? d.imageSize,
+      ...(req.preset !== undefined ? { preset: req.preset } : {}),
       families,
       repeat: req.repeat ?? d.repeat,
       warmup: req.warmup ?? d.warmup,

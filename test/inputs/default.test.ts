@@ -18,7 +18,7 @@ describe('defaultInputs', () => {
     expect(d.inputs.map((p) => p.split('/').slice(-3).join('/'))).toEqual(['face-api/demo/sample1.jpg', 'face-api/demo/sample6.jpg']);
     for (const p of [d.modelPath, ...d.inputs]) expect(existsSync(p)).toBe(true);
     expect(DEFAULT_IMAGE_SIZE).toBe(960);
-    expect(d.spec).toEqual({ imageSize: 960, limitType: 'max' });
+    expect(d.spec).toEqual({ preset: 'paddle-det', imageSize: 960, limitType: 'max' });
   });
 });
 
