@@ -18,6 +18,7 @@
  * set) never lower it against output-only.
  */
 import { solveAssignment } from './assignment.ts';
+import { pruned24 } from './importance.ts';
 import { balancedKMeans } from './kmeans.ts';
 import { blockPrunedImportance, identityBlocks } from './vectors.ts';
 import { NM_GROUP } from './types.ts';
@@ -103,15 +104,6 @@ export function outputPermutation(imp: Float64Array, k: number, n: number, v: nu
     }
   }
   return { blocks, initialPruned, finalPruned: cur, rounds, accepted };
-}
-
-/** Importance 2:4 prunes from four values: their sum minus the two largest. */
-function pruned24(a: number, b: number, c: number, d: number): number {
-  let m1 = a, m2 = -Infinity;
-  for (const x of [b, c, d]) {
-    if (x > m1) { m2 = m1; m1 = x; } else if (x > m2) m2 = x;
-  }
-  return a + b + c + d - m1 - m2;
 }
 
 /** Result of one block's input-channel search. */

@@ -73,20 +73,18 @@ export function ascendingOrder(scores: ArrayLike<number>): number[] {
 }
 
 /**
- * Importance an N:M group prunes: the sum of its `group − keep` smallest values (2:4 keeps the 2 largest).
- *
- * @param values the group's importances (length = group)
- */
-export function nmPrunedInGroup(values: ArrayLike<number>, keep: number): number {
-  const sorted = Array.from(values).sort((a, b) => a - b);
-  let s = 0;
-  for (let i = 0; i < sorted.length - keep; i++) s += sorted[i];
-  return s;
-}
-
-/**
  * Positions (0…group−1) an N:M group keeps: the `keep` largest, ties to the lower position.
  */
 export function nmKeptInGroup(values: ArrayLike<number>, keep: number): number[] {
   return topIndices(values, keep);
+}
+
+/** Importance 2:4 prunes from one group of four values: the sum of the two smallest (no allocation: the hot loop of gyro). */
+export function pruned24(a: number, b: number, c: number, d: number): number {
+  // The two smallest of four: sort the pairs (a, b) and (c, d), then merge their lower halves.
+  const lo1 = a < b ? a : b;
+  const hi1 = a < b ? b : a;
+  const lo2 = c < d ? c : d;
+  const hi2 = c < d ? d : c;
+  return lo1 < lo2 ? lo1 + (hi1 < lo2 ? hi1 : lo2) : lo2 + (hi2 < lo1 ? hi2 : lo1);
 }

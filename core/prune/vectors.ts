@@ -4,7 +4,7 @@
  * (a "column vector" of V weights per kept k), chosen by the block's summed importance. HiNM then keeps 2 of every 4
  * kept entries per channel, along the block's gather order.
  */
-import { nmKeptInGroup, nmPrunedInGroup, topIndices } from './importance.ts';
+import { nmKeptInGroup, pruned24, topIndices } from './importance.ts';
 import { NM_GROUP, NM_KEEP, type VectorBlock } from './types.ts';
 
 /** Σ over the block's channels of importance, per k: [K]. */
@@ -42,15 +42,12 @@ export function blockPrunedImportance(imp: Float64Array, k: number, n: number, c
   return pruned;
 }
 
-/** Importance 2:4 prunes inside a block whose gather order is `order` (length a multiple of 4). */
+/** Importance 2:4 prunes inside a block whose gather order is `order` (length a multiple of 4; 2:4 is hard-wired here for speed). */
 export function nmPrunedAlong(imp: Float64Array, n: number, channels: readonly number[], order: readonly number[]): number {
   let pruned = 0;
-  const g = new Float64Array(NM_GROUP);
-  for (const c of channels) {
-    for (let q = 0; q + NM_GROUP <= order.length; q += NM_GROUP) {
-      for (let j = 0; j < NM_GROUP; j++) g[j] = imp[order[q + j] * n + c];
-      pruned += nmPrunedInGroup(g, NM_KEEP);
-    }
+  for (let q = 0; q + NM_GROUP <= order.length; q += NM_GROUP) {
+    const r0 = order[q] * n, r1 = order[q + 1] * n, r2 = order[q + 2] * n, r3 = order[q + 3] * n;
+    for (const c of channels) pruned += pruned24(imp[r0 + c], imp[r1 + c], imp[r2 + c], imp[r3 + c]);
   }
   return pruned;
 }
