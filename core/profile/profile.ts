@@ -20,14 +20,15 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
-import { loadInput } from '../inputs/default.ts';
+import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
+import { inlineDecidedBranches } from '../model/branches.ts';
 import { compareOutputs, matmulErrorScale } from '../kernels/reference.ts';
 import { defaultVariantSpecs, runVariant, type VariantSpec } from '../kernels/variants.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
 import { importOnnx } from '../model/onnx-import.ts';
 import { checkLowerable, lowerToMatmul } from '../model/lowering.ts';
 import { ReferenceSession, type ReferenceCapture } from '../model/reference.ts';
-import { findSparseOps, type SparseOp } from '../model/sparse-ops.ts';
+import { findSparseOps, noSupportedOperatorMessage, type SparseOp } from '../model/sparse-ops.ts';
 import { coverageOf } from '../pit/coverage.ts';
 import { decide, regretOf } from '../pit/policy.ts';
 import { rulesFor, type PitRule } from '../pit/rules.ts';
@@ -43,11 +44,9 @@ export const VARIANT_NAMES = ['dense', 'pit-k', 'pit-m'] as const;
 /** Micro-tile shapes whose densities are reported for every layer ([M, K] terms; `1x1` is element density). */
 export const REPORTED_MICRO_TILES = ['1x1', '8x1', '32x1', '1x32', '1x64', '32x32'] as const;
 
-export interface ProfileOptions {
+/** A job's options; its inputs (`inputs`, `samples`, `imageSize`, `imagePreset`) are `SampleOptions`. */
+export interface ProfileOptions extends SampleOptions {
   modelPath: string;
-  inputs: string[];
-  /** Longest image side after resizing (multiple of 32). */
-  imageSize: number;
   variants: string[];
   repeat: number;
   warmup: number;
@@ -147,17 +146,14 @@ export class CancelledError extends Error {
 export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promise<{ runId: number; layers: LayerResult[] }> {
   const emit = env.onProgress ?? (() => {});
   emit({ kind: 'stage', stage: 'import', message: `importing ${opts.modelPath}` });
-  const model = importOnnx(opts.modelPath);
+  // Inputs and branches (issue 9; core/inputs/samples.ts, core/model/branches.ts): every sample's feeds are loaded
+  // and checked before the run exists, then the If branches their conditions decide are inlined.
+  const imported = importOnnx(opts.modelPath);
+  const inputs = loadSamples(imported, opts);
+  const model = await inlineDecidedBranches(imported, inputs.map((s) => s.feeds));
   const ops = findSparseOps(model);
-  const supported = ops.filter((o) => o.supported);
-  if (!supported.length) {
-    throw new ModelError(
-      `${opts.modelPath}: no supported operator (MatMul, Gemm, or Conv with group=1) among ${model.nodes.length} nodes` +
-        (ops.length ? ` (${ops.length} unsupported: ${ops[0]!.name}: ${ops[0]!.reason})` : ''),
-    );
-  }
+  if (!ops.some((o) => o.supported)) throw new ModelError(noSupportedOperatorMessage(model, ops), { path: opts.modelPath });
   const layersToRun = opts.maxLayers ? ops.slice(0, opts.maxLayers) : ops;
-  const inputs = opts.inputs.map((p) => loadInput(p, { imageSize: opts.imageSize }, model.inputs[0]!));
   const variants = opts.variants.includes('dense') ? opts.variants : ['dense', ...opts.variants];
   const policy = resolvePolicy(opts, env);
   if (policy.info.note) emit({ kind: 'log', message: policy.info.note });
@@ -182,8 +178,8 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     session = await ReferenceSession.create(model, layersToRun);
     for (const [inputIndex, input] of inputs.entries()) {
       checkCancel(env.signal);
-      emit({ kind: 'stage', stage: 'reference', message: `reference run (onnxruntime) on ${input.ref.path} ${JSON.stringify(input.dims)}` });
-      const captured = await session.run({ dims: input.dims, data: input.data });
+      emit({ kind: 'stage', stage: 'reference', message: `reference run (onnxruntime) on ${input.label}` });
+      const captured = await session.run(input.feeds);
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
         checkCancel(env.signal);
