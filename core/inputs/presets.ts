@@ -18,6 +18,7 @@ import { type DetPreprocessSpec, type Image8, PADDLE_DET_DEFAULTS, preprocessDet
 
 /** Names of the built-in presets. */
 export const IMAGE_PRESETS = ['paddle-det', 'paddle-rec', 'paddle-cls', 'imagenet'] as const;
+/** One of `IMAGE_PRESETS`. */
 export type ImagePresetName = (typeof IMAGE_PRESETS)[number];
 
 /**

@@ -11,7 +11,7 @@
  * 11/13), MatMul (opset 13, numpy broadcasting), If / Loop / Scan (opset 16).
  */
 import type { onnx as OnnxNs } from 'onnx-proto';
-import type { ConstTensor, Dim, OnnxModel, OnnxNode } from './ir.ts';
+import type { ConstTensor, OnnxModel, OnnxNode } from './ir.ts';
 import { formatDims } from './ir.ts';
 
 /** The operator types PIT Studio lowers to a matmul. */
@@ -237,16 +237,6 @@ function describe(node: OnnxNode, index: number, model: OnnxModel): SparseOp {
   }
   if (constants.has(inputName)) return unsupported('the activation operand is a constant (nothing dynamic to exploit)');
   return base;
-}
-
-/**
- * Static dims of a value: a constant's dims, `value_info` or a graph input's declared dims; null when unknown.
- * Used for messages and by callers that want to know an operand's rank before any run.
- */
-export function staticDims(name: string, model: OnnxModel): Dim[] | null {
-  const c = model.constants.get(name);
-  if (c) return c.dims;
-  return model.valueInfo.get(name)?.dims ?? model.inputs.find((i) => i.name === name)?.dims ?? null;
 }
 
 /**
