@@ -295,10 +295,10 @@ export interface ProfileRequest {
   /** Longest side limit for image preprocessing (multiple of 32). */
   imageSize?: number;
   /**
-   * Image preprocessing preset (core/inputs/default.ts `IMAGE_PRESETS`): `paddle-det` (PaddleOCR det) or `rgb01`
-   * (RGB / 255 at the model's input size, as nsfwjs); default by model format.
+   * Image preprocessing preset (core/inputs/presets.ts `IMAGE_PRESETS`): `paddle-det`, `paddle-rec`, `paddle-cls`,
+   * `imagenet` or `rgb01`; default by model format (`rgb01` for TF.js models, else `paddle-det`).
    */
-  preset?: 'paddle-det' | 'rgb01';
+  imagePreset?: string;
   /** Kernel families to measure (`FamilyInfo.name`); the baseline family always runs. Default: those `defaultOn`. */
   families?: string[];
   /** Timed samples per variant (taken in interleaved rounds); default `ProfileDefaults.repeat`. */

@@ -8,9 +8,9 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
-import type { InputRef, ProfileRequest } from '../protocol.ts';
+import type { InputRef } from '../protocol.ts';
 import { InputError, ModelError } from '../model/errors.ts';
-import type { ModelFormat, ValueInfo } from '../model/ir.ts';
+import type { ValueInfo } from '../model/ir.ts';
 import { checkInputShape } from '../model/reference.ts';
 import { decodeImageFile, loadImageTensor, PADDLE_DET_DEFAULTS, type DetPreprocessSpec } from './image.ts';
 import { loadNpy } from './npy.ts';
@@ -24,34 +24,8 @@ export const DEFAULT_IMAGE_SIZE = PADDLE_DET_DEFAULTS.limitSideLen;
 /** The photos of the default job, relative to the `@vladmandic/face-api` package. */
 export const DEFAULT_PHOTOS = ['demo/sample1.jpg', 'demo/sample6.jpg'] as const;
 
-/**
- * Image preprocessing presets, by the name `pit profile --preset` takes:
- * - `paddle-det`: PaddleOCR det (BGR, longest side limited to the image size and both sides rounded to multiples of
- *   32, ImageNet mean/std; `image.ts`);
- * - `rgb01`: Keras / TF.js image classifiers as nsfwjs feeds them (RGB / 255, bilinear resize with aligned corners to
- *   the model's fixed input size — 224 px for MobileNetV2, 299 px for InceptionV3 — or to the image size squared
- *   when the model's input size is free; `rgb01.ts`).
- */
-export const IMAGE_PRESETS: Readonly<Record<ImagePreset, string>> = {
-  'paddle-det': 'PaddleOCR det: BGR, longest side ≤ --image-size, sides multiples of 32, ImageNet mean/std',
-  rgb01: "RGB / 255 resized to the model's input size (nsfwjs, Keras/TF.js classifiers)",
-};
-
-/** A preset name; the protocol's `ProfileRequest.preset` is the one list (so the host's clients see the same names). */
-export type ImagePreset = NonNullable<ProfileRequest['preset']>;
-
-/** Whether `name` is a preset name. */
-export function isImagePreset(name: string): name is ImagePreset {
-  return Object.hasOwn(IMAGE_PRESETS, name);
-}
-
-/**
- * The preset a model's images get when none is asked for: `rgb01` for TF.js layers models (Keras image classifiers
- * take RGB in [0, 1]), `paddle-det` otherwise (the embedded default's pipeline).
- */
-export function defaultPresetFor(model: { format?: ModelFormat }): ImagePreset {
-  return model.format === 'tfjs-layers' ? 'rgb01' : 'paddle-det';
-}
+/** The presets `loadInput` knows (the job's sample loader takes every preset of presets.ts). */
+export type ImagePreset = 'paddle-det' | 'rgb01';
 
 /** How inputs are turned into tensors. */
 export interface InputSpec {
@@ -148,7 +122,7 @@ export function loadInput(path: string, spec: InputSpec, modelInput: ValueInfo):
     const size = spec.imageSize ?? DEFAULT_IMAGE_SIZE;
     if (!Number.isInteger(size) || size <= 0) throw new InputError(`image size must be a positive integer, got ${size}`, { path: abs });
     const preset = spec.preset ?? 'paddle-det';
-    if (!isImagePreset(preset)) throw new InputError(`unknown image preset '${String(preset)}' (known: ${Object.keys(IMAGE_PRESETS).join(', ')})`, { path: abs });
+    if (preset !== 'paddle-det' && preset !== 'rgb01') throw new InputError(`unknown image preset '${String(preset)}' (known: paddle-det, rgb01)`, { path: abs });
     let t;
     if (preset === 'rgb01') {
       // The model's fixed input size wins (nsfwjs resizes to it whatever the photo); a free size takes --image-size.

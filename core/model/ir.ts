@@ -125,6 +125,23 @@ export interface OnnxModel {
    * copies its graph outputs before adding its own. null for models of another format.
    */
   proto: unknown;
+  /**
+   * `If` nodes whose taken branch was inlined into the main graph (`branches.ts`), in the order they were inlined;
+   * absent when none was.
+   */
+  inlinedBranches?: InlinedBranch[];
+  /** Why a control-flow node (by name) was left as it is, e.g. an `If` whose condition differs between samples. */
+  subgraphNotes?: Map<string, string>;
+}
+
+/** One `If` replaced by the nodes of the branch its condition took. */
+export interface InlinedBranch {
+  /** Name of the `If` node. */
+  node: string;
+  /** `then_branch` or `else_branch`. */
+  branch: 'then_branch' | 'else_branch';
+  /** How the condition was decided: a constant, a graph input, or computed by onnxruntime from the inputs. */
+  decidedBy: 'constant' | 'input' | 'computed';
 }
 
 /** A dense float32 tensor, row-major. */
@@ -132,6 +149,60 @@ export interface TensorData {
   dims: number[];
   /** Row-major values; length = product of `dims`. */
   data: Float32Array;
+}
+
+/**
+ * Element types a model input can be fed as, named as onnxruntime-node names them (ONNX `TensorProto.DataType`:
+ * float32 = 1, uint8 = 2, int8 = 3, uint16 = 4, int16 = 5, int32 = 6, int64 = 7, bool = 9, float16 = 10,
+ * float64 = 11, uint32 = 12, uint64 = 13).
+ */
+export type FeedType =
+  | 'float32'
+  | 'float16'
+  | 'float64'
+  | 'int64'
+  | 'int32'
+  | 'int16'
+  | 'int8'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'bool';
+
+/** The typed array holding a `FeedTensor` of each `FeedType`. */
+export interface FeedArrays {
+  float32: Float32Array;
+  /** IEEE 754 half-precision bit patterns. */
+  float16: Uint16Array;
+  float64: Float64Array;
+  int64: BigInt64Array;
+  int32: Int32Array;
+  int16: Int16Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  uint16: Uint16Array;
+  uint32: Uint32Array;
+  uint64: BigUint64Array;
+  /** 0 or 1 per element. */
+  bool: Uint8Array;
+}
+
+/**
+ * A tensor fed to a model input in the element type the input declares (row-major, `dims` order). `data` is the
+ * `FeedArrays[type]` typed array of length product(`dims`) (1 for a scalar `[]`).
+ */
+export interface FeedTensor {
+  dims: number[];
+  type: FeedType;
+  data: FeedArrays[FeedType];
+}
+
+/** The `FeedType` of an ONNX element type code, or null for types that cannot be fed (string, complex, bfloat16…). */
+export function feedTypeOf(elemType: number): FeedType | null {
+  const name = ELEM_TYPE_NAMES[elemType];
+  const feedable: readonly string[] = ['float32', 'float16', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'uint16', 'uint32', 'uint64', 'bool'];
+  return name && feedable.includes(name) ? (name as FeedType) : null;
 }
 
 /** A captured (named) tensor. */

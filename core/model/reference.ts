@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import type * as OrtNs from 'onnxruntime-node';
 import { InputError, ModelError, oneLine } from './errors.ts';
-import type { NamedTensor, OnnxModel, TensorData, ValueInfo } from './ir.ts';
+import type { FeedTensor, FeedType, NamedTensor, OnnxModel, TensorData, ValueInfo } from './ir.ts';
 import { elemTypeName, formatDims, numel } from './ir.ts';
 import { modelProto, onnx } from './onnx-import.ts';
 import type { SparseOp } from './sparse-ops.ts';
@@ -46,8 +46,11 @@ export interface ReferenceCapture {
   ms: number;
 }
 
-/** Feeds: one tensor for a single-input model, or tensors by model input name. */
-export type ReferenceFeeds = TensorData | Record<string, TensorData>;
+/**
+ * Feeds: one tensor for a single-input model, or tensors by model input name. A `TensorData` is float32; a
+ * `FeedTensor` carries its element type, which must be the one the model input declares.
+ */
+export type ReferenceFeeds = TensorData | FeedTensor | Record<string, TensorData | FeedTensor>;
 
 /** Options of a reference session. */
 export interface ReferenceOptions {
@@ -56,19 +59,22 @@ export interface ReferenceOptions {
 }
 
 /**
- * Throws when `given` does not fit model input `info`: rank, fixed dims (symbolic and unknown dims accept any
- * size), and element type (only float32 inputs can be fed).
+ * Throws when a tensor of shape `given` and element type `type` does not fit model input `info`: rank, fixed dims
+ * (symbolic and unknown dims accept any size), and element type (the feed must already be in the declared type;
+ * `core/inputs/convert.ts` converts files to it).
  *
  * @param source where the tensor came from (file path), for the message
+ * @param type the feed's element type (default float32, what images and the legacy `loadInput` produce)
  * @throws InputError e.g. `input shape [1, 3, 64] (from a.npy) does not match model input "x": expected [N, 3, H, W]`
+ *   or `model input "ids" expects int64, but is fed float32 (from ids.npy)`
  */
-export function checkInputShape(info: ValueInfo, given: readonly number[], source?: string): void {
+export function checkInputShape(info: ValueInfo, given: readonly number[], source?: string, type: FeedType = 'float32'): void {
   const from = source ? ` (from ${source})` : '';
-  if (info.elemType !== 0 && info.elemType !== 1) {
-    throw new InputError(
-      `model input "${info.name}" expects ${elemTypeName(info.elemType)}, but PIT Studio feeds float32${from}`,
-      { path: source, input: info.name },
-    );
+  if (info.elemType !== 0 && elemTypeName(info.elemType) !== type) {
+    throw new InputError(`model input "${info.name}" expects ${elemTypeName(info.elemType)}, but is fed ${type}${from}`, {
+      path: source,
+      input: info.name,
+    });
   }
   if (info.dims === null) return;
   const ok =
@@ -140,7 +146,8 @@ export class ReferenceSession {
   /**
    * Runs the model once and captures the ops' tensors.
    *
-   * @param feeds one float32 tensor (single-input models) or tensors by input name
+   * @param feeds one tensor (single-input models) or tensors by input name, each float32 (`TensorData`) or in the
+   *   element type its model input declares (`FeedTensor`)
    * @throws InputError when a model input is missing, or a feed's shape/type does not fit its model input (checked
    *   before ORT runs); ModelError `reference run of PATH failed at node NAME (OpType): …` when ORT fails
    */
@@ -150,14 +157,15 @@ export class ReferenceSession {
     const ortFeeds: Record<string, OrtNs.Tensor> = {};
     for (const info of this.model.inputs) {
       const t = byName[info.name]!;
-      checkInputShape(info, t.dims);
+      const type = feedType(t);
+      checkInputShape(info, t.dims, undefined, type);
       if (t.data.length !== numel(t.dims)) {
         throw new InputError(
           `input "${info.name}" has ${t.data.length} values but shape ${formatDims(t.dims)} needs ${numel(t.dims)}`,
           { input: info.name },
         );
       }
-      ortFeeds[info.name] = new o.Tensor('float32', t.data, t.dims);
+      ortFeeds[info.name] = new o.Tensor(type, t.data as never, t.dims);
     }
 
     let results: OrtNs.InferenceSession.ReturnType;
@@ -170,7 +178,13 @@ export class ReferenceSession {
     const ms = performance.now() - t0;
 
     const get = (name: string): NamedTensor => {
-      if (byName[name]) return { name, dims: byName[name].dims.slice(), data: byName[name].data };
+      const fed = byName[name];
+      if (fed) {
+        if (feedType(fed) !== 'float32') {
+          throw new ModelError(`${this.model.path}: input ${name} is ${feedType(fed)}; PIT Studio profiles float32 tensors only`, { path: this.model.path });
+        }
+        return { name, dims: fed.dims.slice(), data: fed.data as Float32Array };
+      }
       const r = results[name];
       if (!r) throw new ModelError(`reference run of ${this.model.path} did not produce ${name}`, { path: this.model.path });
       if (r.type !== 'float32') {
@@ -190,7 +204,9 @@ export class ReferenceSession {
     }
     const outputs = this.model.outputs.map((v) => {
       const r = results[v.name]!;
-      return { name: v.name, dims: r.dims.map(Number), data: r.type === 'float32' ? (r.data as Float32Array) : Float32Array.from(r.data as ArrayLike<number>) };
+      // Non-float outputs (int64 indices, bool masks) are kept as float32 values: BigInts go through Number.
+      const data = r.type === 'float32' ? (r.data as Float32Array) : Float32Array.from(r.data as ArrayLike<number | bigint>, Number);
+      return { name: v.name, dims: r.dims.map(Number), data };
     });
     return { ops, outputs, ms };
   }
@@ -238,26 +254,76 @@ export async function captureReference(model: OnnxModel, ops: readonly SparseOp[
   }
 }
 
+/** The element type of a feed: a `FeedTensor`'s own, float32 for a plain `TensorData`. */
+function feedType(t: TensorData | FeedTensor): FeedType {
+  return 'type' in t ? t.type : 'float32';
+}
+
 /**
  * Feeds by model input name; a bare tensor goes to the only input.
- *
  * @throws InputError when a multi-input model gets one bare tensor, or a model input has no tensor
  */
-export function normalizeFeeds(model: OnnxModel, feeds: ReferenceFeeds): Record<string, TensorData> {
-  const bare = 'dims' in feeds && 'data' in feeds && Array.isArray(feeds.dims) && feeds.data instanceof Float32Array;
+export function normalizeFeeds(model: OnnxModel, feeds: ReferenceFeeds): Record<string, TensorData | FeedTensor> {
+  const bare = 'dims' in feeds && 'data' in feeds && Array.isArray(feeds.dims) && ArrayBuffer.isView(feeds.data);
   if (bare) {
     if (model.inputs.length !== 1) {
       throw new InputError(
         `${model.path} has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')}); give a tensor per input name`,
       );
     }
-    return { [model.inputs[0].name]: feeds as TensorData };
+    return { [model.inputs[0]!.name]: feeds as TensorData | FeedTensor };
   }
-  const byName = feeds as Record<string, TensorData>;
+  const byName = feeds as Record<string, TensorData | FeedTensor>;
   for (const info of model.inputs) {
     if (!byName[info.name]) {
       throw new InputError(`no tensor given for model input "${info.name}" ${formatDims(info.dims)}`, { input: info.name });
     }
   }
   return byName;
+}
+
+/**
+ * Runs a model given as bytes once and returns the named values as float32 (BigInt and bool values through Number):
+ * how the branch inliner computes `If` conditions that depend on the inputs.
+ *
+ * @param bytes a serialized ModelProto whose graph outputs include `names`
+ * @param label the model's path, for messages
+ * @param feeds a tensor per graph input (float32 `TensorData` or a typed `FeedTensor`)
+ * @throws ModelError `reference runtime rejected LABEL: …` or `reference run of LABEL failed: …`
+ */
+export async function evaluateValues(
+  bytes: Uint8Array,
+  label: string,
+  feeds: Record<string, TensorData | FeedTensor>,
+  names: readonly string[],
+): Promise<Map<string, TensorData>> {
+  const o = ort();
+  let session: OrtNs.InferenceSession;
+  try {
+    session = await o.InferenceSession.create(bytes, { executionProviders: ['cpu'], logSeverityLevel: 4 });
+  } catch (err) {
+    throw new ModelError(`reference runtime rejected ${label}: ${oneLine(err)}`, { path: label, cause: err });
+  }
+  try {
+    const ortFeeds: Record<string, OrtNs.Tensor> = {};
+    for (const name of session.inputNames) {
+      const t = feeds[name];
+      if (!t) throw new InputError(`no tensor given for model input "${name}"`, { input: name });
+      ortFeeds[name] = new o.Tensor(feedType(t), t.data as never, t.dims);
+    }
+    let results: OrtNs.InferenceSession.ReturnType;
+    try {
+      results = await session.run(ortFeeds, [...names]);
+    } catch (err) {
+      throw new ModelError(`reference run of ${label} failed: ${oneLine(err)}`, { path: label, cause: err });
+    }
+    const out = new Map<string, TensorData>();
+    for (const name of names) {
+      const r = results[name]!;
+      out.set(name, { dims: r.dims.map(Number), data: Float32Array.from(r.data as ArrayLike<number | bigint>, Number) });
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
 }

@@ -121,7 +121,9 @@ export class TfjsReferenceSession {
         if (t.data.length !== numel(t.dims)) {
           throw new InputError(`input "${info.name}" has ${t.data.length} values but shape ${formatDims(t.dims)} needs ${numel(t.dims)}`, { input: info.name });
         }
-        const x = keep(tf.tensor(t.data, t.dims, 'float32'));
+        // Keras image models take float32; a typed feed of another element type is converted (it was checked above).
+        const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
+        const x = keep(tf.tensor(data, t.dims, 'float32'));
         tensors.set(info.name, t.dims.length === 4 ? keep(tf.transpose(x, [0, 2, 3, 1])) : x);
       }
       const t0 = performance.now();

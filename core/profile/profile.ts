@@ -22,7 +22,8 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
-import { defaultPresetFor, loadInput, type ImagePreset } from '../inputs/default.ts';
+import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
+import { inlineDecidedBranches } from '../model/branches.ts';
 import type { ALayout, FamilyConfig } from '../kernels/family.ts';
 import { compareOutputs, matmulErrorScale } from '../kernels/reference.ts';
 import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig } from '../kernels/registry.ts';
@@ -31,7 +32,7 @@ import { importModel } from '../model/import.ts';
 import { checkLowerable, lowerToMatmul } from '../model/lowering.ts';
 import type { ReferenceCapture } from '../model/reference.ts';
 import { createReferenceSession, type ReferenceRunner } from '../model/capture.ts';
-import { findSparseOps, type SparseOp } from '../model/sparse-ops.ts';
+import { findSparseOps, noSupportedOperatorMessage, type SparseOp } from '../model/sparse-ops.ts';
 import { coverageOf, type MicroTileCoverage } from '../pit/coverage.ts';
 import { decide, regretOf, type PolicyDecision } from '../pit/policy.ts';
 import { rulesFor } from '../pit/rules.ts';
@@ -53,13 +54,9 @@ export const DEFAULT_WARMUP_MS = 50;
 /** Micro-tile shapes whose densities are reported for every layer ([M, K] terms; `1x1` is element density). */
 export const REPORTED_MICRO_TILES = ['1x1', '8x1', '32x1', '1x32', '1x64', '32x32'] as const;
 
-export interface ProfileOptions {
+/** A job's options; its inputs (`inputs`, `samples`, `imageSize`, `imagePreset`) are `SampleOptions`. */
+export interface ProfileOptions extends SampleOptions {
   modelPath: string;
-  inputs: string[];
-  /** Longest image side after resizing (multiple of 32). */
-  imageSize: number;
-  /** Image preprocessing preset (core/inputs/default.ts); default by model format (`defaultPresetFor`). */
-  preset?: ImagePreset;
   /** Kernel families to measure (registry names); the baseline family is always added. */
   families: string[];
   /** Samples per variant, taken in interleaved rounds (more for variants re-measured). */
@@ -155,17 +152,14 @@ export class CancelledError extends Error {
 export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promise<{ runId: number; layers: LayerResult[] }> {
   const emit = env.onProgress ?? (() => {});
   emit({ kind: 'stage', stage: 'import', message: `importing ${opts.modelPath}` });
-  const model = importModel(opts.modelPath);
+  // Inputs and branches (issue 9; core/inputs/samples.ts, core/model/branches.ts): every sample's feeds are loaded
+  // and checked before the run exists, then the If branches their conditions decide are inlined.
+  const imported = importModel(opts.modelPath);
+  const inputs = loadSamples(imported, opts);
+  const model = await inlineDecidedBranches(imported, inputs.map((s) => s.feeds));
   const ops = findSparseOps(model);
-  const supported = ops.filter((o) => o.supported);
-  if (!supported.length) {
-    throw new ModelError(
-      `${opts.modelPath}: no supported operator (MatMul, Gemm, or Conv with group=1) among ${model.nodes.length} nodes` +
-        (ops.length ? ` (${ops.length} unsupported: ${ops[0]!.name}: ${ops[0]!.reason})` : ''),
-    );
-  }
+  if (!ops.some((o) => o.supported)) throw new ModelError(noSupportedOperatorMessage(model, ops), { path: opts.modelPath });
   const layersToRun = opts.maxLayers ? ops.slice(0, opts.maxLayers) : ops;
-  const inputs = opts.inputs.map((p) => loadInput(p, { imageSize: opts.imageSize, preset: opts.preset ?? defaultPresetFor(model) }, model.inputs[0]!));
   for (const f of opts.families) familyOf(f); // an unknown family is a usage error, before any run exists
   const families = opts.families.includes(BASELINE_FAMILY.name) ? opts.families : [BASELINE_FAMILY.name, ...opts.families];
   const policy = resolvePolicy(opts, env);
@@ -199,8 +193,8 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     session = await createReferenceSession(model, layersToRun);
     for (const [inputIndex, input] of inputs.entries()) {
       checkCancel(env.signal);
-      emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${input.ref.path} ${JSON.stringify(input.dims)}` });
-      const captured = await session.run({ dims: input.dims, data: input.data });
+      emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${input.label}` });
+      const captured = await session.run(input.feeds);
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
         checkCancel(env.signal);

@@ -55,8 +55,16 @@ export function findPrunableLayers(model: OnnxModel): { layers: PrunableLayer[];
   const skipped: SkippedLayer[] = [];
   for (const op of findSparseOps(model)) {
     const skip = (reason: string) => skipped.push({ name: op.name, op: op.op, reason });
+    if (op.conv && op.conv.group !== 1) {
+      skip(`grouped conv (group=${op.conv.group}): a grouped/depthwise weight is one small matrix per group, not pruned`);
+      continue;
+    }
+    if (op.op === 'ConvTranspose') {
+      skip('ConvTranspose: its weight is applied transposed, not pruned');
+      continue;
+    }
     if (!op.supported) {
-      skip(op.conv && op.conv.group !== 1 ? `${op.reason}: a grouped/depthwise weight is one small matrix per group, not pruned` : (op.reason ?? 'unsupported'));
+      skip(op.reason ?? 'unsupported');
       continue;
     }
     const w = model.constants.get(op.weightName);

@@ -78,8 +78,49 @@ export function regretSummary(layers: LayerResult[]): (RegretStats & { predictio
   return { ...stats(audited.map((l) => l.regret!)), prediction: predicted.length ? stats(predicted) : null };
 }
 
+/** The layers skipped for one reason. */
+export interface SkippedGroup {
+  reason: string;
+  /** Each layer once, in run order, with the inputs (indices) on which it was skipped. */
+  layers: { name: string; op: string; inputs: number[] }[];
+}
+
 /**
- * Renders the table of `report` (plain text, fixed-width columns). Skipped layers are listed with their reason.
+ * Every skipped layer grouped by its reason (reasons in order of first appearance, layers in run order): what the
+ * report, `pit show` and the JSON list under "not profiled". A layer skipped on several inputs appears once.
+ */
+export function skippedByReason(layers: readonly LayerResult[]): SkippedGroup[] {
+  const groups = new Map<string, Map<string, SkippedGroup['layers'][number]>>();
+  for (const l of layers) {
+    if (!l.skipped) continue;
+    let g = groups.get(l.skipped);
+    if (!g) groups.set(l.skipped, (g = new Map()));
+    const entry = g.get(l.name);
+    if (entry) entry.inputs.push(l.input);
+    else g.set(l.name, { name: l.name, op: l.op, inputs: [l.input] });
+  }
+  return [...groups].map(([reason, g]) => ({ reason, layers: [...g.values()] }));
+}
+
+/** The "not profiled" lines of a report: a header, then one line per reason listing every layer it covers. */
+function skippedLines(layers: readonly LayerResult[], inputCount: number): string[] {
+  const groups = skippedByReason(layers);
+  if (!groups.length) return [];
+  const count = groups.reduce((n, g) => n + g.layers.length, 0);
+  const lines = [`not profiled: ${count} layer${count === 1 ? '' : 's'}, by reason:`];
+  for (const g of groups) {
+    const names = g.layers.map((l) => {
+      // Only when a layer was skipped on some inputs and not others is it worth saying which.
+      const some = inputCount > 1 && l.inputs.length < inputCount ? ` [input ${l.inputs.join(', ')}]` : '';
+      return `${l.name} (${l.op})${some}`;
+    });
+    lines.push(`  ${g.reason} — ${g.layers.length}: ${names.join(', ')}`);
+  }
+  return lines;
+}
+
+/**
+ * Renders the table of `report` (plain text, fixed-width columns). Every skipped layer is listed, grouped by reason.
  * Runs chosen by the tile-database policy get two more columns: the predicted ms of the chosen rule and, when
  * audited, the regret.
  */
@@ -97,12 +138,8 @@ export function formatReport(report: RunReport): string {
     right.push(true);
   }
   const rows: string[][] = [];
-  const skipped: string[] = [];
   for (const l of report.layers) {
-    if (l.skipped) {
-      skipped.push(`${l.name} (${l.op}): ${l.skipped}`);
-      continue;
-    }
+    if (l.skipped) continue;
     const baseline = variantOf(l, l.baseline ?? 'dense');
     const chosen = variantOf(l, l.chosen);
     const chosenMt = chosen?.microTile ? l.microTiles.find((t) => t.shape === chosen.microTile) : undefined;
@@ -163,7 +200,7 @@ export function formatReport(report: RunReport): string {
         (regret.prediction ? `; prediction alone: median ${pct(regret.prediction.median)}, max ${pct(regret.prediction.max)}` : ''),
     );
   }
-  if (skipped.length) lines.push(`not profiled (${skipped.length}): ${skipped.slice(0, 6).join('; ')}${skipped.length > 6 ? '; …' : ''}`);
+  lines.push(...skippedLines(report.layers, report.run.inputs.length));
   const r = report.run;
   lines.push(
     `run ${r.id} ${r.complete ? 'complete' : `INCOMPLETE (${r.status})`} — model ${r.model.path} (sha256 ${r.model.sha256.slice(0, 12)}…), ` +

@@ -1,7 +1,9 @@
 /** `pit profile`: the main job — a model's per-layer dynamic sparsity measured on the GPU, stored in SQLite. */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { defaultInputs, DEFAULT_IMAGE_SIZE, IMAGE_PRESETS, isImagePreset } from '../../core/inputs/default.ts';
+import { defaultInputs, DEFAULT_IMAGE_SIZE } from '../../core/inputs/default.ts';
+import { type ImageSpec, parseImageSpec } from '../../core/inputs/presets.ts';
+import { type InputFlag, readManifest, type SampleSpec, samplesFromFlags } from '../../core/inputs/samples.ts';
 import { NSFWJS_MODELS, resolveModelArg } from '../../core/model/nsfwjs.ts';
 import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
@@ -9,7 +11,7 @@ import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { familyInfos, familyNames } from '../../core/kernels/registry.ts';
 import { DEFAULT_SHORTLIST, DEFAULT_WARMUP_MS, defaultFamilies, profileModel } from '../../core/profile/profile.ts';
 import type { ProgressEvent } from '../../core/protocol.ts';
-import { formatReport } from '../../core/report/table.ts';
+import { formatReport, skippedByReason } from '../../core/report/table.ts';
 import { getRunReport } from '../../db/runs.ts';
 import { dbSink } from '../host/db-sink.ts';
 import { DB_HELP, openDb, positiveInt, UsageError, type Command } from './common.ts';
@@ -18,7 +20,7 @@ import { lookupTileDb } from './tune.ts';
 export const profileCommand: Command = {
   name: 'profile',
   summary: "profile a model's dynamic sparsity on the GPU, layer by layer",
-  help: `Usage: pit profile [--model FILE.onnx|model.json --input FILE...] [options]
+  help: `Usage: pit profile [--model FILE.onnx|model.json|nsfwjs:NAME --input [NAME=]FILE... [--sample --input ...]] [options]
 
 Runs the model on the CPU (onnxruntime for ONNX, TF.js for TF.js layers models) to capture each MatMul / Gemm /
 Conv layer's real input and output (Keras Dense is a Gemm), then, per layer and input, on the GPU (WebGPU): measures
@@ -39,11 +41,29 @@ Options:
   --model FILE        ONNX model (opset ≥ 7), or a TF.js layers model.json with its weight shards beside it
                       (Keras Conv2D, DepthwiseConv2D, Dense, BatchNormalization, ReLU/ReLU6, pooling, …), or
                       nsfwjs:NAME for a TF.js model the nsfwjs package ships (${Object.keys(NSFWJS_MODELS).join(', ')});
-                      needs --input
-  --input FILE...     inputs: .jpg/.png images (see --preset) or .npy tensors of the model input's shape
-                      (NCHW for images, also for TF.js models); repeat the flag or list several files after it
-  --preset NAME       image preprocessing (default: paddle-det for ONNX, rgb01 for TF.js models):
-${Object.entries(IMAGE_PRESETS).map(([k, v]) => `                        ${k.padEnd(11)} ${v}`).join('\n')}
+                      needs inputs (--input or --inputs-manifest)
+  --input FILE...     for a single-input model: one sample per file; repeat the flag or list several files after it
+  --input NAME=FILE   the file for model input NAME; one --input per model input makes one sample
+  --sample            starts the next sample (the --input flags after it), e.g.
+                        --input input=a.npy --input sr=sr.npy --input h=h.npy --input c=c.npy
+                        --sample --input input=b.npy --input sr=sr.npy --input h=h.npy --input c=c.npy
+  --inputs-manifest F JSON file of samples instead of --input (paths relative to it):
+                        {"image": SPEC, "samples": [{"NAME": "FILE", "NAME2": {"file": "FILE", "image": SPEC}},
+                        "FILE-for-a-single-input-model", ...]}
+                      Files: .npy (float16/32/64, int8/16/32/64, uint8/16/32/64, bool), fed in the element type the
+                      model input declares (ints widen or narrow when every value fits; floats never become ints);
+                      .jpg/.jpeg/.png images, preprocessed by --image-preset. Every input (name, element type,
+                      shape against the declared one, symbolic dims agreeing within a sample) is checked before a
+                      run is created. An If whose condition the inputs decide is inlined and its layers profiled.
+  --image-preset P    image preprocessing (default: paddle-det for ONNX models, rgb01 for TF.js models):
+                      paddle-det (PaddleOCR detection, BGR, longest side --image-size, multiples of 32), paddle-rec (PaddleOCR recognition: height 48 keeping the
+                      aspect, (x/255−0.5)/0.5, zero-padded to at least width 320), paddle-cls (as rec, width 192),
+                      imagenet (shorter side 256, centre crop 224, RGB, ImageNet mean/std), rgb01 (RGB / 255
+                      resized to the model's input size with aligned corners, as nsfwjs feeds Keras classifiers;
+                      --image-size squared when the size is free), or a JSON spec such as
+                      '{"preset":"paddle-rec","width":80}' or '{"resize":"fixed","width":64,"height":64,
+                      "channels":"RGB","scale":0.00392157,"mean":[0,0,0],"std":[1,1,1]}' (resize: limit-side,
+                      height, shorter-side-crop, fixed)
   --image-size N      paddle-det: longest image side after resizing, rounded to a multiple of 32 (default
                       ${DEFAULT_IMAGE_SIZE}); rgb01: the square side when the model's input size is not fixed
   --variants LIST     comma-separated kernel families to measure (default ${defaultFamilies().join(',')});
@@ -63,21 +83,24 @@ ${familyInfos().map((f) => `                        ${f.name.padEnd(8)} ${f.summ
   --shortlist N       with tiledb: measure the N rules predicted fastest beside the dense tiles
                       (default ${DEFAULT_SHORTLIST}; 1 trusts the prediction alone)
 ${DB_HELP}
-  --json FILE         also write the report as JSON
+  --json FILE         also write the report as JSON (with "skipped": the skipped layers grouped by reason)
   -q, --quiet         no per-layer progress on stderr
   -h, --help          show this help
 
 Ctrl-C cancels: finished layers stay stored and the run is marked incomplete.
 Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
   async run(argv) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals, tokens } = parseArgs({
       args: argv,
       allowPositionals: true,
+      tokens: true,
       options: {
         model: { type: 'string' },
         input: { type: 'string', multiple: true },
+        sample: { type: 'boolean', multiple: true },
+        'inputs-manifest': { type: 'string' },
+        'image-preset': { type: 'string' },
         'image-size': { type: 'string' },
-        preset: { type: 'string' },
         variants: { type: 'string' },
         repeat: { type: 'string' },
         warmup: { type: 'string' },
@@ -93,20 +116,33 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
       },
     });
     if (values.help) return console.log(this.help), 0;
+    // Inputs (issue 9): --input values, positionals and --sample separators in command-line order, or a manifest.
+    const flags: InputFlag[] = [];
+    for (const t of tokens) {
+      if (t.kind === 'positional') flags.push({ input: t.value });
+      else if (t.kind === 'option' && t.name === 'input' && t.value !== undefined) flags.push({ input: t.value });
+      else if (t.kind === 'option' && t.name === 'sample') flags.push('sample');
+    }
     let inputs = [...(values.input ?? []), ...positionals];
+    const manifest = values['inputs-manifest'];
+    let samples: SampleSpec[] | undefined;
     let modelPath = values.model;
     if (!modelPath) {
-      if (inputs.length) throw new UsageError('--input needs --model (without --model the embedded default runs on its own photos)');
+      if (inputs.length || manifest || values.sample) throw new UsageError('inputs need --model (without --model the embedded default runs on its own photos)');
       const d = defaultInputs();
       modelPath = d.modelPath;
       inputs = d.inputs;
+    } else if (manifest) {
+      if (inputs.length || values.sample) throw new UsageError('--inputs-manifest replaces --input and --sample: give one or the other');
+      samples = readManifest(manifest).samples;
     } else if (!inputs.length) {
-      throw new UsageError('--model needs at least one --input FILE (.jpg, .png or .npy)');
+      throw new UsageError('--model needs inputs: --input FILE (.jpg, .png or .npy), --input NAME=FILE per model input, or --inputs-manifest FILE');
     } else {
+      const parsed = samplesFromFlags(flags);
+      if ('error' in parsed) throw new UsageError(parsed.error);
+      samples = parsed.samples;
       modelPath = resolveModelArg(modelPath);
     }
-    const preset = values.preset;
-    if (preset !== undefined && !isImagePreset(preset)) throw new UsageError(`unknown --preset '${preset}' (known: ${Object.keys(IMAGE_PRESETS).join(', ')})`);
     const families = values.variants ? values.variants.split(',').map((s) => s.trim()).filter(Boolean) : defaultFamilies();
     for (const f of families) {
       if (!familyNames().includes(f)) throw new UsageError(`unknown kernel family '${f}' (known: ${familyNames().join(', ')})`);
@@ -115,6 +151,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
     const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 1);
     const warmupMs = values['warmup-ms'] === '0' ? 0 : positiveInt('warmup-ms', values['warmup-ms'], DEFAULT_WARMUP_MS);
     const imageSize = positiveInt('image-size', values['image-size'], DEFAULT_IMAGE_SIZE);
+    const imagePreset = imagePresetFlag(values['image-preset'], imageSize);
     const maxLayers = values['max-layers'] ? positiveInt('max-layers', values['max-layers'], 0) : undefined;
     const policy = values.policy;
     if (policy !== undefined && policy !== 'tiledb' && policy !== 'measure') throw new UsageError(`--policy must be tiledb or measure, got '${policy}'`);
@@ -148,12 +185,13 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
       log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
       const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
       const { runId } = await profileModel(
-        { modelPath, inputs, imageSize, preset, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist },
+        { modelPath, inputs, samples, imagePreset, imageSize, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );
       const report = getRunReport(db, runId);
       console.log(formatReport(report));
-      if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
+      // The stored report plus every skipped layer grouped by reason (as the table lists them).
+      if (values.json) writeFileSync(values.json, JSON.stringify({ ...report, skipped: skippedByReason(report.layers) }, null, 2));
       return abort.signal.aborted ? 130 : 0;
     } catch (e) {
       if (abort.signal.aborted) {
@@ -168,3 +206,17 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
     }
   },
 };
+
+/** `--image-preset`: a preset name or an inline JSON spec, checked now (before the GPU is acquired). */
+function imagePresetFlag(value: string | undefined, imageSize: number): ImageSpec | undefined {
+  if (value === undefined) return undefined;
+  let spec: unknown = value;
+  if (value.trim().startsWith('{')) {
+    try {
+      spec = JSON.parse(value);
+    } catch (e) {
+      throw new UsageError(`--image-preset: not a preset name nor valid JSON (${(e as Error).message})`);
+    }
+  }
+  return parseImageSpec(spec, imageSize, '--image-preset');
+}

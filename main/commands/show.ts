@@ -1,7 +1,7 @@
 /** `pit show RUN`: the per-layer table of a stored run. */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { formatReport } from '../../core/report/table.ts';
+import { formatReport, skippedByReason } from '../../core/report/table.ts';
 import { getRunReport } from '../../db/runs.ts';
 import { DB_HELP, openDb, positiveInt, UsageError, type Command } from './common.ts';
 
@@ -11,11 +11,13 @@ export const showCommand: Command = {
   help: `Usage: pit show RUN [--db FILE] [--json FILE|-]
 
 Prints the per-layer table of run RUN (see \`pit runs\`): layer, op, M×N×K, sparsity of the exploited operand, best
-micro-tile density, dense ms, chosen variant, chosen ms (kernel + detection), speedup and max error, then totals.
+micro-tile density, dense ms, chosen variant, chosen ms (kernel + detection), speedup and max error, then totals
+and every layer that was not profiled, grouped by reason.
 
 Options:
 ${DB_HELP}
-  --json FILE         also write the run's report as JSON (- for standard output, instead of the table)
+  --json FILE         also write the run's report as JSON (- for standard output, instead of the table), with
+                      "skipped": every skipped layer grouped by reason
   -h, --help          show this help`,
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -29,12 +31,13 @@ ${DB_HELP}
     const { db } = openDb(values.db);
     try {
       const report = getRunReport(db, id);
+      const json = () => JSON.stringify({ ...report, skipped: skippedByReason(report.layers) }, null, 2);
       if (values.json === '-') {
-        console.log(JSON.stringify(report, null, 2));
+        console.log(json());
         return 0;
       }
       console.log(formatReport(report));
-      if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
+      if (values.json) writeFileSync(values.json, json());
       return 0;
     } finally {
       db.close();

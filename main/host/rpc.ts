@@ -57,7 +57,7 @@ const SCHEMAS = {
     inputs: { type: 'strings', maxItems: 1000 },
     imageSize: { type: 'int', min: 32, max: 4096, optional: true },
     families: { type: 'strings', optional: true, maxItems: 64 },
-    preset: { type: 'enum', values: ['paddle-det', 'rgb01'], optional: true },
+    imagePreset: { type: 'enum', values: ['paddle-det', 'paddle-rec', 'paddle-cls', 'imagenet', 'rgb01'], optional: true },
     repeat: { type: 'int', min: 1, max: 1000, optional: true },
     warmup: { type: 'int', min: 0, max: 100, optional: true },
     warmupMs: { type: 'int', min: 0, max: 60000, optional: true },

@@ -42,6 +42,7 @@ import type {
 import type { PitDatabase } from '../../db/open.ts';
 import { deleteRun, getKernelWgsl, getLayerKernels, getRunReport, listRuns } from '../../db/runs.ts';
 import { listTileDbs, loadTileDb, openTileDb, recordTilePoint, tilePointKeys } from '../../db/tiledb.ts';
+import type { ImagePresetName } from '../../core/inputs/presets.ts';
 import { lookupTileDb } from '../commands/tune.ts';
 import { RpcError, validateRequest } from './rpc.ts';
 import { listItem, modelFits, planFor, pointInfo, tunePlans } from './tiledb.ts';
@@ -257,7 +258,7 @@ export class HostService {
       modelPath,
       inputs,
       imageSize: req.imageSize ?? d.imageSize,
-      ...(req.preset !== undefined ? { preset: req.preset } : {}),
+      ...(req.imagePreset !== undefined ? { imagePreset: req.imagePreset as ImagePresetName } : {}),
       families,
       repeat: req.repeat ?? d.repeat,
       warmup: req.warmup ?? d.warmup,

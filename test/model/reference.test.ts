@@ -27,11 +27,12 @@ describe('captureReference on sample1.jpg (1x3x96x128)', () => {
     cap = await captureReference(model, ops, input);
   });
 
-  it('captures every supported op (48), none of the depthwise ones', () => {
+  it('captures every supported op: 62 Conv (depthwise included) and 2 ConvTranspose', () => {
     expect(input.dims).toEqual([1, 3, 96, 128]);
-    expect(cap.ops.size).toBe(48);
+    expect(cap.ops.size).toBe(64);
     expect([...cap.ops.values()].every((c) => c.op.supported)).toBe(true);
-    expect(cap.ops.has(opByName('p2o.Conv.1').index)).toBe(false);
+    expect(cap.ops.get(opByName('p2o.Conv.1').index)!.output.dims).toEqual([1, 16, 48, 64]);
+    expect(cap.ops.get(opByName('p2o.ConvTranspose.2').index)!.output.dims).toEqual([1, 1, 96, 128]);
   });
 
   it('returns real tensors with the right shapes', () => {
@@ -121,10 +122,11 @@ describe('ReferenceSession', () => {
 });
 
 describe('checkInputShape', () => {
-  it('accepts any size for symbolic dims and rejects non-float inputs', () => {
+  it('accepts any size for symbolic dims and rejects a feed of another element type', () => {
     expect(() => checkInputShape(model.inputs[0], [2, 3, 32, 64])).not.toThrow();
     expect(() => checkInputShape({ name: 'ids', elemType: 7, dims: ['n'] }, [4], 'ids.npy')).toThrow(
-      'model input "ids" expects int64, but PIT Studio feeds float32 (from ids.npy)',
+      'model input "ids" expects int64, but is fed float32 (from ids.npy)',
     );
+    expect(() => checkInputShape({ name: 'ids', elemType: 7, dims: ['n'] }, [4], 'ids.npy', 'int64')).not.toThrow();
   });
 });

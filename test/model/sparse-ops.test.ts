@@ -9,23 +9,28 @@ describe('findSparseOps on the PaddleOCR v4 det model', () => {
   const model = importOnnx(defaultModelPath());
   const ops = findSparseOps(model);
 
-  it('finds the 62 Conv nodes in graph order', () => {
-    expect(ops).toHaveLength(62);
-    expect(ops.every((o) => o.op === 'Conv')).toBe(true);
-    expect(ops.map((o) => o.index)).toEqual([...Array(62).keys()]);
+  it('finds the 62 Conv and 2 ConvTranspose nodes in graph order', () => {
+    expect(ops).toHaveLength(64);
+    expect(ops.filter((o) => o.op === 'Conv')).toHaveLength(62);
+    expect(ops.filter((o) => o.op === 'ConvTranspose').map((o) => o.name)).toEqual(['p2o.ConvTranspose.0', 'p2o.ConvTranspose.2']);
+    expect(ops.map((o) => o.index)).toEqual([...Array(64).keys()]);
     const nodeIdx = ops.map((o) => o.nodeIndex);
     expect([...nodeIdx].sort((a, b) => a - b)).toEqual(nodeIdx);
     expect(ops[0]).toMatchObject({ name: 'p2o.Conv.0', inputName: 'x', weightName: 'conv2d_0.w_0', outputName: 'conv2d_450.tmp_0' });
   });
 
-  it('marks the 14 depthwise convs unsupported and keeps the other 48', () => {
-    const grouped = ops.filter((o) => !o.supported);
-    expect(grouped.map((o) => o.name)).toEqual(
-      [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 25, 29, 31].map((i) => `p2o.Conv.${i}`),
-    );
-    expect(grouped[0].reason).toBe('grouped conv (group=16)');
-    expect(grouped.find((o) => o.name === 'p2o.Conv.25')!.reason).toBe('grouped conv (group=384)');
-    expect(ops.filter((o) => o.supported)).toHaveLength(48);
+  it('supports every one of them, the 14 depthwise convs included (their group is kept)', () => {
+    expect(ops.every((o) => o.supported)).toBe(true);
+    const grouped = ops.filter((o) => o.conv!.group > 1);
+    expect(grouped.map((o) => o.name)).toEqual([1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 25, 29, 31].map((i) => `p2o.Conv.${i}`));
+    expect(grouped[0]!.conv!.group).toBe(16);
+    expect(grouped.find((o) => o.name === 'p2o.Conv.25')!.conv!.group).toBe(384);
+  });
+
+  it('reads ConvTranspose attributes (output_padding defaults to zeros)', () => {
+    const t = ops.find((o) => o.name === 'p2o.ConvTranspose.0')!;
+    expect(t.conv).toMatchObject({ kernel: [2, 2], strides: [2, 2], group: 1, outputPadding: [0, 0] });
+    expect(t.weightDims).toHaveLength(4);
   });
 
   it('reads Conv attributes, weight constants and optional bias', () => {
@@ -35,15 +40,16 @@ describe('findSparseOps on the PaddleOCR v4 det model', () => {
     const c2 = ops[2];
     expect(c2.conv!.kernel).toEqual([1, 1]);
     expect(c2).toMatchObject({ biasName: 'conv2d_395.b_0', biasConstant: true });
-    expect(ops.filter((o) => o.supported && o.conv!.kernel![0] === 3).map((o) => o.name)).toEqual(
+    expect(ops.filter((o) => o.conv!.group === 1 && o.conv!.kernel![0] === 3).map((o) => o.name)).toEqual(
       ['p2o.Conv.0', 'p2o.Conv.49', 'p2o.Conv.52', 'p2o.Conv.55', 'p2o.Conv.58', 'p2o.Conv.61'],
     );
   });
 });
 
 describe('findSparseOps on synthetic graphs', () => {
-  it('MatMul: 2-D constant B supported; batched constant B and rank-4 transposed activation B not', () => {
-    // Synthetic: y1 = x·W2, y2 = x3·W3 (W3 batched), y3 = q·transpose(k) (attention-style).
+  it('MatMul: 2-D constant B, batched constant B and a rank-4 transposed activation B are all supported', () => {
+    // Synthetic: y1 = x·W2, y2 = x3·W3 (W3 batched), y3 = q·transpose(k) (attention-style): the batched ones lower
+    // to batched matmuls (batched.ts), which lowering.ts's checkLowerable tells apart once shapes are captured.
     const bytes = buildModel({
       inputs: [
         { name: 'x', dims: ['n', 4] },
@@ -68,11 +74,37 @@ describe('findSparseOps on synthetic graphs', () => {
       ],
     });
     const ops = findSparseOps(importOnnxBytes(bytes, 'synthetic'));
-    expect(ops.map((o) => [o.name, o.supported, o.reason])).toEqual([
-      ['mm2d', true, undefined],
-      ['mmbatched', false, 'batched MatMul (B is [3, 4, 2])'],
-      ['qk', false, 'batched MatMul (B is a rank-4 activation [?, ?, ?, ?])'],
+    expect(ops.map((o) => [o.name, o.supported, o.weightConstant, o.weightDims])).toEqual([
+      ['mm2d', true, true, [4, 2]],
+      ['mmbatched', true, true, [3, 4, 2]],
+      ['qk', true, false, undefined],
     ]);
+  });
+
+  it('Conv with 4 spatial dims is refused; Conv1d and Conv3d are supported', () => {
+    // Synthetic: three convs of 1, 3 and 4 spatial dims (the last only declared, never run).
+    const bytes = buildModel({
+      inputs: [{ name: 'x1', dims: [1, 2, 9] }, { name: 'x3', dims: [1, 2, 4, 4, 4] }, { name: 'x4', dims: [1, 1, 2, 2, 2, 2] }],
+      outputs: [{ name: 'y1', dims: [1, 3, 7] }, { name: 'y3', dims: [1, 3, 2, 2, 2] }, { name: 'y4', dims: [1, 1, 1, 1, 1, 1] }],
+      initializers: [
+        { name: 'w1', dims: [3, 2, 3], data: new Array(18).fill(1) },
+        { name: 'w3', dims: [3, 2, 3, 3, 3], data: new Array(162).fill(1) },
+        { name: 'w4', dims: [1, 1, 2, 2, 2, 2], data: new Array(16).fill(1) },
+      ],
+      nodes: [
+        { op: 'Conv', inputs: ['x1', 'w1'], outputs: ['y1'], name: 'c1' },
+        { op: 'Conv', inputs: ['x3', 'w3'], outputs: ['y3'], name: 'c3', attrs: { strides: [1, 1, 1] } },
+        { op: 'Conv', inputs: ['x4', 'w4'], outputs: ['y4'], name: 'c4' },
+      ],
+    });
+    const ops = findSparseOps(importOnnxBytes(bytes, 'synthetic'));
+    expect(ops.map((o) => [o.name, o.supported, o.reason])).toEqual([
+      ['c1', true, undefined],
+      ['c3', true, undefined],
+      ['c4', false, 'Conv with 4 spatial dims (1-D, 2-D and 3-D are lowered)'],
+    ]);
+    expect(ops[0]!.conv).toEqual({ kernel: [3], strides: [1], pads: [0, 0], dilations: [1], group: 1, autoPad: 'NOTSET' });
+    expect(ops[1]!.conv).toMatchObject({ kernel: [3, 3, 3], pads: [0, 0, 0, 0, 0, 0] });
   });
 
   it('Gemm: attributes with defaults; a full [M, N] C is not a row bias; a constant A is not dynamic', () => {

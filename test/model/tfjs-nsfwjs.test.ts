@@ -71,8 +71,8 @@ function recompute(model: TfjsModel, op: SparseOp, cap: ReferenceCapture): { our
   const c = cap.ops.get(op.index)!;
   if (op.conv && op.conv.group !== 1) {
     const w = model.constants.get(op.weightName)!;
-    const pad = op.conv.autoPad === 'SAME_UPPER' ? 'SAME_UPPER' : op.conv.pads;
-    return { ours: groupedConvNchw(c.input, w, op.biasName ? model.constants.get(op.biasName)!.data : undefined, op.conv.group, op.conv.strides, pad), ref: c.output.data };
+    const pad = op.conv.autoPad === 'SAME_UPPER' ? 'SAME_UPPER' : (op.conv.pads as [number, number, number, number]);
+    return { ours: groupedConvNchw(c.input, w, op.biasName ? model.constants.get(op.biasName)!.data : undefined, op.conv.group, op.conv.strides as [number, number], pad), ref: c.output.data };
   }
   const mm = lowerToMatmul(op, cap, model);
   const y = referenceMatmul(mm.a, mm.b, mm.m, mm.n, mm.k);
@@ -112,7 +112,7 @@ describe('nsfwjs MobileNetV2 (TF.js layers, 224 px)', () => {
       // group = channels: W [C, 1, 3, 3] and the input has C channels.
       expect(o.weightDims).toEqual([o.conv!.group, 1, 3, 3]);
       expect(model.valueInfo.get(o.inputName)!.dims![1]).toBe(o.conv!.group);
-      expect(o.reason).toBe(`grouped conv (group=${o.conv!.group})`);
+      expect(o.supported).toBe(true); // lowered as a batched matmul with the groups as the batch
     }
     expect(ops.filter((o) => o.op === 'Gemm').map((o) => `${o.name}:${o.weightDims!.join('x')}`)).toEqual(['dense_1:1280x256', 'dense_2:256x128', 'dense_3:128x5']);
     expect(model.tfjs.foldedBatchNorms.size).toBe(52);

@@ -1,7 +1,7 @@
 /** The text report of a run (what `pit profile` and `pit show` print): columns, totals, policy columns, skipped layers. */
 import { describe, expect, it } from 'vitest';
 import type { LayerResult, RunReport, VariantResult } from '../../core/protocol.ts';
-import { bestDensity, formatReport, regretSummary } from '../../core/report/table.ts';
+import { bestDensity, formatReport, regretSummary, skippedByReason } from '../../core/report/table.ts';
 
 const v = (name: string, ms: number, detectMs = 0, ok = true): VariantResult => ({
   name, ms, detectMs, ok, microTile: name === 'dense' ? null : '32x1', computeTile: '32x128x8/4x4', maxAbsErr: 2e-6, maxRelErr: 1e-7, wgslHash: 'h',
@@ -39,9 +39,28 @@ describe('formatReport', () => {
     expect(text).toMatch(
       /totals: default dense 4\.00 ms → baseline dense 4\.00 ms \(dense tile choice 1\.00x\) → chosen 1\.25 ms \(PIT gain 3\.20x; detection 0\.250 ms and layout 0\.000 ms included\); ideal 2\.00 ms/,
     );
-    expect(text).toMatch(/not profiled \(1\): conv1 \(Conv\): grouped conv \(group=16\)/);
+    expect(text).toContain('not profiled: 1 layer, by reason:\n  grouped conv (group=16) — 1: conv1 (Conv)\n');
     expect(text).not.toMatch(/predicted ms|regret/);
     expect(text).toMatch(/run 7 complete/);
+  });
+
+  it('lists every skipped layer (not only the first 6), grouped by reason, each layer once across inputs', () => {
+    const skip = (i: number, reason: string, input = 0) => layer(i, { skipped: reason, variants: [], microTiles: [], input, op: i >= 20 ? 'MatMul' : 'Conv' });
+    const grouped = 'grouped conv (group > 1): batched';
+    const layers = [layer(0), ...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => skip(i, grouped)), skip(20, 'batched MatMul'), skip(21, 'batched MatMul')];
+    // A second input: the same layers skipped again, plus one skipped only there.
+    layers.push(layer(0, { input: 1 }), ...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => skip(i, grouped, 1)), skip(20, 'batched MatMul', 1), skip(21, 'batched MatMul', 1), skip(9, 'shape', 1));
+    const r = report(layers);
+    r.run.inputs = [0, 1].map((i) => ({ path: `/x${i}.npy`, kind: 'npy', shape: [1], preprocess: '', synthetic: false }));
+    const groups = skippedByReason(layers);
+    expect(groups.map((g) => [g.reason, g.layers.length])).toEqual([[grouped, 8], ['batched MatMul', 2], ['shape', 1]]);
+    expect(groups[0]!.layers[0]).toEqual({ name: 'conv1', op: 'Conv', inputs: [0, 1] });
+    const text = formatReport(r);
+    expect(text).toContain('not profiled: 11 layers, by reason:');
+    expect(text).toContain(`  ${grouped} — 8: ${[1, 2, 3, 4, 5, 6, 7, 8].map((i) => `conv${i} (Conv)`).join(', ')}\n`);
+    expect(text).toContain('  batched MatMul — 2: conv20 (MatMul), conv21 (MatMul)\n');
+    expect(text).toContain('  shape — 1: conv9 (Conv) [input 1]\n');
+    expect(text).not.toContain('; …');
   });
 
   it('says when a run is incomplete and marks failed variants', () => {
