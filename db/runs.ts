@@ -5,6 +5,11 @@
  * layer, then `finishRun` or `failRun`. A crash loses at most the layer in flight; the next `openDatabase` marks
  * the orphaned run incomplete ('interrupted') through `markAbandonedRuns`, and its finished layers stay readable.
  *
+ * Every write is an IMMEDIATE transaction: it takes the write lock before its first read. A deferred transaction
+ * that reads first and then writes cannot wait for another process's writer (its snapshot would be stale), so SQLite
+ * fails it at once with SQLITE_BUSY despite busy_timeout; an immediate one waits, so two writers on one file (two
+ * `pit profile` runs, or one beside the app) both finish.
+ *
  * Units: ms for times, fractions 0–1 for sparsity and densities. SQLite stores NaN as NULL; nullable time and
  * error columns are read back as NaN.
  */
@@ -130,7 +135,7 @@ export function createRun(db: Db, run: NewRun): number {
         insertInput.run(runId, i, inp.path, inp.kind, JSON.stringify(inp.shape), inp.preprocess, inp.synthetic ? 1 : 0),
       );
       return runId;
-    })(),
+    }).immediate(),
   );
 }
 
@@ -217,7 +222,7 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
       });
       insertLayerPolicy(db, layerId, layer);
       return layerId;
-    })(),
+    }).immediate(),
   );
 }
 
@@ -269,7 +274,7 @@ function setFinalStatus(db: Db, runId: number, status: Exclude<RunStatus, 'runni
       const row = db.prepare('SELECT status FROM runs WHERE id = ?').get(runId) as { status: RunStatus } | undefined;
       if (!row) throw new RunNotFoundError(runId, db.name);
       throw new RunStateError(`run ${runId} is already ${row.status}`, runId);
-    })(),
+    }).immediate(),
   );
 }
 
@@ -295,7 +300,7 @@ export function markAbandonedRuns(db: Db): number[] {
       );
       for (const id of gone) mark.run(nowIso(), id);
       return gone;
-    })(),
+    }).immediate(),
   );
 }
 
@@ -324,7 +329,7 @@ export function runExists(db: Db, runId: number): boolean {
  * @throws DatabaseError when the database cannot be written.
  */
 export function deleteRun(db: Db, runId: number): boolean {
-  return guarded(db.name, `deleting run ${runId}`, () => db.prepare('DELETE FROM runs WHERE id = ?').run(runId).changes > 0);
+  return guarded(db.name, `deleting run ${runId}`, () => db.transaction(() => db.prepare('DELETE FROM runs WHERE id = ?').run(runId).changes > 0).immediate());
 }
 
 /**
@@ -332,15 +337,10 @@ export function deleteRun(db: Db, runId: number): boolean {
  * @returns The number of kernels deleted.
  */
 export function pruneKernels(db: Db): number {
-  return guarded(db.name, 'pruning kernels', () =>
-    db
-      .prepare(
-        `DELETE FROM kernels
-         WHERE NOT EXISTS (SELECT 1 FROM measurements WHERE wgsl_hash = kernels.sha256)
-           AND NOT EXISTS (SELECT 1 FROM measurement_kernels WHERE kernel_sha256 = kernels.sha256)`,
-      )
-      .run().changes,
-  );
+  const sql = `DELETE FROM kernels
+               WHERE NOT EXISTS (SELECT 1 FROM measurements WHERE wgsl_hash = kernels.sha256)
+                 AND NOT EXISTS (SELECT 1 FROM measurement_kernels WHERE kernel_sha256 = kernels.sha256)`;
+  return guarded(db.name, 'pruning kernels', () => db.transaction(() => db.prepare(sql).run().changes).immediate());
 }
 
 /** The WGSL text stored under a sha256, or null when no kernel has that hash. */
