@@ -398,10 +398,14 @@ interface RunRow {
   device: string;
   description: string;
   backend: string;
+  writer_host: string;
+  writer_pid: number;
+  writer_started_at: number;
 }
 
 const RUN_SELECT = `
   SELECT r.id, r.created_at, r.status, r.status_message, r.timestamp_query, r.variants_json, r.repeat, r.options_json,
+         r.writer_host, r.writer_pid, r.writer_started_at,
          m.path AS model_path, m.sha256 AS model_sha256,
          a.vendor, a.architecture, a.device, a.description, a.backend
   FROM runs r JOIN models m ON m.id = r.model_id JOIN adapters a ON a.id = r.adapter_id`;
@@ -435,9 +439,11 @@ function toTotals(row: TotalsRow | undefined): RunTotals {
 
 /**
  * RunSummary.status: the reason for an incomplete run ('cancelled', 'interrupted', an error line), 'running'
- * while a writer is at work, and empty for a complete run.
+ * while a writer is at work, and empty for a complete run. A run still 'running' whose writer is gone reads as
+ * 'interrupted', as markAbandonedRuns would mark it: a read-only connection cannot write that, but says it.
  */
 function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
+  const abandoned = r.status === 'running' && writerIsGone(r.writer_host, r.writer_pid, r.writer_started_at);
   const summary: RunSummary = {
     id: r.id,
     complete: r.status === 'complete',
@@ -447,7 +453,7 @@ function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
     inputs,
     variants: JSON.parse(r.variants_json) as VariantName[],
     repeat: r.repeat,
-    status: r.status === 'incomplete' ? r.status_message : r.status === 'running' ? 'running' : '',
+    status: r.status === 'incomplete' ? r.status_message : abandoned ? 'interrupted' : r.status === 'running' ? 'running' : '',
   };
   // The profiler stores how it chose variants in the run's options (policy tiledb, issue 3).
   const policy = (JSON.parse(r.options_json) as { policy?: RunSummary['policy'] }).policy;

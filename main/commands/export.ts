@@ -95,7 +95,7 @@ Exit codes: 0 written, 1 error (one line on stderr), 2 bad usage.`,
     const out = resolve(values.out);
     if (existsSync(out) && readdirSync(out).length && !values.force) throw new UsageError(`${out} is not empty (use --force to write into it)`);
 
-    const { db } = openDb(values.db);
+    const { db } = openDb(values.db, 'read');
     try {
       const report = getRunReport(db, runId);
       if (!report.run.complete) {

@@ -101,7 +101,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
     const rounds = values.rounds ? positiveInt('rounds', values.rounds, 1) : undefined;
     const shortlist = values.shortlist ? positiveInt('shortlist', values.shortlist, DEFAULT_SHORTLIST) : undefined;
 
-    const { db, path: dbPath } = openDb(values.db);
+    const { db, path: dbPath } = openDb(values.db, 'write');
     const abort = new AbortController();
     const onSigint = () => {
       if (abort.signal.aborted) process.exit(130);

@@ -1,5 +1,6 @@
 /** `pit runs`: list stored runs. */
 import { parseArgs } from 'node:util';
+import { DatabaseError } from '../../db/errors.ts';
 import { listRuns } from '../../db/runs.ts';
 import { DB_HELP, openDb, type Command } from './common.ts';
 
@@ -17,7 +18,19 @@ ${DB_HELP}
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
     if (values.help) return console.log(this.help), 0;
-    const { db, path } = openDb(values.db);
+    let opened;
+    try {
+      opened = openDb(values.db, 'read');
+    } catch (e) {
+      // Nothing profiled yet (the database does not exist): an empty list, not an error.
+      if (e instanceof DatabaseError && e.code === 'PIT_NO_DATABASE') {
+        if (values.json) console.log('[]');
+        else console.log(`no runs: ${e.message.replace(/ \(pit profile.*\)$/, '')} (profile one: pit profile --model FILE.onnx --input FILE)`);
+        return 0;
+      }
+      throw e;
+    }
+    const { db, path } = opened;
     try {
       const runs = listRuns(db);
       if (values.json) {

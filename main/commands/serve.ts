@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { defaultDbPath } from '../../db/open.ts';
 import { createHost } from '../host/create.ts';
 import { startWebServer } from '../host/web-server.ts';
-import { DB_HELP, positiveInt, UsageError, type Command } from './common.ts';
+import { DB_HELP, isDefaultLocation, positiveInt, UsageError, type Command } from './common.ts';
 
 /**
  * Where the built renderer is: `$PIT_RENDERER_DIR`, else `out/renderer` next to this bundle (out/cli/pit.mjs) or
@@ -63,7 +63,7 @@ The first stdout line is the URL to open: http://127.0.0.1:PORT/#token=TOKEN`,
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
     const dbPath = values.db ?? defaultDbPath();
     const staticDir = findRendererDir();
-    const host = createHost(dbPath);
+    const host = createHost(dbPath, { createDirs: isDefaultLocation(values.db) });
     let server;
     try {
       server = await startWebServer({ host: host.service, port, staticDir });

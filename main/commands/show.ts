@@ -26,7 +26,7 @@ ${DB_HELP}
     if (values.help) return console.log(this.help), 0;
     if (positionals.length !== 1) throw new UsageError('pit show takes one run id (see `pit runs`)');
     const id = positiveInt('RUN', positionals[0], 0);
-    const { db } = openDb(values.db);
+    const { db } = openDb(values.db, 'read');
     try {
       const report = getRunReport(db, id);
       if (values.json === '-') {

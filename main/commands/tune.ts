@@ -70,7 +70,7 @@ Exit codes: 0 done, 1 error, 2 bad usage, 130 cancelled.`,
       },
     });
     if (values.help) return console.log(this.help), 0;
-    const { db, path: dbPath } = openDb(values.db);
+    const { db, path: dbPath } = openDb(values.db, values.list ? 'read' : 'write');
     if (values.list) {
       try {
         const hash = kernelSourcesHash();
