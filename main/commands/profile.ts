@@ -51,6 +51,10 @@ ${DB_HELP}
   -q, --quiet         no per-layer progress on stderr
   -h, --help          show this help
 
+Environment:
+  PIT_MAX_IMAGE_PIXELS=N  largest image input, width × height (default 67108864 = 8192²): a larger picture is
+                      refused from its header, before decoding
+
 Ctrl-C cancels: finished layers stay stored and the run is marked incomplete.
 Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
   async run(argv) {
