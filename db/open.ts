@@ -1,7 +1,7 @@
 /**
  * Opening the run database: where it lives, connection settings, and schema migrations by `PRAGMA user_version`.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -150,7 +150,7 @@ function prepareLocation(file: string, options: OpenOptions): void {
     mkdirSync(dir, { recursive: true });
     return;
   }
-  const st = statSync(dir, { throwIfNoEntry: false });
+  const st = statOrNull(dir, file);
   if (!st || !st.isDirectory()) {
     throw new DatabaseError(
       `${file}: the folder ${dir} ${st ? 'is not a folder' : 'does not exist'} (create it first, or choose another --db)`,
@@ -158,8 +158,22 @@ function prepareLocation(file: string, options: OpenOptions): void {
       file,
     );
   }
-  if (options.readonly && !existsSync(file)) {
+  if (options.readonly && !statOrNull(file, file)) {
     throw new DatabaseError(`no run database at ${file} (pit profile or pit tune creates it)`, 'PIT_NO_DATABASE', file);
+  }
+}
+
+/**
+ * `stat` of `path`, null when it does not exist.
+ * @throws DatabaseError naming `file` when it cannot be looked at (EACCES: a folder on the way is not searchable).
+ */
+function statOrNull(path: string, file: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'PIT_FS';
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw new DatabaseError(`cannot open ${file}: no permission to look at ${path} (${code})`, code, file, { cause: err });
   }
 }
 

@@ -256,12 +256,18 @@ export function finishRun(db: Db, runId: number): void {
   setFinalStatus(db, runId, 'complete', '');
 }
 
+/** Longest reason stored for an incomplete run, characters (a list of runs shows it in one column). */
+export const STATUS_MESSAGE_MAX = 300;
+
 /**
- * Marks a running run incomplete with the reason: `cancelled`, or one line saying what failed.
+ * Marks a running run incomplete with the reason: `cancelled`, or one line saying what failed (only its first line
+ * is kept, cut to STATUS_MESSAGE_MAX characters with `…`).
  * @throws RunNotFoundError, RunStateError (the run is not 'running'), DatabaseError.
  */
 export function failRun(db: Db, runId: number, message: string): void {
-  setFinalStatus(db, runId, 'incomplete', message || 'failed');
+  const line = (message.split(/\r?\n/).find((l) => l.trim()) ?? '').trim();
+  const short = line.length > STATUS_MESSAGE_MAX ? `${line.slice(0, STATUS_MESSAGE_MAX - 1).trimEnd()}…` : line;
+  setFinalStatus(db, runId, 'incomplete', short || 'failed');
 }
 
 function setFinalStatus(db: Db, runId: number, status: Exclude<RunStatus, 'running'>, message: string): void {

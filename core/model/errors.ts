@@ -43,3 +43,28 @@ export function oneLine(err: unknown): string {
     .filter((s) => s.length > 0)
     .join(' | ');
 }
+
+/** Longest message kept from a native library's error (onnxruntime's run to ~900 characters), characters. */
+export const NATIVE_MESSAGE_MAX = 240;
+
+/**
+ * A native library's error message made fit for one line of a table: onnxruntime prefixes its messages with the C++
+ * source location and function signature (`/onnxruntime_src/…/model_load_utils.h:46 void onnxruntime::…(…) `),
+ * which is dropped; then whole sentences are kept while they fit in `max` characters (the first one always, cut
+ * with `…` if it alone is longer). The full text stays available as the error's `cause`.
+ */
+export function conciseNativeMessage(message: string, max: number = NATIVE_MESSAGE_MAX): string {
+  let text = oneLine(message);
+  // `path/file.ext:LINE signature(args) text`: drop through the signature's closing parenthesis (one nesting level).
+  const located = /^\S+\.(?:h|hpp|cc|cpp|c):\d+\s+[^(]*\((?:[^()]|\([^()]*\))*\)\s*/.exec(text);
+  if (located && located[0].length < text.length) text = text.slice(located[0].length);
+  if (text.length <= max) return text;
+  const sentences = text.match(/[^.!?]+(?:[.!?]+(?=\s|$)|$)\s*/g) ?? [text];
+  let out = '';
+  for (const s of sentences) {
+    if ((out + s).trimEnd().length > max) break;
+    out += s;
+  }
+  out = out.trimEnd();
+  return out || `${text.slice(0, max - 1).trimEnd()}…`;
+}

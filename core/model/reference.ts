@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as OrtNs from 'onnxruntime-node';
-import { InputError, ModelError, oneLine } from './errors.ts';
+import { conciseNativeMessage, InputError, ModelError, oneLine } from './errors.ts';
 import type { NamedTensor, OnnxModel, TensorData, ValueInfo } from './ir.ts';
 import { elemTypeName, formatDims, numel } from './ir.ts';
 import { modelProto, onnx } from './onnx-import.ts';
@@ -132,7 +132,7 @@ export class ReferenceSession {
         intraOpNumThreads: options.threads ?? 0,
       });
     } catch (err) {
-      throw new ModelError(`reference runtime rejected ${model.path}: ${oneLine(err)}`, { path: model.path, cause: err });
+      throw new ModelError(`reference runtime rejected ${model.path}: ${conciseNativeMessage(oneLine(err))}`, { path: model.path, cause: err });
     }
     return new ReferenceSession(model, supported, session, [...model.outputs.map((o) => o.name), ...extra]);
   }
@@ -204,7 +204,7 @@ export class ReferenceSession {
   private wrapRunError(err: unknown): ModelError {
     const msg = oneLine(err);
     const m = /running (\w+) node\. Name:'([^']*)'/.exec(msg);
-    const status = /Status Message: (.*)$/.exec(msg)?.[1] ?? msg;
+    const status = conciseNativeMessage(/Status Message: (.*)$/.exec(msg)?.[1] ?? msg);
     if (m) {
       const [, opType, node] = m;
       const sparse = this.ops.find((o) => o.name === node);
@@ -215,7 +215,7 @@ export class ReferenceSession {
         cause: err,
       });
     }
-    return new ModelError(`reference run of ${this.model.path} failed: ${msg}`, { path: this.model.path, cause: err });
+    return new ModelError(`reference run of ${this.model.path} failed: ${conciseNativeMessage(msg)}`, { path: this.model.path, cause: err });
   }
 }
 

@@ -4,12 +4,19 @@ import { DatabaseError } from '../../db/errors.ts';
 import { listRuns } from '../../db/runs.ts';
 import { DB_HELP, openDb, type Command } from './common.ts';
 
+/** Widest reason shown in the status column, characters (`pit show RUN` prints it whole). */
+const STATUS_COLUMN = 60;
+
+const clip = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1).trimEnd()}…` : s);
+
 export const runsCommand: Command = {
   name: 'runs',
   summary: 'list stored runs',
   help: `Usage: pit runs [--db FILE] [--json]
 
-Lists the runs in the database, newest first: id, date, status, model, adapter, layers and total times.
+Lists the runs in the database, newest first: id, date, status, model, adapter, layers and total times. The
+database is opened read-only. A long reason for an incomplete run is cut to ${STATUS_COLUMN} characters here; \`pit show RUN\`
+prints it whole.
 
 Options:
 ${DB_HELP}
@@ -44,7 +51,7 @@ ${DB_HELP}
       const rows = runs.map((r) => [
         String(r.id),
         r.createdAt.replace('T', ' ').slice(0, 19),
-        r.complete ? 'complete' : `incomplete (${r.status})`,
+        r.complete ? 'complete' : `incomplete (${clip(r.status, STATUS_COLUMN)})`,
         r.model.path.split('/').pop() ?? r.model.path,
         r.adapter.description || r.adapter.device || r.adapter.vendor || '?',
         String(r.layerCount),

@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { HostEvent, HostMessage, HostMethod, HostMethods, HostStatus, RpcResponse } from '../../core/protocol.ts';
+import { DAWN_STARTUP_WARNING } from '../../core/gpu/quiet-stderr.ts';
 import { RpcError } from './rpc.ts';
 
 /** How to start the host and how patient to be with it. Times in ms. */
@@ -33,6 +34,12 @@ export interface SupervisorOptions {
   maxConsecutiveFailures?: number;
   /** A host that has not said `ready` by then is killed and counts as failed (default 60 000). */
   readyTimeoutMs?: number;
+  /**
+   * Lines of the host's output that are dropped (not logged, not kept as a crash cause); default Dawn's start-up
+   * warnings (core/gpu/quiet-stderr.ts), which the host cannot filter itself when its stderr is a socket. Null keeps
+   * every line (`--verbose`).
+   */
+  dropLines?: RegExp | null;
 }
 
 /** What the supervisor reports: host state changes, host events, and the host's stderr lines. */
@@ -83,7 +90,7 @@ export class HostSupervisor {
     event: new Set(),
     log: new Set(),
   };
-  private readonly opts: Required<Omit<SupervisorOptions, 'args' | 'env' | 'execArgv'>> & Pick<SupervisorOptions, 'args' | 'env' | 'execArgv'>;
+  private readonly opts: Required<Omit<SupervisorOptions, 'args' | 'env' | 'execArgv' | 'dropLines'>> & Pick<SupervisorOptions, 'args' | 'env' | 'execArgv' | 'dropLines'>;
 
   constructor(options: SupervisorOptions) {
     this.opts = {
@@ -92,6 +99,7 @@ export class HostSupervisor {
       stableMs: 30_000,
       maxConsecutiveFailures: 5,
       readyTimeoutMs: 60_000,
+      dropLines: DAWN_STARTUP_WARNING,
       ...options,
     };
   }
@@ -216,7 +224,7 @@ export class HostSupervisor {
     let spawnError: Error | null = null;
     const onLines = (buf: Buffer) => {
       for (const line of buf.toString('utf8').split(/\r?\n/)) {
-        if (!line.trim()) continue;
+        if (!line.trim() || this.opts.dropLines?.test(line)) continue;
         this.stderrTail.push(line);
         if (this.stderrTail.length > STDERR_LINES_KEPT) this.stderrTail.shift();
         for (const l of this.listeners.log) l(line);
