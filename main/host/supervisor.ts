@@ -3,7 +3,8 @@
  * the app. Plain Node (no Electron) so it is tested with a fake child script.
  *
  * - Requests made while the host is starting or restarting wait for it to be ready; requests in flight when it
- *   dies are rejected with `host-unavailable`, and jobs it was running (profiles and tunes) are reported ended (`failed`).
+ *   dies are rejected with `host-unavailable`, and jobs it was running (profiles and tunes) are reported ended
+ *   (`failed`, with the run a profile job was writing when it is known).
  * - A host that dies is restarted after a back-off that doubles per consecutive failure (reset once a host has
  *   stayed up for `stableMs`); after `maxConsecutiveFailures` the supervisor gives up (state `failed`) until
  *   `restart()` is called — a wrong `PIT_NODE` should not spin forever.
@@ -75,6 +76,8 @@ export class HostSupervisor {
   /** stop() calls waiting for the host to be gone. */
   private readonly exitWaiters: (() => void)[] = [];
   private readonly activeJobs = new Set<string>();
+  /** The run each profile job in flight writes, once known (so a job that dies with its host names its run). */
+  private readonly jobRuns = new Map<string, number>();
   /** Tunes of the tile database in flight, with the database they fill once known. */
   private readonly activeTunes = new Map<string, number | null>();
   private readonly stderrTail: string[] = [];
@@ -284,8 +287,16 @@ export class HostSupervisor {
     }
     if ('event' in m) {
       const e = m.event;
-      if (e.type === 'progress') this.activeJobs.add(e.jobId);
-      if (e.type === 'job.end') this.activeJobs.delete(e.end.jobId);
+      if (e.type === 'progress') {
+        this.activeJobs.add(e.jobId);
+        if (e.event.kind === 'layer') this.jobRuns.set(e.jobId, e.event.runId);
+      }
+      // One GPU job at a time: a run created while one profile job is in flight is that job's.
+      if (e.type === 'runs.changed' && e.change === 'created' && this.activeJobs.size === 1) this.jobRuns.set([...this.activeJobs][0]!, e.runId);
+      if (e.type === 'job.end') {
+        this.activeJobs.delete(e.end.jobId);
+        this.jobRuns.delete(e.end.jobId);
+      }
       if (e.type === 'tune.progress') this.activeTunes.set(e.jobId, 'tileDbId' in e.event ? e.event.tileDbId : (this.activeTunes.get(e.jobId) ?? null));
       if (e.type === 'tune.end') this.activeTunes.delete(e.end.jobId);
       for (const l of this.listeners.event) l(e);
@@ -313,10 +324,11 @@ export class HostSupervisor {
       p.reject(new RpcError('host-unavailable', `${message} while serving ${p.method}`));
     }
     for (const jobId of this.activeJobs) {
-      const end = { jobId, runId: null, status: 'failed' as const, error: `${message}; finished layers are stored` };
+      const end = { jobId, runId: this.jobRuns.get(jobId) ?? null, status: 'failed' as const, error: `${message}; finished layers are stored` };
       for (const l of this.listeners.event) l({ type: 'job.end', end });
     }
     this.activeJobs.clear();
+    this.jobRuns.clear();
     for (const [jobId, tileDbId] of this.activeTunes) {
       const end = { jobId, tileDbId, status: 'failed' as const, error: `${message}; measured points are stored`, measured: 0, skipped: 0, failed: 0, elapsedMs: 0 };
       for (const l of this.listeners.event) l({ type: 'tune.end', end });
