@@ -4,6 +4,18 @@
  * `String(err)` reads e.g. `ModelError: model file not found: /tmp/x.onnx`.
  */
 
+/** Longest message of a ModelError or InputError, characters (names quoted from a broken file can be any length). */
+export const ERROR_MESSAGE_MAX = 500;
+
+/**
+ * A message made safe to print as one line: control characters (a newline in a node name of a damaged model)
+ * become `\xNN` escapes, and it is cut to ERROR_MESSAGE_MAX characters with `…`.
+ */
+export function safeLine(message: string): string {
+  const escaped = message.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escaped.length > ERROR_MESSAGE_MAX ? `${escaped.slice(0, ERROR_MESSAGE_MAX - 1)}…` : escaped;
+}
+
 /** Something is wrong with the model: missing or unreadable file, not ONNX, empty graph, an operator we cannot lower, or the reference runtime failing inside the graph. */
 export class ModelError extends Error {
   override readonly name = 'ModelError';
@@ -12,8 +24,9 @@ export class ModelError extends Error {
   /** Graph node the error is about, when known. */
   readonly node?: string;
 
+  /** @param message one line; control characters are escaped and it is cut to ERROR_MESSAGE_MAX (safeLine). */
   constructor(message: string, options?: { path?: string; node?: string; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(safeLine(message), options?.cause === undefined ? undefined : { cause: options.cause });
     this.path = options?.path;
     this.node = options?.node;
   }
@@ -27,8 +40,9 @@ export class InputError extends Error {
   /** Name of the model input the error is about, when known. */
   readonly input?: string;
 
+  /** @param message one line; control characters are escaped and it is cut to ERROR_MESSAGE_MAX (safeLine). */
   constructor(message: string, options?: { path?: string; input?: string; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(safeLine(message), options?.cause === undefined ? undefined : { cause: options.cause });
     this.path = options?.path;
     this.input = options?.input;
   }

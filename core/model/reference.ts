@@ -190,7 +190,10 @@ export class ReferenceSession {
     }
     const outputs = this.model.outputs.map((v) => {
       const r = results[v.name]!;
-      return { name: v.name, dims: r.dims.map(Number), data: r.type === 'float32' ? (r.data as Float32Array) : Float32Array.from(r.data as ArrayLike<number>) };
+      // Outputs of other types are converted for the record; int64 ones arrive as BigInt64Array, which
+      // Float32Array.from refuses without a mapping function.
+      const data = r.type === 'float32' ? (r.data as Float32Array) : Float32Array.from(r.data as ArrayLike<number | bigint | string>, (x) => Number(x));
+      return { name: v.name, dims: r.dims.map(Number), data };
     });
     return { ops, outputs, ms };
   }

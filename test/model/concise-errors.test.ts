@@ -3,7 +3,7 @@
  * (C++ source location, function signature, four sentences) and stretched `pit runs` to ~700 columns.
  */
 import { describe, expect, it } from 'vitest';
-import { conciseNativeMessage, ModelError, NATIVE_MESSAGE_MAX } from '../../core/model/errors.ts';
+import { conciseNativeMessage, ERROR_MESSAGE_MAX, InputError, ModelError, NATIVE_MESSAGE_MAX } from '../../core/model/errors.ts';
 import { importOnnxBytes } from '../../core/model/onnx-import.ts';
 import { ReferenceSession } from '../../core/model/reference.ts';
 import { findSparseOps } from '../../core/model/sparse-ops.ts';
@@ -51,5 +51,15 @@ describe('the reference runtime rejecting a model', () => {
     expect(msg).toMatch(/^reference runtime rejected \/models\/opset99\.onnx: ONNX Runtime only \*guarantees\* support .*Opset 99 is under development/);
     expect(msg).not.toContain('onnxruntime_src');
     expect(msg.length).toBeLessThanOrEqual(NATIVE_MESSAGE_MAX + 60);
+  });
+});
+
+describe('ModelError and InputError messages', () => {
+  it('stay one line whatever a damaged file names: control characters escaped, length capped', () => {
+    const e = new ModelError(`/m.onnx: tensor bad\nname\x01 holds 3 values`);
+    expect(e.message).toBe('/m.onnx: tensor bad\\x0aname\\x01 holds 3 values');
+    const long = new InputError(`input ${'y'.repeat(2000)}`);
+    expect(long.message).toHaveLength(ERROR_MESSAGE_MAX);
+    expect(long.message.endsWith('…')).toBe(true);
   });
 });

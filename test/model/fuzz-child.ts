@@ -3,11 +3,14 @@
  * instead of taking the test runner down. argv: SEED BUDGET_MS MAX_CASES. For each case: a mutation of a small
  * valid model (built with onnx-builders.ts: Relu → MatMul → Gemm, a Conv branch, a Constant node, int64 and raw
  * initializers), then what `pit profile` and the host do with a model before any GPU work: importOnnx,
- * findSparseOps, and the reference runtime's session (onnxruntime's own validation). Before each case it prints
+ * findSparseOps, the reference runtime's session (onnxruntime's own validation), and, for a model with one input
+ * of a known rank, a reference run on a small tensor and the lowering of every supported layer to a matmul (what
+ * each profiled layer goes through before its kernels). Before each case it prints
  * `case I KIND`, after it one JSON line with the outcome; the parent reads them as they come.
  */
 import type { onnx as OnnxNs } from 'onnx-proto';
-import { ModelError } from '../../core/model/errors.ts';
+import { InputError, ModelError } from '../../core/model/errors.ts';
+import { checkLowerable, lowerToMatmul } from '../../core/model/lowering.ts';
 import { importOnnxBytes, onnx } from '../../core/model/onnx-import.ts';
 import { ReferenceSession } from '../../core/model/reference.ts';
 import { findSparseOps } from '../../core/model/sparse-ops.ts';
@@ -45,7 +48,8 @@ type Mutation = { kind: string; apply: () => Uint8Array };
 /** Structural mutations of the decoded model, re-encoded (what a broken exporter writes). */
 function structural(): Mutation {
   const m = onnx.ModelProto.decode(base);
-  const g = m.graph!;
+  // Decoded messages have every repeated field set ([] when empty).
+  const g = m.graph! as OnnxNs.GraphProto & { input: OnnxNs.ValueInfoProto[]; node: OnnxNs.NodeProto[]; output: OnnxNs.ValueInfoProto[] };
   const node = () => pick(g.node as OnnxNs.NodeProto[]);
   const init = () => pick(g.initializer as OnnxNs.TensorProto[]);
   const weird = () => pick([0, -1, -7, 1, 3, 2 ** 31, 2 ** 40, 1e15]);
@@ -64,7 +68,7 @@ function structural(): Mutation {
     ['attr-type', () => {
       const n = (g.node as OnnxNs.NodeProto[]).find((x) => x.attribute.length) ?? node();
       const a = n.attribute[0] ?? onnx.AttributeProto.create({ name: 'group' });
-      a.type = pick([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 99]);
+      a.type = pick([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 99]) as OnnxNs.AttributeProto.AttributeType;
       n.attribute[0] = a;
     }],
     ['attr-value', () => {
@@ -95,11 +99,11 @@ function structural(): Mutation {
     ['no-nodes', () => (g.node = [])],
     ['duplicate-node-output', () => {
       const n = node();
-      n.output = [g.node[0]!.output[0] ?? 'x'];
+      n.output = [g.node[0]!.output![0] ?? 'x'];
     }],
     ['cycle', () => {
       const n = g.node[g.node.length - 1]!;
-      g.node[0]!.input[0] = n.output[0] ?? 'z';
+      g.node[0]!.input![0] = n.output![0] ?? 'z';
     }],
     ['no-graph', () => (m.graph = null)],
   ];
@@ -143,16 +147,30 @@ for (let i = 0; i < max && performance.now() - t0 < budget; i++) {
   const c0 = performance.now();
   let outcome: { stage: string; ok: boolean; error?: string; name?: string; typed?: boolean };
   let imported = false;
+  let stage = 'reference';
   try {
     const model = importOnnxBytes(mu.apply(), `/fuzz/case-${i}.onnx`);
     const ops = findSparseOps(model);
     imported = true;
     const session = await ReferenceSession.create(model, ops, { threads: 1 });
-    await session.release();
     outcome = { stage: 'reference', ok: true };
+    try {
+      const input = model.inputs.length === 1 ? model.inputs[0]! : null;
+      // A small tensor for the input: symbolic or unknown dims become 4; concrete ones are kept if small.
+      const dims = input?.dims?.map((d) => (typeof d === 'number' && d > 0 ? d : 4));
+      if (dims && dims.every((d) => d <= 64) && dims.reduce((a, b) => a * b, 1) <= 4096) {
+        stage = 'lowering';
+        const captured = await session.run({ dims, data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1) });
+        for (const op of ops.filter((o) => o.supported)) if (!checkLowerable(op, captured, model)) lowerToMatmul(op, captured, model);
+        outcome = { stage: 'lowering', ok: true };
+      }
+    } finally {
+      await session.release();
+    }
   } catch (e) {
     const err = e as Error;
-    outcome = { stage: imported ? 'reference' : 'import', ok: false, name: err?.name, error: String(err?.message), typed: e instanceof ModelError };
+    if (process.env.FUZZ_STACKS && !(e instanceof ModelError || e instanceof InputError)) console.error(err.stack);
+    outcome = { stage: imported ? stage : 'import', ok: false, name: err?.name, error: String(err?.message), typed: e instanceof ModelError || e instanceof InputError };
   }
   say(JSON.stringify({ i, kind: mu.kind, ms: Math.round(performance.now() - c0), ...outcome }));
 }
