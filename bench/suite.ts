@@ -10,10 +10,13 @@ import type { GpuContext } from '../core/gpu/device.ts';
 import { readU32, storageFrom, uniformU32 } from '../core/gpu/buffers.ts';
 import type { PipelineCache } from '../core/gpu/pipeline-cache.ts';
 import { median, runDispatches, timeDispatches } from '../core/gpu/timing.ts';
-import { detectKProgram, detectMProgram, zeroFillProgram } from '../core/kernels/detect.ts';
+import { zeroFillProgram } from '../core/kernels/detect.ts';
+import { detectKProgram } from '../core/kernels/pit-k.ts';
+import { detectMProgram } from '../core/kernels/pit-m.ts';
 import { prepareDispatch, type KernelProgram } from '../core/kernels/program.ts';
 import { transpose } from '../core/kernels/reference.ts';
-import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, defaultVariantSpecs, runVariant, spin, type VariantSpec } from '../core/kernels/variants.ts';
+import { FAMILIES } from '../core/kernels/registry.ts';
+import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, runVariant, spin, type VariantSpec } from '../core/kernels/variants.ts';
 import { tileName, type ComputeTile } from '../shaders/common.wgsl.ts';
 import { blockSparse, randomDense, rng, verifySampled, type SampledCheck } from './data.ts';
 import { synthesiseA, type LayerFile } from './layers.ts';
@@ -65,7 +68,8 @@ export interface TimingFigure {
 
 /** One variant run on one operand set. */
 export interface VariantFigure {
-  variant: VariantSpec['name'];
+  /** Kernel family. */
+  variant: VariantSpec['family'];
   microTile: string | null;
   tile: string;
   /** Label of the matmul program that ran (with ` v4` when 16-byte global access applied). */
@@ -198,12 +202,13 @@ async function measure(
   spec: VariantSpec,
   seed: number,
 ): Promise<VariantFigure> {
-  const run = await runVariant(ctx, cache, { m, n, k, a, b }, spec, { warmup: cfg.warmup, repeat: cfg.repeat, warmupMs: cfg.warmupMs });
+  // The micro-benchmarks give each kernel the layout it reads (as im2col would): layout preparation is not measured here.
+  const run = await runVariant(ctx, cache, { m, n, k, a, b, freeLayouts: ['a', 'at'] }, spec, { warmup: cfg.warmup, repeat: cfg.repeat, warmupMs: cfg.warmupMs });
   const check = verifySampled(a, b, run.output, m, n, k, rng(seed), cfg.verify);
   const kernel = timingOf(run.kernelSamplesMs, run.kernelMs);
-  const detect = spec.name === 'dense' ? null : timingOf(run.detectSamplesMs, run.detectMs);
+  const detect = spec.family === 'dense' ? null : timingOf(run.detectSamplesMs, run.detectMs);
   return {
-    variant: spec.name,
+    variant: spec.family,
     microTile: spec.microTile,
     tile: tileName(spec.tile),
     label: run.wgsl[run.wgsl.length - 1]!.label,
@@ -253,22 +258,22 @@ async function sweep(ctx: GpuContext, cache: PipelineCache, cfg: BenchConfig, lo
     { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 },
   ];
   const jobs: { spec: VariantSpec; a: Float32Array; data: string }[] = [
-    ...denseTiles.map((tile) => ({ spec: { name: 'dense' as const, microTile: null, tile }, a: dense, data: 'dense' })),
+    ...denseTiles.map((tile) => ({ spec: { family: 'dense', microTile: null, tile }, a: dense, data: 'dense' })),
     ...pitTiles.flatMap((tile) => [
-      { spec: { name: 'pit-k' as const, microTile: '32x1', tile }, a: dense, data: '32x1 s=0' },
-      { spec: { name: 'pit-k' as const, microTile: '32x1', tile }, a: sp32, data: '32x1 s=0.9' },
+      { spec: { family: 'pit-k', microTile: '32x1', tile }, a: dense, data: '32x1 s=0' },
+      { spec: { family: 'pit-k', microTile: '32x1', tile }, a: sp32, data: '32x1 s=0.9' },
     ]),
-    ...pitMTiles.map((tile) => ({ spec: { name: 'pit-m' as const, microTile: '1x64', tile }, a: sp64, data: '1x64 s=0.9' })),
+    ...pitMTiles.map((tile) => ({ spec: { family: 'pit-m', microTile: '1x64', tile }, a: sp64, data: '1x64 s=0.9' })),
   ];
   for (const [i, j] of jobs.entries()) {
     const tile = tileName(j.spec.tile);
     try {
       const f = await measure(ctx, cache, { ...cfg, verify: { rows: 1, cols: 0, elements: 128 } }, j.a, b, s, s, s, j.spec, 100 + i);
-      out.push({ family: j.spec.name, tile, data: j.data, kernelMs: f.kernel.medianMs, detectMs: f.detect?.medianMs ?? 0, tflops: f.tflops, ok: f.check.ok });
-      log(`sweep ${j.spec.name} ${tile} ${j.data}: ${f.kernel.medianMs.toFixed(3)} ms (+${(f.detect?.medianMs ?? 0).toFixed(3)} detect) ${f.tflops.toFixed(1)} TFLOP/s ${f.check.ok ? 'ok' : 'WRONG'}`);
+      out.push({ family: j.spec.family, tile, data: j.data, kernelMs: f.kernel.medianMs, detectMs: f.detect?.medianMs ?? 0, tflops: f.tflops, ok: f.check.ok });
+      log(`sweep ${j.spec.family} ${tile} ${j.data}: ${f.kernel.medianMs.toFixed(3)} ms (+${(f.detect?.medianMs ?? 0).toFixed(3)} detect) ${f.tflops.toFixed(1)} TFLOP/s ${f.check.ok ? 'ok' : 'WRONG'}`);
     } catch (e) {
-      out.push({ family: j.spec.name, tile, data: j.data, kernelMs: NaN, detectMs: NaN, tflops: NaN, ok: false, error: (e as Error).message.split('\n')[0] });
-      log(`sweep ${j.spec.name} ${tile} ${j.data}: ERROR ${(e as Error).message.split('\n')[0]}`);
+      out.push({ family: j.spec.family, tile, data: j.data, kernelMs: NaN, detectMs: NaN, tflops: NaN, ok: false, error: (e as Error).message.split('\n')[0] });
+      log(`sweep ${j.spec.family} ${tile} ${j.data}: ERROR ${(e as Error).message.split('\n')[0]}`);
     }
   }
   return out;
@@ -326,13 +331,13 @@ async function autotune(
     const tile = tileName(spec.tile);
     try {
       const f = await measure(ctx, cache, { ...cfg, verify: { rows: 1, cols: 0, elements: 128 } }, a, b, s, s, s, spec, figures.length);
-      const fig = { family: spec.name, tile, data, kernelMs: f.kernel.medianMs, detectMs: f.detect?.medianMs ?? 0, tflops: f.tflops, ok: f.check.ok };
-      log(`tune ${spec.name} ${tile} ${data}: ${f.kernel.medianMs.toFixed(3)} ms + ${fig.detectMs.toFixed(3)} ${f.check.ok ? 'ok' : 'WRONG'}`);
+      const fig = { family: spec.family, tile, data, kernelMs: f.kernel.medianMs, detectMs: f.detect?.medianMs ?? 0, tflops: f.tflops, ok: f.check.ok };
+      log(`tune ${spec.family} ${tile} ${data}: ${f.kernel.medianMs.toFixed(3)} ms + ${fig.detectMs.toFixed(3)} ${f.check.ok ? 'ok' : 'WRONG'}`);
       figures.push(fig);
       return fig;
     } catch (e) {
-      const fig = { family: spec.name, tile, data, kernelMs: NaN, detectMs: NaN, tflops: NaN, ok: false, error: (e as Error).message.split('\n')[0] };
-      log(`tune ${spec.name} ${tile} ${data}: ERROR ${fig.error}`);
+      const fig = { family: spec.family, tile, data, kernelMs: NaN, detectMs: NaN, tflops: NaN, ok: false, error: (e as Error).message.split('\n')[0] };
+      log(`tune ${spec.family} ${tile} ${data}: ERROR ${fig.error}`);
       figures.push(fig);
       return fig;
     }
@@ -340,7 +345,7 @@ async function autotune(
   let bestDense = { ...BENCH_TILES.dense };
   let bestMs = Infinity;
   for (const tile of TUNE_CANDIDATES.dense) {
-    const f = await run({ name: 'dense', microTile: null, tile }, dense, 'dense');
+    const f = await run({ family: 'dense', microTile: null, tile }, dense, 'dense');
     if (f.ok && f.kernelMs < bestMs) [bestMs, bestDense] = [f.kernelMs, tile];
   }
   // pit-k: one tile for high sparsity (best at 0.9) and one for low (best at 0), as a tile database keyed by
@@ -350,9 +355,9 @@ async function autotune(
   bestMs = Infinity;
   let bestDenseMs = Infinity;
   for (const tile of TUNE_CANDIDATES.pitK) {
-    const f = await run({ name: 'pit-k', microTile: '32x1', tile }, sp, '32x1 s=0.9');
+    const f = await run({ family: 'pit-k', microTile: '32x1', tile }, sp, '32x1 s=0.9');
     if (f.ok && f.kernelMs + f.detectMs < bestMs) [bestMs, bestPit] = [f.kernelMs + f.detectMs, tile];
-    const f0 = await run({ name: 'pit-k', microTile: '32x1', tile }, dense, '32x1 s=0');
+    const f0 = await run({ family: 'pit-k', microTile: '32x1', tile }, dense, '32x1 s=0');
     if (f0.ok && f0.kernelMs + f0.detectMs < bestDenseMs) [bestDenseMs, bestPitDense] = [f0.kernelMs + f0.detectMs, tile];
   }
   const sp64a = blockSparse(s, s, 1, 64, 0.9, r).a;
@@ -361,8 +366,8 @@ async function autotune(
   let ref: [number, number] | null = null;
   bestMs = Infinity;
   for (const tile of TUNE_CANDIDATES.pitM64) {
-    const f9 = await run({ name: 'pit-m', microTile: '1x64', tile }, sp64a, '1x64 s=0.9');
-    const f99 = await run({ name: 'pit-m', microTile: '1x64', tile }, sp64b, '1x64 s=0.99');
+    const f9 = await run({ family: 'pit-m', microTile: '1x64', tile }, sp64a, '1x64 s=0.9');
+    const f99 = await run({ family: 'pit-m', microTile: '1x64', tile }, sp64b, '1x64 s=0.99');
     if (!f9.ok || !f99.ok) continue;
     const t: [number, number] = [f9.kernelMs + f9.detectMs, f99.kernelMs + f99.detectMs];
     ref ??= t;
@@ -456,7 +461,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
     const a = randomDense(s * s, r);
     const b = randomDense(s * s, r);
     const f = await guard(`dense ${s}^3`, () =>
-      measure(ctx, cache, s >= 8192 ? { ...cfg, verify: { rows: 1, cols: 0, elements: 256 } } : cfg, a, b, s, s, s, { name: 'dense', microTile: null, tile: tiles.dense }, s + 1),
+      measure(ctx, cache, s >= 8192 ? { ...cfg, verify: { rows: 1, cols: 0, elements: 256 } } : cfg, a, b, s, s, s, { family: 'dense', microTile: null, tile: tiles.dense }, s + 1),
     );
     if (f) {
       res.dense.push({ ...f, m: s, n: s, k: s });
@@ -470,7 +475,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
     const r = rng(2024);
     const b = randomDense(s * s, r);
     const denseBase = blockSparse(s, s, 1, 1, 0, r).a;
-    const f = await guard('sparse dense baseline', () => measure(ctx, cache, cfg, denseBase, b, s, s, s, { name: 'dense', microTile: null, tile: tiles.dense }, 5));
+    const f = await guard('sparse dense baseline', () => measure(ctx, cache, cfg, denseBase, b, s, s, s, { family: 'dense', microTile: null, tile: tiles.dense }, 5));
     if (f) {
       res.sparse.push({ ...f, granularity: 'any', sparsity: 0, density: 1 });
       log(`sparse: dense ${f.kernel.medianMs.toFixed(3)} ms`);
@@ -480,24 +485,24 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
       for (const sp of cfg.sparsities) {
         const data = blockSparse(s, s, h, w, sp, r);
         const pk = sp >= 0.7 ? tiles.pitK : tiles.pitKLow;
-        const specs: VariantSpec[] = [{ name: 'pit-k', microTile: `${pk.bm}x1`, tile: pk }];
+        const specs: VariantSpec[] = [{ family: 'pit-k', microTile: `${pk.bm}x1`, tile: pk }];
         // Taller pit-k micro-tiles on 32x1 data: coarser coverage, but B is reused by more rows (a diagnostic of
         // what BM = 32 costs; also a candidate where the 64x1 / 128x1 density stays low).
         if (g === '32x1' && (sp === 0 || sp >= 0.9)) {
-          specs.push({ name: 'pit-k', microTile: '64x1', tile: { bm: 64, bn: 128, bk: 16, tm: 8, tn: 8, doubleBuffer: false } });
-          specs.push({ name: 'pit-k', microTile: '128x1', tile: { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, doubleBuffer: false } });
+          specs.push({ family: 'pit-k', microTile: '64x1', tile: { bm: 64, bn: 128, bk: 16, tm: 8, tn: 8, doubleBuffer: false } });
+          specs.push({ family: 'pit-k', microTile: '128x1', tile: { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, doubleBuffer: false } });
         }
         // Low sparsity: the same 32-row micro-tiles, four index blocks merged per 128-row workgroup.
         if (h % pk.bm === 0 && sp < 0.7 && BENCH_TILES.pitKMerged.bm > pk.bm) {
-          specs.push({ name: 'pit-k', microTile: `${pk.bm}x1`, tile: { ...BENCH_TILES.pitKMerged } });
+          specs.push({ family: 'pit-k', microTile: `${pk.bm}x1`, tile: { ...BENCH_TILES.pitKMerged } });
         }
-        if (h === 1 || w % 64 === 0) specs.push({ name: 'pit-m', microTile: '1x64', tile: tiles.pitM64 });
+        if (h === 1 || w % 64 === 0) specs.push({ family: 'pit-m', microTile: '1x64', tile: tiles.pitM64 });
         for (const spec of specs) {
-          const fig = await guard(`sparse ${g} s=${sp} ${spec.name}`, () => measure(ctx, cache, cfg, data.a, b, s, s, s, spec, Math.round(sp * 1000) + h * 7 + w));
+          const fig = await guard(`sparse ${g} s=${sp} ${spec.family}`, () => measure(ctx, cache, cfg, data.a, b, s, s, s, spec, Math.round(sp * 1000) + h * 7 + w));
           if (!fig) continue;
           res.sparse.push({ ...fig, granularity: g, sparsity: sp, density: data.density });
           log(
-            `sparse ${g} s=${sp} ${spec.name} ${spec.microTile} ${tileName(spec.tile)}: ${fig.kernel.medianMs.toFixed(3)} ms + detect ${fig.detect!.medianMs.toFixed(3)} ms ` +
+            `sparse ${g} s=${sp} ${spec.family} ${spec.microTile} ${tileName(spec.tile)}: ${fig.kernel.medianMs.toFixed(3)} ms + detect ${fig.detect!.medianMs.toFixed(3)} ms ` +
               `(gpu density ${fig.gpuDensity?.toFixed(3)}) ${fig.check.ok ? 'ok' : 'WRONG'}`,
           );
         }
@@ -543,12 +548,13 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
       const a = synthesiseA(L, r);
       const b = randomDense(L.k * L.n, r);
       const variants: VariantFigure[] = [];
-      for (const spec of defaultVariantSpecs(L.m, L.n, L.k)) {
+      for (const spec of FAMILIES.flatMap((f) => f.layerConfigs(L))) {
         const lcfg = { ...cfg, warmupMs: Math.min(cfg.warmupMs, 150), verify: { rows: 2, cols: 1, elements: 64 } };
-        const f = await guard(`layer ${L.name} ${spec.name}`, () => measure(ctx, cache, lcfg, a, b, L.m, L.n, L.k, spec, li));
+        const f = await guard(`layer ${L.name} ${spec.family}`, () => measure(ctx, cache, lcfg, a, b, L.m, L.n, L.k, spec, li));
         if (f) variants.push(f);
       }
-      const dense = variants.find((v) => v.variant === 'dense');
+      // The baseline: the fastest verified dense tile, as `pit profile` reports it.
+      const dense = variants.filter((v) => v.variant === 'dense' && v.check.ok).sort((x, y) => x.totalMs - y.totalMs)[0];
       let chosen = dense;
       for (const v of variants) if (v.check.ok && (!chosen || v.totalMs < chosen.totalMs)) chosen = v;
       if (!dense || !chosen) continue;

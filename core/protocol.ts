@@ -17,8 +17,25 @@ export interface AdapterDescriptor {
   timestampQuery: boolean;
 }
 
-/** The name of a way to compute a layer (DESIGN.md §2). */
-export type VariantName = 'dense' | 'pit-k' | 'pit-m' | (string & {});
+/**
+ * The name of a way to compute a layer (DESIGN.md §2): a kernel family's configuration, e.g. `dense`,
+ * `dense 32x128x8/4x4`, `pit-k`, `pit-k 8x1`, `pit-m 1x32`. Unique per layer.
+ */
+export type VariantName = string;
+
+/** A registered kernel family (core/kernels/registry.ts), as the host lists it for clients. */
+export interface FamilyInfo {
+  /** e.g. `dense`, `pit-k`. */
+  name: string;
+  /** The permutation-invariant axis it exploits (`none` for dense). */
+  axis: 'none' | 'k' | 'm' | 'n';
+  /** One line. */
+  summary: string;
+  /** Measured by default by `pit profile`. */
+  defaultOn: boolean;
+  /** The baseline family: the fastest verified of its tiles is every layer's dense baseline (always measured). */
+  baseline: boolean;
+}
 
 /** Density of non-zero micro-tiles of one shape in the exploited operand. */
 export interface MicroTileDensity {
@@ -26,19 +43,64 @@ export interface MicroTileDensity {
   shape: string;
   /** Fraction 0–1 of micro-tiles that hold at least one non-zero. */
   density: number;
+  /**
+   * Effective density, work-weighted: elements under non-zero micro-tiles / all elements of A, 0–1 (a partial edge
+   * micro-tile counts by its area). What a kernel using this micro-tile computes, as a fraction of dense; the density
+   * a PIT speed-up is attributed to. Absent in runs recorded before it existed.
+   */
+  effectiveDensity?: number;
+}
+
+/**
+ * How a time was measured: the statistic and its spread over the samples (each sample times layout + detection +
+ * kernel together, in one submission). Times in ms.
+ */
+export interface TimingStats {
+  /** The statistic reported as the time: always the median of the samples. */
+  statistic: 'median';
+  /** Fastest, slowest, first and third quartile of the per-sample totals, ms. */
+  minMs: number;
+  maxMs: number;
+  q1Ms: number;
+  q3Ms: number;
+  /** q3 − q1, ms. */
+  iqrMs: number;
+  /** Valid samples taken. */
+  repeats: number;
+  /** `timestamp`: GPU timestamp queries around each phase; `cpu`: CPU clock around each submission. */
+  method: 'timestamp' | 'cpu';
 }
 
 /** One variant's measured outcome on one layer. */
-export interface VariantResult {
+export interface VariantResult extends Partial<TimingStats> {
   name: VariantName;
-  /** Micro-tile the variant exploits (`null` for dense). */
+  /** Its kernel family (absent in runs recorded before families were data: the first word of `name`). */
+  family?: string;
+  /** Micro-tile whose non-zero tiles the kernel computes, in A's [M, K] terms (`null` for dense). */
   microTile: string | null;
-  /** Computation tile `BMxBNxBK`. */
+  /** Computation tile `BMxBNxBK/TMxTN`. */
   computeTile: string;
-  /** Median kernel time over `repeat` runs, ms (excludes detection). */
+  /**
+   * Kernel time, ms (excludes detection and layout): the kernel phase of the median sample, so that
+   * `ms + detectMs + layoutMs` is the median total `totalMs`.
+   */
   ms: number;
-  /** Median time of the online detection this variant needs, ms (0 for dense). */
+  /** Detection phase of the median sample, ms (0 for dense). */
   detectMs: number;
+  /** Layout-preparation phase of the median sample (e.g. pit-k's transpose of a MatMul activation), ms; 0 when none. */
+  layoutMs?: number;
+  /** Median of the per-sample totals (layout + detection + kernel), ms: the variant's time. */
+  totalMs?: number;
+  /** Every sample's total, ms, in the order taken (the spread behind the statistics). */
+  samplesMs?: number[];
+  /** Effective density (0–1) of `microTile` on this layer's A; null for dense. */
+  effectiveDensity?: number | null;
+  /**
+   * Set when the measured speed-up over the dense baseline is more than what skipping zero micro-tiles can explain
+   * (above 1.25 / effective density, or below "ideal") even after re-measuring: the figure is not trusted, and the
+   * variant is never chosen. One line saying why.
+   */
+  suspect?: string;
   /** Max |ours − reference| over the output. */
   maxAbsErr: number;
   /** Max |ours − reference| / max(|reference|) over the output. */
@@ -65,8 +127,38 @@ export interface LayerResult {
   sparsity: number;
   microTiles: MicroTileDensity[];
   variants: VariantResult[];
-  /** Name of the chosen variant (fastest verified; `dense` is always a candidate). */
+  /**
+   * Name of the chosen variant: a PIT variant only when it beats the dense baseline beyond the measured noise and its
+   * speed-up is explained by its effective density; otherwise the baseline (the fastest verified dense tile).
+   */
   chosen: VariantName;
+  /** The dense baseline: the fastest verified dense computation tile for this shape, measured in the same rounds. */
+  baseline?: VariantName;
+  /** The default dense tile (`denseTileFor`): `denseTileGain` compares it with the baseline. */
+  defaultDense?: VariantName;
+  /** Default dense tile's time / baseline's time (≥ 1): the gain of choosing a better dense tile, never PIT's. */
+  denseTileGain?: number;
+  /** Baseline time / chosen time: PIT's gain (1 when a dense tile is chosen). */
+  pitGain?: number;
+  /** Effective density (0–1) of the chosen variant's micro-tile (1 for dense). */
+  effectiveDensity?: number;
+  /** The lowest effective density among the micro-tiles of the rules measured on this layer (1 when none). */
+  idealDensity?: number;
+  /** Baseline time × `idealDensity`, ms: the time if only non-zero micro-tiles cost anything. */
+  idealMs?: number;
+  /**
+   * Why the timer could not decide (the best PIT variant and the baseline overlap within their spread even after
+   * re-measuring): the baseline is then chosen and this says so. Absent when decided.
+   */
+  undecided?: string;
+  /**
+   * Present when a PIT variant whose effective density is ≥ 0.95 was chosen: it beat the baseline beyond the noise
+   * band (its third quartile below the baseline's first), a gain its density does not explain (tile fit, not skipped
+   * work).
+   */
+  noiseBand?: { chosenQ3Ms: number; baselineQ1Ms: number };
+  /** One line: how the choice was made (measurements, spread, attribution). */
+  decision?: string;
   /** Input index (0-based) the layer was measured on. */
   input: number;
   /** Why the layer was not profiled (e.g. grouped conv); then `variants` is empty and `chosen` is `dense`. */
@@ -151,19 +243,37 @@ export interface RunSummary {
   model: ModelRef;
   adapter: AdapterDescriptor;
   inputs: InputRef[];
-  variants: VariantName[];
+  /** Kernel families the run measured (`FamilyInfo.name`; older runs stored variant names such as `dense`, `pit-k`). */
+  families: string[];
+  /** Timed samples per variant. */
   repeat: number;
+  /**
+   * The job's settings as given (image size, warm-up, max layers, policy, statistic…): what makes two runs comparable.
+   * Keys depend on the version that wrote the run.
+   */
+  options: Record<string, unknown>;
   /** Why the run is incomplete (error or `cancelled`), when it is. */
   status: string;
   /** How variants were chosen; absent for runs recorded before policies existed (they measured everything). */
   policy?: RunPolicy;
 }
 
+/**
+ * Sums over a run's profiled layers, ms. `defaultDenseMs → denseMs` is the gain of choosing dense tiles per shape
+ * ("dense tile choice"); `denseMs → chosenMs` is PIT's gain.
+ */
 export interface RunTotals {
+  /** Σ baseline (fastest verified dense tile per layer). */
   denseMs: number;
+  /** Σ default dense tile (equal to `denseMs` for runs recorded before baselines). */
+  defaultDenseMs: number;
+  /** Σ chosen variant (layout + detection + kernel). */
   chosenMs: number;
+  /** Σ detection time inside `chosenMs`. */
   detectMs: number;
-  /** Σ dense × best micro-tile density: the time if only non-zero micro-tiles cost anything. */
+  /** Σ layout preparation inside `chosenMs`. */
+  layoutMs: number;
+  /** Σ baseline × ideal density: the time if only non-zero micro-tiles cost anything. */
   idealMs: number;
 }
 
@@ -184,10 +294,13 @@ export interface ProfileRequest {
   inputs: string[];
   /** Longest side limit for image preprocessing (multiple of 32). */
   imageSize?: number;
-  variants?: VariantName[];
-  /** Timed runs per median; default: the host's (`ProfileDefaults.repeat`) when measuring, 1 with the tile database. */
+  /** Kernel families to measure (`FamilyInfo.name`); the baseline family always runs. Default: those `defaultOn`. */
+  families?: string[];
+  /** Timed samples per variant (taken in interleaved rounds); default `ProfileDefaults.repeat`. */
   repeat?: number;
   warmup?: number;
+  /** GPU warm-up before each layer, ms of back-to-back work (clocks up); default `ProfileDefaults.warmupMs`. */
+  warmupMs?: number;
   /** Only profile the first N layers (for quick looks). */
   maxLayers?: number;
   /** How to choose variants: `tiledb` (default when a tile database matches the adapter and kernels) or `measure`. */
@@ -214,7 +327,7 @@ export interface RunListItem extends RunSummary {
  */
 export interface HostMethods {
   /** `adapter` is null (and `gpuError` says why) when no WebGPU device could be had. */
-  'host.info': { params: Record<string, never>; result: { version: string; adapter: AdapterDescriptor | null; dbPath: string; gpuError?: string } };
+  'host.info': { params: Record<string, never>; result: { version: string; adapter: AdapterDescriptor | null; dbPath: string; gpuError?: string; families: FamilyInfo[] } };
   'runs.list': { params: Record<string, never>; result: RunListItem[] };
   'runs.get': { params: { id: number }; result: RunReport };
   'runs.delete': { params: { id: number }; result: { deleted: boolean } };
@@ -257,10 +370,11 @@ export interface ProfileDefaults {
   inputs: string[];
   /** Longest image side after resizing (multiple of 32). */
   imageSize: number;
-  /** Every variant the host knows, in report order (`dense` always runs). */
-  variants: VariantName[];
+  /** Every kernel family the host knows, in report order (the baseline family always runs). */
+  families: FamilyInfo[];
   repeat: number;
   warmup: number;
+  warmupMs: number;
 }
 
 /** The job the host is running (at most one: there is one GPU), as `profile.status` reports it. */
@@ -357,7 +471,8 @@ export interface PitBridge {
 export interface TileConfigInfo {
   /** Stable id, e.g. `pit-k 8x1 @8x64x8/2x4` (core/pit/rules.ts `configId`). */
   id: string;
-  family: 'dense' | 'pit-k' | 'pit-m';
+  /** Kernel family (`FamilyInfo.name`). */
+  family: string;
   /** `Hx1`, `1xW` or `1xK` (whole rows); null for dense. */
   microTile: string | null;
   /** Computation tile `BMxBNxBK/TMxTN`. */
@@ -417,7 +532,8 @@ export interface TileDbOverview {
 export interface TileDbPointInfo {
   /** Configuration id (`TileConfigInfo.id`). */
   config: string;
-  family: 'dense' | 'pit-k' | 'pit-m';
+  /** Kernel family (`FamilyInfo.name`). */
+  family: string;
   microTile: string | null;
   computeTile: string;
   m: number;

@@ -238,10 +238,92 @@ CREATE TABLE layer_policy (
 ) STRICT;
 `;
 
+const v3 = /* sql */ `
+-- Kernel families are data (core/kernels/registry.ts): the set of families is no longer spelled out in a CHECK.
+CREATE TABLE tile_points_v3 (
+  tile_db_id    INTEGER NOT NULL REFERENCES tile_dbs (id) ON DELETE CASCADE,
+  point_key     TEXT NOT NULL CHECK (point_key <> ''),
+  family        TEXT NOT NULL CHECK (family <> ''),
+  micro_tile    TEXT,
+  compute_tile  TEXT NOT NULL,
+  tile_json     TEXT NOT NULL CHECK (json_valid(tile_json) AND json_type(tile_json) = 'object'),
+  m             INTEGER NOT NULL CHECK (m >= 1),
+  n             INTEGER NOT NULL CHECK (n >= 1),
+  k             INTEGER NOT NULL CHECK (k >= 1),
+  sparsity      REAL NOT NULL CHECK (sparsity BETWEEN 0 AND 1),
+  density       REAL NOT NULL CHECK (density BETWEEN 0 AND 1),
+  counts_json   TEXT NOT NULL CHECK (json_valid(counts_json) AND json_type(counts_json) = 'array'),
+  kernel_ms     REAL CHECK (kernel_ms >= 0),
+  detect_ms     REAL CHECK (detect_ms >= 0),
+  ok            INTEGER NOT NULL CHECK (ok IN (0, 1)),
+  max_abs_err   REAL CHECK (max_abs_err >= 0),
+  wgsl_hash     TEXT NOT NULL,
+  error         TEXT,
+  measured_at   TEXT NOT NULL,
+  PRIMARY KEY (tile_db_id, point_key)
+) STRICT;
+INSERT INTO tile_points_v3 SELECT * FROM tile_points;
+DROP TABLE tile_points;
+ALTER TABLE tile_points_v3 RENAME TO tile_points;
+
+-- The dense baseline and the attribution of a layer's choice. baseline: the fastest verified dense tile (variant
+-- name); default_dense: the default tile (its time / the baseline's is the dense-tile-choice gain); ideal_density:
+-- the lowest effective density among the rules measured. attribution_json: { denseTileGain, pitGain,
+-- effectiveDensity, undecided?, noiseBand?, decision } (LayerResult). NULL/{} for layers recorded before v3.
+ALTER TABLE layers ADD COLUMN baseline TEXT;
+ALTER TABLE layers ADD COLUMN default_dense TEXT;
+ALTER TABLE layers ADD COLUMN ideal_density REAL CHECK (ideal_density BETWEEN 0 AND 1);
+ALTER TABLE layers ADD COLUMN attribution_json TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(attribution_json) AND json_type(attribution_json) = 'object');
+
+-- Work-weighted density: elements under non-zero micro-tiles / all elements (partial edge tiles by area).
+ALTER TABLE micro_tiles ADD COLUMN effective_density REAL CHECK (effective_density BETWEEN 0 AND 1);
+
+-- Every measurement says what it is: the statistic (median of per-sample totals), its spread, the number of samples,
+-- the method (timestamp queries or CPU clock), and keeps every sample (float64 little-endian, in the order taken).
+-- ms / detect_ms / layout_ms are the phases of the median sample; total_ms their sum. suspect: why a speed-up was
+-- not trusted (NULL when it was).
+ALTER TABLE measurements ADD COLUMN family TEXT;
+ALTER TABLE measurements ADD COLUMN layout_ms REAL CHECK (layout_ms >= 0);
+ALTER TABLE measurements ADD COLUMN total_ms REAL CHECK (total_ms >= 0);
+ALTER TABLE measurements ADD COLUMN min_ms REAL CHECK (min_ms >= 0);
+ALTER TABLE measurements ADD COLUMN max_ms REAL CHECK (max_ms >= 0);
+ALTER TABLE measurements ADD COLUMN q1_ms REAL CHECK (q1_ms >= 0);
+ALTER TABLE measurements ADD COLUMN q3_ms REAL CHECK (q3_ms >= 0);
+ALTER TABLE measurements ADD COLUMN repeats INTEGER CHECK (repeats >= 0);
+ALTER TABLE measurements ADD COLUMN method TEXT CHECK (method IN ('timestamp', 'cpu'));
+ALTER TABLE measurements ADD COLUMN statistic TEXT CHECK (statistic IN ('median'));
+ALTER TABLE measurements ADD COLUMN samples BLOB CHECK (samples IS NULL OR length(samples) % 8 = 0);
+ALTER TABLE measurements ADD COLUMN effective_density REAL CHECK (effective_density BETWEEN 0 AND 1);
+ALTER TABLE measurements ADD COLUMN suspect TEXT;
+
+-- Totals per layer against the dense baseline (fastest dense tile), not the default tile. Layers recorded before v3
+-- have neither column: their 'dense' measurement is both, and ideal is the lowest micro-tile density as before.
+DROP VIEW layer_costs;
+CREATE VIEW layer_costs AS
+SELECT
+  l.id      AS layer_id,
+  l.run_id  AS run_id,
+  COALESCE(b.total_ms, b.ms + COALESCE(b.detect_ms, 0.0)) AS dense_ms,
+  COALESCE(dd.total_ms, dd.ms, b.total_ms, b.ms) AS default_dense_ms,
+  COALESCE(c.total_ms, c.ms + COALESCE(c.detect_ms, 0.0) + COALESCE(c.layout_ms, 0.0), b.total_ms, b.ms) AS chosen_ms,
+  CASE WHEN c.ms IS NULL THEN 0.0 ELSE COALESCE(c.detect_ms, 0.0) END AS detect_ms,
+  CASE WHEN c.ms IS NULL THEN 0.0 ELSE COALESCE(c.layout_ms, 0.0) END AS layout_ms,
+  COALESCE(b.total_ms, b.ms) * COALESCE(
+    l.ideal_density,
+    (SELECT MIN(mt.density) FROM micro_tiles mt WHERE mt.layer_id = l.id AND mt.shape <> '1x1'),
+    1.0) AS ideal_ms
+FROM layers l
+JOIN measurements b ON b.layer_id = l.id AND b.variant = COALESCE(l.baseline, 'dense') AND b.ms IS NOT NULL
+LEFT JOIN measurements dd ON dd.layer_id = l.id AND dd.variant = COALESCE(l.default_dense, 'dense') AND dd.ms IS NOT NULL
+LEFT JOIN measurements c ON c.layer_id = l.id AND c.variant = l.chosen AND c.ms IS NOT NULL
+WHERE l.skipped IS NULL;
+`;
+
 /** All migrations, in order; `MIGRATIONS[i].version === i + 1`. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'runs, layers, micro-tiles, measurements, kernels', sql: v1 },
   { version: 2, description: 'tile databases, tile points, per-layer policy decisions', sql: v2 },
+  { version: 3, description: 'families as data, dense baselines, attribution, measurement statistics and samples', sql: v3 },
 ];
 
 /** The schema version this code writes and reads (`PRAGMA user_version` after all migrations). */

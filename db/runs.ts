@@ -27,7 +27,6 @@ import type {
   RunReport,
   RunSummary,
   RunTotals,
-  VariantName,
   VariantResult,
 } from '../core/protocol.ts';
 import { adapterFromRow, adapterId } from './adapters.ts';
@@ -45,9 +44,9 @@ export interface NewRun {
   adapter: AdapterDescriptor;
   /** The inputs in order; a layer's `input` is an index into this list. */
   inputs: InputRef[];
-  /** Variants the job was asked to measure. */
-  variants: VariantName[];
-  /** Timed repetitions per variant (the median is stored), ≥ 1. */
+  /** Kernel families the job was asked to measure. */
+  families: string[];
+  /** Timed samples per variant (the median is the statistic stored), ≥ 1. */
   repeat: number;
   /** Everything else the job was asked (warmup, imageSize, maxLayers…): a plain JSON-serialisable object. */
   options?: object;
@@ -120,7 +119,7 @@ export function createRun(db: Db, run: NewRun): number {
           adapter,
           nowIso(),
           run.adapter.timestampQuery ? 1 : 0,
-          JSON.stringify(run.variants),
+          JSON.stringify(run.families),
           run.repeat,
           JSON.stringify(options),
           WRITER.host,
@@ -177,10 +176,28 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
       const layerId = Number(
         db
           .prepare(
-            `INSERT INTO layers (run_id, input_position, layer_index, name, op, m, n, k, sparsity, chosen, skipped, recorded_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO layers (run_id, input_position, layer_index, name, op, m, n, k, sparsity, chosen, skipped, recorded_at,
+                                 baseline, default_dense, ideal_density, attribution_json)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(runId, layer.input, layer.index, layer.name, layer.op, layer.m, layer.n, layer.k, layer.sparsity, layer.chosen, layer.skipped ?? null, nowIso())
+          .run(
+            runId,
+            layer.input,
+            layer.index,
+            layer.name,
+            layer.op,
+            layer.m,
+            layer.n,
+            layer.k,
+            layer.sparsity,
+            layer.chosen,
+            layer.skipped ?? null,
+            nowIso(),
+            layer.baseline ?? null,
+            layer.defaultDense ?? null,
+            layer.idealDensity ?? null,
+            JSON.stringify(attributionOf(layer)),
+          )
           .lastInsertRowid,
       );
       if (layer.heatmap) {
@@ -194,13 +211,14 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
           encodeF64(h.values),
         );
       }
-      const insertTile = db.prepare('INSERT INTO micro_tiles (layer_id, position, shape, density) VALUES (?, ?, ?, ?)');
-      layer.microTiles.forEach((t, i) => insertTile.run(layerId, i, t.shape, t.density));
+      const insertTile = db.prepare('INSERT INTO micro_tiles (layer_id, position, shape, density, effective_density) VALUES (?, ?, ?, ?, ?)');
+      layer.microTiles.forEach((t, i) => insertTile.run(layerId, i, t.shape, t.density, t.effectiveDensity ?? null));
 
       const insertMeasurement = db.prepare(
         `INSERT INTO measurements (layer_id, position, variant, micro_tile, compute_tile, ms, detect_ms, max_abs_err, max_rel_err,
-                                   ok, error, wgsl_hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                                   ok, error, wgsl_hash, family, layout_ms, total_ms, min_ms, max_ms, q1_ms, q3_ms, repeats,
+                                   method, statistic, samples, effective_density, suspect)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       const insertUse = db.prepare('INSERT INTO measurement_kernels (measurement_id, position, kernel_sha256) VALUES (?, ?, ?)');
       layer.variants.forEach((v, i) => {
@@ -217,6 +235,19 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
           v.ok ? 1 : 0,
           v.error ?? null,
           v.wgslHash === '' ? null : v.wgslHash,
+          v.family ?? null,
+          v.layoutMs ?? null,
+          v.totalMs ?? null,
+          v.minMs ?? null,
+          v.maxMs ?? null,
+          v.q1Ms ?? null,
+          v.q3Ms ?? null,
+          v.repeats ?? null,
+          v.method ?? null,
+          v.statistic ?? null,
+          v.samplesMs ? encodeF64(v.samplesMs) : null,
+          v.effectiveDensity ?? null,
+          v.suspect ?? null,
         ).lastInsertRowid;
         variantKernels(v).forEach((h, j) => insertUse.run(id, j, h));
       });
@@ -225,6 +256,16 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
     }).immediate(),
   );
 }
+
+/** The layer's attribution fields stored as JSON (see migration v3); absent fields are left out. */
+function attributionOf(l: LayerResult): Partial<LayerResult> {
+  const out: Partial<LayerResult> = {};
+  for (const key of ATTRIBUTION_KEYS) if (l[key] !== undefined) (out as Record<string, unknown>)[key] = l[key];
+  return out;
+}
+
+/** LayerResult fields kept in `layers.attribution_json`. */
+const ATTRIBUTION_KEYS = ['denseTileGain', 'pitGain', 'effectiveDensity', 'idealMs', 'undecided', 'noiseBand', 'decision'] as const;
 
 /** Checks what the schema cannot express (or would report only as an opaque constraint failure). */
 function validateLayer(layer: RecordedLayer, kernels: readonly KernelSource[]): void {
@@ -428,19 +469,24 @@ interface InputRow {
 interface TotalsRow {
   run_id: number;
   dense: number;
+  default_dense: number;
   chosen: number;
   detect: number;
+  layout: number;
   ideal: number;
 }
 
 const TOTALS_SELECT = `
-  SELECT run_id, SUM(dense_ms) AS dense, SUM(chosen_ms) AS chosen, SUM(detect_ms) AS detect, SUM(ideal_ms) AS ideal
+  SELECT run_id, SUM(dense_ms) AS dense, SUM(default_dense_ms) AS default_dense, SUM(chosen_ms) AS chosen,
+         SUM(detect_ms) AS detect, SUM(layout_ms) AS layout, SUM(ideal_ms) AS ideal
   FROM layer_costs`;
 
-const ZERO_TOTALS: RunTotals = { denseMs: 0, chosenMs: 0, detectMs: 0, idealMs: 0 };
+const ZERO_TOTALS: RunTotals = { denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0 };
 
 function toTotals(row: TotalsRow | undefined): RunTotals {
-  return row ? { denseMs: row.dense, chosenMs: row.chosen, detectMs: row.detect, idealMs: row.ideal } : { ...ZERO_TOTALS };
+  return row
+    ? { denseMs: row.dense, defaultDenseMs: row.default_dense, chosenMs: row.chosen, detectMs: row.detect, layoutMs: row.layout, idealMs: row.ideal }
+    : { ...ZERO_TOTALS };
 }
 
 /**
@@ -457,12 +503,13 @@ function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
     model: { path: r.model_path, sha256: r.model_sha256 },
     adapter: adapterFromRow(r),
     inputs,
-    variants: JSON.parse(r.variants_json) as VariantName[],
+    families: JSON.parse(r.variants_json) as string[],
     repeat: r.repeat,
+    options: JSON.parse(r.options_json) as Record<string, unknown>,
     status: r.status === 'incomplete' ? r.status_message : abandoned ? 'interrupted' : r.status === 'running' ? 'running' : '',
   };
   // The profiler stores how it chose variants in the run's options (policy tiledb, issue 3).
-  const policy = (JSON.parse(r.options_json) as { policy?: RunSummary['policy'] }).policy;
+  const policy = (summary.options as { policy?: RunSummary['policy'] }).policy;
   if (policy && typeof policy === 'object') summary.policy = policy;
   return summary;
 }
@@ -506,6 +553,10 @@ interface LayerRow {
   sparsity: number | null;
   chosen: string;
   skipped: string | null;
+  baseline: string | null;
+  default_dense: string | null;
+  ideal_density: number | null;
+  attribution_json: string;
 }
 
 interface MeasurementRow {
@@ -520,6 +571,19 @@ interface MeasurementRow {
   ok: number;
   error: string | null;
   wgsl_hash: string | null;
+  family: string | null;
+  layout_ms: number | null;
+  total_ms: number | null;
+  min_ms: number | null;
+  max_ms: number | null;
+  q1_ms: number | null;
+  q3_ms: number | null;
+  repeats: number | null;
+  method: 'timestamp' | 'cpu' | null;
+  statistic: 'median' | null;
+  samples: Buffer | null;
+  effective_density: number | null;
+  suspect: string | null;
 }
 
 interface HeatmapRow {
@@ -553,11 +617,11 @@ export function getRunReport(db: Db, runId: number): RunReport {
       const tiles = groupBy(
         db
           .prepare(
-            `SELECT t.layer_id, t.shape, t.density FROM micro_tiles t JOIN layers l ON l.id = t.layer_id
+            `SELECT t.layer_id, t.shape, t.density, t.effective_density FROM micro_tiles t JOIN layers l ON l.id = t.layer_id
              WHERE l.run_id = ? ORDER BY t.layer_id, t.position`,
           )
-          .all(runId) as { layer_id: number; shape: string; density: number }[],
-        (r): MicroTileDensity => ({ shape: r.shape, density: r.density }),
+          .all(runId) as { layer_id: number; shape: string; density: number; effective_density: number | null }[],
+        (r): MicroTileDensity => (r.effective_density === null ? { shape: r.shape, density: r.density } : { shape: r.shape, density: r.density, effectiveDensity: r.effective_density }),
       );
       const variants = groupBy(
         db
@@ -592,6 +656,10 @@ export function getRunReport(db: Db, runId: number): RunReport {
           input: l.input_position,
         };
         if (l.skipped !== null) out.skipped = l.skipped;
+        if (l.baseline !== null) out.baseline = l.baseline;
+        if (l.default_dense !== null) out.defaultDense = l.default_dense;
+        if (l.ideal_density !== null) out.idealDensity = l.ideal_density;
+        Object.assign(out, JSON.parse(l.attribution_json) as Partial<LayerResult>);
         const h = heatmaps.get(l.id);
         if (h) out.heatmap = h;
         return out;
@@ -620,6 +688,24 @@ function toVariant(r: MeasurementRow): VariantResult {
     wgslHash: r.wgsl_hash ?? '',
   };
   if (r.error !== null) v.error = r.error;
+  if (r.family !== null) v.family = r.family;
+  if (r.total_ms !== null || r.repeats !== null) {
+    Object.assign(v, {
+      layoutMs: nan(r.layout_ms),
+      totalMs: nan(r.total_ms),
+      minMs: nan(r.min_ms),
+      maxMs: nan(r.max_ms),
+      q1Ms: nan(r.q1_ms),
+      q3Ms: nan(r.q3_ms),
+      iqrMs: nan(r.q3_ms) - nan(r.q1_ms),
+      repeats: r.repeats ?? 0,
+    });
+    if (r.method !== null) v.method = r.method;
+    if (r.statistic !== null) v.statistic = r.statistic;
+  }
+  if (r.samples !== null) v.samplesMs = decodeF64(r.samples);
+  if (r.effective_density !== null) v.effectiveDensity = r.effective_density;
+  if (r.suspect !== null) v.suspect = r.suspect;
   return v;
 }
 

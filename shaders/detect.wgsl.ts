@@ -15,7 +15,9 @@
  * loads when C is a multiple of 4), raising one flag per micro-tile in workgroup memory. It then numbers its
  * non-zero micro-tiles per column block with workgroup atomics, reserves each column block's run of slots with ONE
  * global `atomicAdd` (instead of one per micro-tile: up to TR/h times fewer global atomics on the same counters),
- * and writes the index entries. The element test is `x != 0.0`, so -0 counts as zero and NaN as non-zero.
+ * and writes the index entries. The element test is on the bits, `(bits(x) & 0x7fffffff) != 0`, so -0 counts as zero
+ * and NaN (and ±Inf) as non-zero: a float comparison `x != 0.0` may be folded away for NaN by a driver that assumes
+ * no NaNs (an all-NaN input then read as all-zero on lavapipe).
  *
  * Baked into the text: w, h, the window and the load width. In the `params` uniform:
  * `R, C, nBlocks, tilesX, rowBlocks` (tilesX = ceil(C / SPAN)).
@@ -102,8 +104,8 @@ export function detectWgsl(params: DetectWgslParams): string {
       let segRow = (lr / H) * SC;
       ${
         w % 4 === 0
-          ? 'if (any(v != vec4<f32>())) { atomicStore(&flags[segRow + lc / W], 1u); }'
-          : 'for (var q = 0u; q < 4u; q++) { if (v[q] != 0.0) { atomicStore(&flags[segRow + (lc + q) / W], 1u); } }'
+          ? 'if (any((bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) != vec4<u32>())) { atomicStore(&flags[segRow + lc / W], 1u); }'
+          : 'for (var q = 0u; q < 4u; q++) { if ((bitcast<u32>(v[q]) & 0x7fffffffu) != 0u) { atomicStore(&flags[segRow + (lc + q) / W], 1u); } }'
       }
     }
   }`
@@ -112,7 +114,7 @@ export function detectWgsl(params: DetectWgslParams): string {
     let lc = e % SPAN;
     let r = r0 + lr;
     let c = c0 + lc;
-    if (r < P.rows && c < P.cols && X[r * P.cols + c] != 0.0) { atomicStore(&flags[(lr / H) * SC + lc / W], 1u); }
+    if (r < P.rows && c < P.cols && (bitcast<u32>(X[r * P.cols + c]) & 0x7fffffffu) != 0u) { atomicStore(&flags[(lr / H) * SC + lc / W], 1u); }
   }`;
   return `// PIT Studio: ${params.family} detection of micro-tile ${params.microTile}: row blocks of ${h} of X [R,C] with a non-zero in each ${w}-wide column block.
 struct Params { rows: u32, cols: u32, nBlocks: u32, tilesX: u32, rowBlocks: u32 }

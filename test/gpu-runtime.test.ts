@@ -3,10 +3,12 @@ import { readF32, storageFrom, storageZeros } from '../core/gpu/buffers.ts';
 import { acquireDevice } from '../core/gpu/device.ts';
 import { MissingFeatureError, NoAdapterError, ShaderCompileError } from '../core/gpu/errors.ts';
 import { median, runDispatches, timeDispatches } from '../core/gpu/timing.ts';
-import { prepareDispatch, type KernelProgram } from '../core/kernels/program.ts';
+import { ceilDiv, dim, grid } from '../core/kernels/grid.ts';
+import { makeProgram, prepareDispatch, type KernelProgram } from '../core/kernels/program.ts';
 import { testGpu, type TestGpu } from './gpu-helpers.ts';
 
-const doubler: KernelProgram = {
+const doubler: KernelProgram = makeProgram(
+  {
   family: 'test',
   label: 'double',
   wgsl: `@group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -19,9 +21,10 @@ const doubler: KernelProgram = {
     { name: 'y', kind: 'storage' },
   ],
   workgroupSize: [64, 1, 1],
-  workgroups: [2, 1, 1],
-  dispatchFormula: 'ceil(n/64), 1, 1',
-};
+  grid: grid(ceilDiv(dim('n'), 64), 1, 1),
+  },
+  { n: 128 },
+);
 
 describe('GPU runtime', () => {
   let g: TestGpu;

@@ -9,20 +9,17 @@
  * Pure: no file system, no database, no GPU. The caller reads the run and writes `files`.
  */
 import { createHash } from 'node:crypto';
-import { tileName, type ComputeTile } from '../../shaders/common.wgsl.ts';
-import { denseProgram } from '../kernels/dense.ts';
-import { detectKProgram, detectMProgram, zeroFillProgram } from '../kernels/detect.ts';
-import { pitKIndexSize, pitKProgram } from '../kernels/pit-k.ts';
-import { pitMIndexSize, pitMProgram } from '../kernels/pit-m.ts';
+import { tileName } from '../../shaders/common.wgsl.ts';
+import type { ALayout } from '../kernels/family.ts';
 import type { KernelProgram } from '../kernels/program.ts';
 import { compareOutputs, matmulErrorScale, referenceMatmul, transpose } from '../kernels/reference.ts';
-import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE } from '../kernels/variants.ts';
+import { BASELINE_FAMILY, familyOfConfig, familyOfVariant, programRoles } from '../kernels/registry.ts';
+import { planPrograms, planVariant } from '../kernels/variants.ts';
 import type { Shape } from '../pit/costmodel.ts';
-import { configId, rulesFor, spaceConfigs, WHOLE_ROW, type RuleConfig } from '../pit/rules.ts';
+import { configId, rulesFor, type RuleConfig } from '../pit/rules.ts';
 import { coverageShape, type TileModel } from '../pit/tiledb.ts';
 import { structuredOperand } from '../pit/tuner.ts';
 import type { LayerResult, RunReport, VariantResult } from '../protocol.ts';
-import { pitKIndexCpu, pitMIndexCpu } from '../sparsity/micro-tiles.ts';
 import {
   KERNEL_SET_FORMAT,
   KERNEL_SET_VERSION,
@@ -70,97 +67,47 @@ export class ExportError extends Error {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** Family of a variant name (`pit-k 8x1` → `pit-k`). */
-function familyOf(variant: string): RuleConfig['family'] {
-  const f = variant.split(' ')[0];
-  if (f === 'dense' || f === 'pit-k' || f === 'pit-m') return f;
-  throw new ExportError(`variant '${variant}' has no exportable kernel (known families: dense, pit-k, pit-m)`);
+/**
+ * The configuration a measured variant ran (its family parses the micro-tile and computation tile).
+ * @throws ExportError when the variant's family is not registered or its tile name cannot be parsed.
+ */
+export function configOfVariant(v: Pick<VariantResult, 'name' | 'family' | 'microTile' | 'computeTile'>, k: number): RuleConfig {
+  try {
+    const family = familyOfVariant(v.family ?? v.name);
+    return family.configOf(v, k);
+  } catch (e) {
+    throw new ExportError(`variant '${v.name}' has no exportable kernel: ${(e as Error).message}`);
+  }
 }
 
-/** Parses `BMxBNxBK/TMxTN` (or the older `BMxBNxBK`) into a tile, preferring a known tile with that name. */
-function parseTile(name: string, family: RuleConfig['family']): ComputeTile {
-  const known = [...spaceConfigs().map((c) => c.tile), DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE];
-  const exact = known.find((t) => tileName(t) === name);
-  if (exact) return { ...exact };
-  const m = /^(\d+)x(\d+)x(\d+)(?:\/(\d+)x(\d+))?/.exec(name);
-  if (!m) throw new ExportError(`computation tile '${name}' is not BMxBNxBK/TMxTN`);
-  const [bm, bn, bk] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (m[4]) return { bm, bn, bk, tm: Number(m[4]), tn: Number(m[5]) };
-  // Runs recorded before tiles carried their per-thread work: the known tile with the same block, else the default.
-  const same = known.find((t) => t.bm === bm && t.bn === bn && t.bk === bk);
-  if (same) return { ...same };
-  const d = family === 'dense' ? DEFAULT_DENSE_TILE : DEFAULT_PIT_TILE;
-  return { bm, bn, bk, tm: d.tm, tn: d.tn };
-}
-
-/** The configuration a measured variant ran (`1x${K}` is the whole-row rule). */
-export function configOfVariant(v: Pick<VariantResult, 'name' | 'microTile' | 'computeTile'>, k: number): RuleConfig {
-  const family = familyOf(v.name);
-  const tile = parseTile(v.computeTile, family);
-  if (family === 'dense') return { family, microTile: null, tile };
-  if (family === 'pit-k') return { family, microTile: v.microTile ?? `${tile.bm}x1`, tile };
-  const w = Number((v.microTile ?? WHOLE_ROW).split('x')[1]);
-  return { family, microTile: v.microTile === null || !(w < k) ? WHOLE_ROW : v.microTile, tile };
+/** Layouts of A the layer's producer writes at no cost: im2col writes either (Conv); a MatMul/Gemm activation is row-major. */
+function freeLayoutsOf(op: string): ALayout[] {
+  return op === 'Conv' ? ['a', 'at'] : ['a'];
 }
 
 /** A step's program with its phase. */
 interface PlannedProgram {
-  phase: 'detect' | 'compute';
+  phase: 'layout' | 'detect' | 'compute';
   program: KernelProgram;
 }
 
 /** Programs and buffers of a configuration at a shape: the same sequence `runVariant` times (core/kernels/variants.ts). */
-function programsOf(c: RuleConfig, s: Shape): { programs: PlannedProgram[]; buffers: ManifestBuffer[] } {
-  const { m, n, k } = s;
-  const b: ManifestBuffer = { name: 'b', dtype: 'f32', shape: [k, n], role: 'weight' };
-  const cBuf: ManifestBuffer = { name: 'c', dtype: 'f32', shape: [m, n], role: 'output' };
-  if (c.family === 'dense') {
-    return {
-      programs: [{ phase: 'compute', program: denseProgram(s, c.tile) }],
-      buffers: [{ name: 'a', dtype: 'f32', shape: [m, k], role: 'input' }, b, cBuf],
-    };
-  }
-  if (c.family === 'pit-k') {
-    const { blocks, indexLength } = pitKIndexSize(s, c.tile.bm);
-    return {
-      programs: [
-        { phase: 'detect', program: zeroFillProgram('count', blocks) },
-        { phase: 'detect', program: detectKProgram(s, c.tile.bm) },
-        { phase: 'compute', program: pitKProgram(s, c.tile) },
-      ],
-      buffers: [
-        { name: 'at', dtype: 'f32', shape: [k, m], role: 'input' },
-        b,
-        { name: 'count', dtype: 'u32', shape: [blocks], role: 'scratch' },
-        { name: 'index', dtype: 'u32', shape: [indexLength], role: 'scratch' },
-        cBuf,
-      ],
-    };
-  }
-  const w = c.microTile === WHOLE_ROW ? k : Math.min(Number(c.microTile!.split('x')[1]), k);
-  const { chunks, indexLength } = pitMIndexSize(s, w);
+function programsOf(c: RuleConfig, s: Shape, op: string): { programs: PlannedProgram[]; buffers: ManifestBuffer[]; detection: KernelProgram | null } {
+  const plan = planVariant(s, c, freeLayoutsOf(op));
   return {
-    programs: [
-      { phase: 'detect', program: zeroFillProgram('count', chunks) },
-      { phase: 'detect', program: detectMProgram(s, w) },
-      { phase: 'compute', program: zeroFillProgram('c', m * n) },
-      { phase: 'compute', program: pitMProgram(s, c.tile, w) },
-    ],
+    programs: planPrograms(plan),
     buffers: [
-      { name: 'a', dtype: 'f32', shape: [m, k], role: 'input' },
-      b,
-      { name: 'count', dtype: 'u32', shape: [chunks], role: 'scratch' },
-      { name: 'index', dtype: 'u32', shape: [indexLength], role: 'scratch' },
-      cBuf,
+      ...plan.operands.map((o): ManifestBuffer => ({ name: o.name, dtype: 'f32', shape: o.shape, role: o.role })),
+      ...plan.buffers.map((b): ManifestBuffer => ({ ...b })),
     ],
+    detection: plan.detect.at(-1) ?? null,
   };
 }
 
-/** Role of a program in the manifest. */
+/** Role of a program in the manifest: its family or helper role, as registered. */
 function roleOf(p: KernelProgram): KernelRole {
-  const f = p.family;
-  if (f === 'dense' || f === 'pit-k' || f === 'pit-m' || f === 'detect-k' || f === 'detect-m' || f === 'fill') return f;
-  throw new ExportError(`kernel '${p.label}' has an unknown family '${f}'`);
+  if (programRoles().includes(p.family)) return p.family;
+  throw new ExportError(`kernel '${p.label}' has an unknown role '${p.family}'`);
 }
 
 /** The kernels of the set, deduplicated by WGSL hash. */
@@ -193,14 +140,15 @@ class KernelTable {
 
 /** The plan of a configuration at a shape, registering its kernels. `texts` maps hash → recorded WGSL. */
 function buildPlan(c: RuleConfig, variant: string, op: string, s: Shape, table: KernelTable, texts: Map<string, string>): ManifestPlan {
-  const { programs, buffers } = programsOf(c, s);
-  const rule = rulesFor(op, s.k, [c])[0];
+  const { programs, buffers, detection: detectProgram } = programsOf(c, s, op);
+  const family = familyOfConfig(c);
+  const rule = rulesFor(op, s, [c])[0];
   let detection: string | null = null;
   let kernel = '';
   const steps = programs.map(({ phase, program }) => {
     const hash = sha256(program.wgsl);
     const id = table.add(program, hash, texts.get(hash) ?? program.wgsl);
-    if (program.family === 'detect-k' || program.family === 'detect-m') detection = id;
+    if (program === detectProgram) detection = id;
     if (program.family === c.family) kernel = id;
     return {
       kernel: id,
@@ -215,8 +163,8 @@ function buildPlan(c: RuleConfig, variant: string, op: string, s: Shape, table: 
     variant,
     rule: {
       family: c.family,
-      axis: c.family === 'pit-k' ? 'k' : c.family === 'pit-m' ? 'm' : 'none',
-      microTile: c.microTile === WHOLE_ROW ? `1x${s.k}` : c.microTile,
+      axis: family.axis,
+      microTile: family.microTile(c, s.k),
       computeTile: { bm: c.tile.bm, bn: c.tile.bn, bk: c.tile.bk, tm: c.tile.tm, tn: c.tile.tn, name: tileName(c.tile) },
       description: rule?.description ?? configId(c),
     },
@@ -228,11 +176,11 @@ function buildPlan(c: RuleConfig, variant: string, op: string, s: Shape, table: 
 }
 
 /** Hashes of every distinct program of a configuration at a shape. */
-function programHashes(c: RuleConfig, s: Shape): string[] {
-  return [...new Set(programsOf(c, s).programs.map((p) => sha256(p.program.wgsl)))].sort();
+function programHashes(c: RuleConfig, s: Shape, op: string): string[] {
+  return [...new Set(programsOf(c, s, op).programs.map((p) => sha256(p.program.wgsl)))].sort();
 }
 
-const totalMs = (v: VariantResult) => v.ms + (Number.isFinite(v.detectMs) ? v.detectMs : 0);
+const totalMs = (v: VariantResult) => v.totalMs ?? v.ms + (Number.isFinite(v.detectMs) ? v.detectMs : 0) + (v.layoutMs ?? 0);
 const verified = (v: VariantResult | undefined): v is VariantResult => !!v && v.ok && Number.isFinite(v.ms);
 
 /**
@@ -242,7 +190,7 @@ const verified = (v: VariantResult | undefined): v is VariantResult => !!v && v.
 function checkRecorded(src: ExportSource, l: LayerResult, variant: string, c: RuleConfig): Map<string, string> {
   const recorded = src.kernelsOf(l.input, l.index, variant);
   if (!recorded.length) throw new ExportError(`layer ${l.name} (input ${l.input}): no kernel of variant ${variant} is recorded in run ${src.report.run.id}`);
-  const want = programHashes(c, l);
+  const want = programHashes(c, l, l.op);
   const have = [...new Set(recorded.map((r) => r.hash))].sort();
   if (want.join() !== have.join()) {
     throw new ExportError(
@@ -291,10 +239,11 @@ function buildFixture(
   table: KernelTable,
   files: Map<string, string | Uint8Array>,
 ): ManifestFixture {
-  const want = programHashes(c, layerShape).join();
-  const shape = fixtureShapes(layerShape).find((s) => programHashes(c, s).join() === want)!;
+  const want = programHashes(c, layerShape, op).join();
+  const shape = fixtureShapes(layerShape).find((s) => programHashes(c, s, op).join() === want)!;
   const { m, n, k } = shape;
-  const pattern = c.family === 'dense' ? null : c.microTile;
+  const family = familyOfConfig(c);
+  const pattern = family.microTile(c, k);
   const a = structuredOperand(m, k, pattern, density === null ? 0.5 : Math.min(0.99, Math.max(0, 1 - density)), seedOf(`A|${id}`));
   const b = structuredOperand(k, n, null, 0, seedOf(`B|${id}`));
   const ref = referenceMatmul(a, b, m, n, k);
@@ -308,17 +257,14 @@ function buildFixture(
     files.set(path, npyBytes(data, dims));
     map[name] = path;
   };
-  if (c.family === 'pit-k') put(inputs, 'at', transpose(a, m, k), [k, m]);
-  else put(inputs, 'a', a, [m, k]);
-  put(inputs, 'b', b, [k, n]);
+  for (const o of plan.buffers.filter((x) => x.role === 'input' || x.role === 'weight')) {
+    if (o.name === 'b') put(inputs, 'b', b, [k, n]);
+    else if (o.name === 'a') put(inputs, 'a', a, [m, k]);
+    else put(inputs, o.name, transpose(a, m, k), [k, m]);
+  }
   put(expected, 'c', ref, [m, n]);
-  if (c.family === 'pit-k') {
-    const ix = pitKIndexCpu(a, m, k, c.tile.bm);
-    put(expected, 'count', ix.count, [ix.count.length]);
-    put(expected, 'index', ix.index, [ix.index.length]);
-  } else if (c.family === 'pit-m') {
-    const w = c.microTile === WHOLE_ROW ? k : Math.min(Number(c.microTile!.split('x')[1]), k);
-    const ix = pitMIndexCpu(a, m, k, w);
+  const ix = family.referenceIndex(c, a, shape);
+  if (ix) {
     put(expected, 'count', ix.count, [ix.count.length]);
     put(expected, 'index', ix.index, [ix.index.length]);
   }
@@ -360,7 +306,7 @@ export function buildKernelSet(src: ExportSource): KernelSet {
   const fixtureByKernels = new Map<string, string>();
   /** The fixture verifying a plan's kernels: one per distinct set of kernels. */
   const fixtureFor = (l: LayerResult, c: RuleConfig, variant: string, density: number | null): string => {
-    const key = programHashes(c, l).join();
+    const key = programHashes(c, l, l.op).join();
     const known = fixtureByKernels.get(key);
     if (known) return known;
     const id = `f${fixtures.size + 1}-${c.family}`;
@@ -389,9 +335,9 @@ export function buildKernelSet(src: ExportSource): KernelSet {
     const density = layerDensity(l, config);
     let dense: ManifestPlan | null = null;
     let threshold: ManifestLayer['densityThreshold'] = null;
-    const denseVariants = l.variants.filter((x) => x.name.startsWith('dense') && verified(x)).sort((x, y) => x.ms - y.ms);
-    const bestDense = denseVariants[0];
-    if (config.family !== 'dense' && bestDense) {
+    const denseVariants = l.variants.filter((x) => familyOfVariant(x.family ?? x.name) === BASELINE_FAMILY && verified(x)).sort((x, y) => totalMs(x) - totalMs(y));
+    const bestDense = (l.baseline ? denseVariants.find((x) => x.name === l.baseline) : undefined) ?? denseVariants[0];
+    if (config.family !== BASELINE_FAMILY.name && bestDense) {
       const dc = configOfVariant(bestDense, l.k);
       dense = buildPlan(dc, bestDense.name, l.op, l, table, checkRecorded(src, l, bestDense.name, dc));
       fixtureFor(l, dc, bestDense.name, null);
@@ -444,9 +390,9 @@ function densityThreshold(
   dense: VariantResult,
   density: number | null,
 ): ManifestLayer['densityThreshold'] {
-  const microTile = c.microTile === WHOLE_ROW ? `1x${l.k}` : c.microTile!;
+  const microTile = familyOfConfig(c).microTile(c, l.k)!;
   if (model?.has(c)) {
-    const denseConfigs = model.configs().filter((x) => x.family === 'dense');
+    const denseConfigs = model.configs().filter((x) => x.family === BASELINE_FAMILY.name);
     let best = { ms: Infinity, id: '' };
     for (const d of denseConfigs) {
       const ms = model.predict(d, l).ms;

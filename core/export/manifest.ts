@@ -13,8 +13,12 @@ import type { AdapterDescriptor } from '../protocol.ts';
 export const KERNEL_SET_FORMAT = 'pit-studio.kernel-set';
 export const KERNEL_SET_VERSION = 1;
 
-/** Role of a kernel in a layer's dispatch sequence. */
-export type KernelRole = 'dense' | 'pit-k' | 'pit-m' | 'detect-k' | 'detect-m' | 'fill';
+/**
+ * Role of a kernel in a layer's dispatch sequence: a kernel family's name for its main kernel (`dense`, `pit-k`, …)
+ * or a helper role (`detect-k`, `fill`, `transpose`, …); the registry lists them (core/kernels/registry.ts
+ * `programRoles`) and the schema's enum is filled from it.
+ */
+export type KernelRole = string;
 
 /** One WGSL kernel of the set (a file under `kernels/`). */
 export interface ManifestKernel {
@@ -36,7 +40,7 @@ export interface ManifestKernel {
 
 /** A buffer a layer's dispatch sequence binds. */
 export interface ManifestBuffer {
-  /** Name the steps refer to: `a` (A [M,K]), `at` (Aᵀ [K,M], pit-k), `b`, `c`, `count`, `index`. */
+  /** Name the steps refer to: `a` (A [M,K]), `at` (Aᵀ [K,M]), `b`, `c`, `count`, `index`, … */
   name: string;
   dtype: 'f32' | 'u32';
   /** Row-major shape in elements. */
@@ -49,8 +53,11 @@ export interface ManifestBuffer {
 export interface ManifestStep {
   /** Kernel id. */
   kernel: string;
-  /** `detect` steps build the micro-tile index (zero counts, detection); `compute` steps compute C. */
-  phase: 'detect' | 'compute';
+  /**
+   * `layout` steps prepare the layout of A the kernels read when the producer does not write it (a transpose);
+   * `detect` steps build the micro-tile index (zero counts, detection); `compute` steps compute C.
+   */
+  phase: 'layout' | 'detect' | 'compute';
   /** Buffer name bound at each binding index of the kernel (`params` is the step's own uniform). */
   buffers: string[];
   /** u32 words of the `params` uniform, or null when the kernel has none. */
@@ -66,9 +73,10 @@ export interface ManifestPlan {
   /** Variant name in the run, e.g. `pit-k 8x1`, `dense 32x128x8/4x4`. */
   variant: string;
   rule: {
-    family: 'dense' | 'pit-k' | 'pit-m';
+    /** A registered kernel family (the schema's enum is filled from the registry). */
+    family: string;
     /** Permutation-invariant axis the rule exploits (`none` for dense). */
-    axis: 'none' | 'k' | 'm';
+    axis: 'none' | 'k' | 'm' | 'n';
     /** Micro-tile `HxW` of A in [M, K] terms; null for dense. */
     microTile: string | null;
     computeTile: { bm: number; bn: number; bk: number; tm: number; tn: number; name: string };

@@ -193,6 +193,8 @@ for (const fx of manifest.fixtures) {
   for (const b of plan.buffers) bufs[b.name] = storage(count(b.shape), data[b.name]);
   const failedHere = failures.length;
   try {
+    // Layout phase (a transpose the producer of A does not do): no check of its own, the detection and C check it.
+    for (const step of plan.steps.filter((s) => s.phase === 'layout')) await runStep(step, bufs);
     // Detection phase: each zero-fill must clear its buffer; detection must find exactly the expected micro-tiles.
     for (const step of plan.steps.filter((s) => s.phase === 'detect')) {
       const k = kernels.get(step.kernel);

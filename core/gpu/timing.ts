@@ -82,6 +82,86 @@ export async function timeDispatches(ctx: GpuContext, dispatches: Dispatch[], op
   return { medianMs: median(samples), samplesMs: samples, method: 'cpu' };
 }
 
+/** One timed sample of work made of phases (e.g. layout, detection, kernel): ms per phase, in phase order. */
+export type PhaseSample = number[];
+
+/**
+ * Times `count` samples of `phases` (each a list of dispatches; an empty phase takes 0 ms). With timestamp queries,
+ * one submission per sample with one compute pass per non-empty phase, each pass timed on the GPU, so a sample's
+ * phases are measured together and add up to its total; a sample with an invalid (non-positive) interval is
+ * discarded. Without them (or with `cpuClock`), each phase is submitted and awaited on its own and timed by the CPU
+ * clock. No warm-up: the caller runs the work first.
+ * @throws DeviceLostError if the device is lost meanwhile.
+ */
+export async function samplePhases(
+  ctx: GpuContext,
+  phases: readonly Dispatch[][],
+  count: number,
+  opts: { cpuClock?: boolean } = {},
+): Promise<{ samples: PhaseSample[]; method: 'timestamp' | 'cpu' }> {
+  const n = Math.max(1, count);
+  if (ctx.timestampQuery && !opts.cpuClock) {
+    const samples = await phasesWithTimestamps(ctx, phases, n);
+    if (samples.length) return { samples, method: 'timestamp' };
+  }
+  const samples: PhaseSample[] = [];
+  for (let i = 0; i < n; i++) {
+    const s: number[] = [];
+    for (const p of phases) {
+      if (!p.length) {
+        s.push(0);
+        continue;
+      }
+      const t0 = performance.now();
+      await runDispatches(ctx, p);
+      s.push(performance.now() - t0);
+    }
+    samples.push(s);
+  }
+  return { samples, method: 'cpu' };
+}
+
+async function phasesWithTimestamps(ctx: GpuContext, phases: readonly Dispatch[][], count: number): Promise<PhaseSample[]> {
+  const { device } = ctx;
+  assertAlive(ctx);
+  const live = phases.map((p, i) => ({ p, i })).filter((x) => x.p.length > 0);
+  if (!live.length) return Array.from({ length: count }, () => phases.map(() => 0));
+  const perSample = 2 * live.length;
+  const querySet = device.createQuerySet({ type: 'timestamp', count: perSample * count });
+  const resolve = device.createBuffer({ size: 8 * perSample * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  try {
+    for (let s = 0; s < count; s++) {
+      const enc = device.createCommandEncoder();
+      live.forEach(({ p }, j) => {
+        const q = s * perSample + 2 * j;
+        encodeDispatches(enc, p, { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 });
+      });
+      device.queue.submit([enc.finish()]);
+    }
+    const enc = device.createCommandEncoder();
+    enc.resolveQuerySet(querySet, 0, perSample * count, resolve, 0);
+    device.queue.submit([enc.finish()]);
+    const ticks = new BigUint64Array(await readBuffer(device, resolve, 8 * perSample * count));
+    assertAlive(ctx);
+    const out: PhaseSample[] = [];
+    for (let s = 0; s < count; s++) {
+      const sample = phases.map(() => 0);
+      let valid = true;
+      live.forEach(({ i }, j) => {
+        const q = s * perSample + 2 * j;
+        const [t0, t1] = [ticks[q]!, ticks[q + 1]!];
+        if (!(t1 > t0)) valid = false;
+        else sample[i] = Number(t1 - t0) / 1e6;
+      });
+      if (valid) out.push(sample);
+    }
+    return out;
+  } finally {
+    querySet.destroy();
+    resolve.destroy();
+  }
+}
+
 async function timeWithTimestamps(ctx: GpuContext, dispatches: Dispatch[], repeat: number): Promise<number[]> {
   const { device } = ctx;
   assertAlive(ctx);

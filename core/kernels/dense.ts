@@ -1,37 +1,16 @@
 /**
- * Program descriptor of the dense tiled matmul (the baseline variant), and the matmul shape type shared by every
- * matmul program. Template: `shaders/dense-matmul.wgsl.ts`.
+ * The `dense` kernel family: the tiled fp32 matmul every PIT variant is compared with (the baseline is the fastest
+ * verified dense computation tile for the layer's shape). Template: `shaders/dense-matmul.wgsl.ts`.
  */
 import { denseMatmulWgsl } from '../../shaders/dense-matmul.wgsl.ts';
 import { isVec4Tile, tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
-import type { KernelProgram } from './program.ts';
+import type { FamilyConfig, KernelFamily } from './family.ts';
+import { ceilDiv, grid, M, N } from './grid.ts';
+import { makeProgram, type KernelProgram } from './program.ts';
+import { shapeVars, validateShape, type MatmulShape } from './shape.ts';
+import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, paddedElements, parseTileName, sameTile } from './tiles.ts';
 
 export type { ComputeTile } from '../../shaders/common.wgsl.ts';
-
-/** Shape of `C[M,N] = A[M,K] · B[K,N]` (element counts, each >= 1). */
-export interface MatmulShape {
-  m: number;
-  n: number;
-  k: number;
-}
-
-/**
- * Checks a matmul shape: positive integers whose operand sizes fit u32 indexing in WGSL.
- * @throws RangeError naming the offending dimension.
- */
-export function validateShape(s: MatmulShape): void {
-  for (const key of ['m', 'n', 'k'] as const) {
-    const v = s[key];
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`matmul shape: ${key.toUpperCase()} must be a positive integer, got ${v}`);
-  }
-  const big = Math.max(s.m * s.k, s.k * s.n, s.m * s.n);
-  if (big >= 2 ** 32) throw new RangeError(`matmul shape ${s.m}x${s.n}x${s.k}: an operand has >= 2^32 elements (WGSL indexes with u32)`);
-}
-
-/** `ceil(a / b)` for positive integers. */
-export function ceilDiv(a: number, b: number): number {
-  return Math.ceil(a / b);
-}
 
 /**
  * The dense matmul program. Bindings: `a` [M,K] f32, `b` [K,N] f32, `c` [M,N] f32 (fully overwritten, no zeroing
@@ -44,19 +23,98 @@ export function denseProgram(shape: MatmulShape, tile: ComputeTile): KernelProgr
   validateShape(shape);
   validateComputeTile(tile);
   const vecGlobal = isVec4Tile(tile) && shape.k % 4 === 0 && shape.n % 4 === 0;
-  return {
-    family: 'dense',
-    label: `dense tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
-    wgsl: denseMatmulWgsl({ tile, vecGlobal }),
-    bindings: [
-      { name: 'a', kind: 'read-only-storage' },
-      { name: 'b', kind: 'read-only-storage' },
-      { name: 'c', kind: 'storage' },
-      { name: 'params', kind: 'uniform' },
-    ],
-    workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
-    workgroups: [ceilDiv(shape.n, tile.bn), ceilDiv(shape.m, tile.bm), 1],
-    params: [shape.m, shape.n, shape.k, 0],
-    dispatchFormula: `ceil(N/${tile.bn}), ceil(M/${tile.bm}), 1`,
-  };
+  return makeProgram(
+    {
+      family: 'dense',
+      label: `dense tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
+      wgsl: denseMatmulWgsl({ tile, vecGlobal }),
+      bindings: [
+        { name: 'a', kind: 'read-only-storage' },
+        { name: 'b', kind: 'read-only-storage' },
+        { name: 'c', kind: 'storage' },
+        { name: 'params', kind: 'uniform' },
+      ],
+      workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
+      grid: grid(ceilDiv(N, tile.bn), ceilDiv(M, tile.bm), 1),
+      params: [shape.m, shape.n, shape.k, 0],
+    },
+    shapeVars(shape),
+  );
 }
+
+/**
+ * Dense computation tiles tuned and tried as baseline candidates: the default 128x128x16/8x8, the PIT tile
+ * 32x128x8/4x4 for few rows and wide N, 64x32x16/4x2 for narrow N, 16x64x16/2x4 for very few rows.
+ */
+export const DENSE_TILES: readonly ComputeTile[] = [
+  { ...DEFAULT_DENSE_TILE },
+  { bm: 32, bn: 128, bk: 8, tm: 4, tn: 4 },
+  { bm: 64, bn: 32, bk: 16, tm: 4, tn: 2 },
+  { bm: 16, bn: 64, bk: 16, tm: 2, tn: 4 },
+];
+
+/**
+ * The default dense tile for an [M, N] output: DEFAULT_DENSE_TILE, unless its padding makes it compute over 1.5x the
+ * elements DEFAULT_PIT_TILE would (a handful of rows); then the PIT tile. Its time over the baseline's is the
+ * "dense tile choice" gain a run reports apart from PIT's.
+ */
+export function denseTileFor(m: number, n: number): ComputeTile {
+  const big = paddedElements(m, n, DEFAULT_DENSE_TILE);
+  const small = paddedElements(m, n, DEFAULT_PIT_TILE);
+  return { ...(big > 1.5 * small ? DEFAULT_PIT_TILE : DEFAULT_DENSE_TILE) };
+}
+
+/** Baseline candidates per layer: the default tile, plus at most this many others… */
+const EXTRA_CANDIDATES = 2;
+/** …whose padded output is within this factor of the least padded tile's. */
+const PADDING_SLACK = 1.5;
+
+/**
+ * The dense tiles measured on a layer: `denseTileFor` (the default, for the dense-tile-choice gain) and up to two of
+ * DENSE_TILES with the least padding (within 1.5x of the least), least padded first. The same under every policy, so
+ * the baseline — the fastest of them — does not depend on how PIT rules were chosen.
+ */
+export function denseCandidates(s: MatmulShape): ComputeTile[] {
+  const def = denseTileFor(s.m, s.n);
+  const least = Math.min(...DENSE_TILES.map((t) => paddedElements(s.m, s.n, t)));
+  const others = DENSE_TILES.filter((t) => !sameTile(t, def) && paddedElements(s.m, s.n, t) <= PADDING_SLACK * least)
+    .map((t) => ({ t, p: paddedElements(s.m, s.n, t) }))
+    .sort((x, y) => x.p - y.p)
+    .slice(0, EXTRA_CANDIDATES)
+    .map((x) => ({ ...x.t }));
+  return [def, ...others];
+}
+
+const config = (tile: ComputeTile): FamilyConfig => ({ family: 'dense', microTile: null, tile: { ...tile } });
+
+/** The dense family (see the module comment). */
+export const denseFamily: KernelFamily = {
+  name: 'dense',
+  axis: 'none',
+  summary: 'dense tiled matmul (the baseline: fastest verified computation tile per layer)',
+  helperRoles: [],
+  defaultOn: true,
+  tuningConfigs: () => DENSE_TILES.map(config),
+  layerConfigs: (s) => denseCandidates(s).map(config),
+  illegalReason: () => null,
+  microTile: () => null,
+  blockCounts: () => [],
+  plan(s, c) {
+    validateShape(s);
+    return {
+      aLayout: 'a',
+      buffers: [{ name: 'c', dtype: 'f32', shape: [s.m, s.n], role: 'output' }],
+      detect: [],
+      compute: [denseProgram(s, c.tile)],
+      counts: null,
+    };
+  },
+  costFeatures: { names: ['1', 'G', 'U'], work: 1 },
+  // U: tile-steps of work, one BM×BN×BK slice per workgroup per step, padding included.
+  kernelFeatures: (c, s, _counts, g) => [1, g, Math.ceil(s.n / c.tile.bn) * Math.ceil(s.m / c.tile.bm) * Math.ceil(s.k / c.tile.bk)],
+  detectKey: () => null,
+  variantName: (c) => (sameTile(c.tile, DEFAULT_DENSE_TILE) ? 'dense' : `dense ${tileName(c.tile)}`),
+  describe: (op, c) => `${op}${op === 'Conv' ? ' (im2col)' : ''}: dense, computation tile ${tileName(c.tile)}`,
+  configOf: (v) => config(parseTileName(v.computeTile, DENSE_TILES, DEFAULT_DENSE_TILE)),
+  referenceIndex: () => null,
+};

@@ -1,27 +1,27 @@
 /**
- * The high-level API the profile job calls: run one matmul variant (dense, pit-k, pit-m) on the GPU with its
- * detection, read the output back, and time detection and kernel separately (timestamp queries, median).
- *
- * Timed work per variant (what a deployed kernel would really have to do each call):
- * - dense:  [dense matmul]
- * - pit-k:  detection [zero count, detect-k on AT]   kernel [pit-k matmul] (merged tiles: [merge-k, pit-k matmul])
- * - pit-m:  detection [zero count, detect-m on A]    kernel [zero C, pit-m matmul]
- * Not timed: uploading the operands and, for pit-k, transposing A on the CPU (layout preparation: in a deployed
- * model the producer of A would write it transposed).
+ * The generic runner of a kernel family's variant on the GPU: builds the programs a configuration plans
+ * (`KernelFamily.plan`), uploads the operands in the layout they read, runs the work once (verification run: the
+ * output C and the detected micro-tile density are read back) and then takes timed samples, each sample timing its
+ * phases together in one submission:
+ * - layout: the transpose a family's layout needs when the producer of A does not write it (pit-k's `AT` for a
+ *   MatMul activation; im2col writes either layout, so Conv layers need none);
+ * - detection: the family's index construction (zero-fill of the counts, detection);
+ * - kernel: the computation (zero-fill of C where needed, index merges, the matmul).
+ * Nothing here names a family: every family-specific decision comes from the registry (registry.ts).
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { assertAlive } from '../gpu/device.ts';
 import { readF32, readU32, storageFrom, uniformU32 } from '../gpu/buffers.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
-import { encodeDispatches, runDispatches, timeDispatches, type Dispatch } from '../gpu/timing.ts';
-import { matmulWorkgroupBytes, type ComputeTile } from '../../shaders/common.wgsl.ts';
-import { parseMicroTile } from '../sparsity/micro-tiles.ts';
-import { denseProgram, validateShape } from './dense.ts';
-import { detectKProgram, detectMProgram, zeroFillProgram } from './detect.ts';
-import { mergeKProgram, pitKIndexSize, pitKProgram } from './pit-k.ts';
-import { pitMIndexSize, pitMProgram } from './pit-m.ts';
-import { prepareDispatch, type BufferSet, type KernelProgram } from './program.ts';
+import { encodeDispatches, median, runDispatches, samplePhases, type Dispatch, type PhaseSample } from '../gpu/timing.ts';
+import { extents, transposeProgram } from './detect.ts';
+import type { ALayout, FamilyConfig, FamilyPlan } from './family.ts';
+import { checkProgramLimits, prepareDispatch, type BufferSet, type KernelProgram } from './program.ts';
 import { transpose } from './reference.ts';
+import { familyOfConfig } from './registry.ts';
+import { validateShape, type MatmulShape } from './shape.ts';
+
+export { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE } from './tiles.ts';
 
 /** The operands of `C[M,N] = A[M,K] · B[K,N]`, fp32. A is the exploited (dynamically sparse) operand. */
 export interface MatmulOperands {
@@ -32,198 +32,195 @@ export interface MatmulOperands {
   a: Float32Array;
   /** B [K, N] row-major. */
   b: Float32Array;
+  /**
+   * Layouts of A the producing operator writes at no extra cost (default `['a']`: a MatMul/Gemm activation is
+   * row-major). im2col writes whichever layout its consumer reads, so lowered Conv layers give `['a', 'at']`.
+   * A family reading a layout not listed gets a timed layout phase (a GPU transpose).
+   */
+  freeLayouts?: readonly ALayout[];
+}
+
+/** One way to compute the matmul: a kernel family's configuration with its micro-tile resolved for the layer. */
+export type VariantSpec = FamilyConfig;
+
+/** A plan with its layout phase: the programs by phase and every buffer with its role. */
+export interface VariantPlan extends FamilyPlan {
+  /** Layout preparation programs (empty when the producer writes the layout the family reads). */
+  layout: KernelProgram[];
+  /** Operand buffers: `b` (weight) and the layout(s) of A uploaded as inputs. */
+  operands: { name: 'a' | 'at' | 'b'; role: 'input' | 'weight'; shape: number[] }[];
 }
 
 /**
- * One way to compute the matmul.
- * - `dense`: `microTile` is ignored (null).
- * - `pit-k`: micro-tile `Hx1` with H == `tile.bm` (null means `${tile.bm}x1`), or `tile.bm` a multiple of H: a
- *   merge pass (`merge-k`, timed with the kernel) then unites the k-lists of each `tile.bm / H` row blocks and the
- *   `tile.bm`-row kernel runs over the union.
- * - `pit-m`: micro-tile `1xW`, W >= 1 (W >= K means whole rows; null means `1x${K}`).
+ * The plan of `spec` at shape `s` including the layout phase: when the family reads `at` and the producer does not
+ * write it, `a` is the input and a transpose writes `at` (scratch) inside the timed work.
+ * @throws RangeError when the family cannot run the configuration at this shape, or the family is unknown.
  */
-export interface VariantSpec {
-  name: 'dense' | 'pit-k' | 'pit-m';
-  microTile: string | null;
-  /**
-   * Computation tile: BM x BN x BK per workgroup, TM x TN outputs per thread; `doubleBuffer` (optional, vec4-path
-   * tiles only, default true) as in `ComputeTile`.
-   */
-  tile: { bm: number; bn: number; bk: number; tm: number; tn: number; doubleBuffer?: boolean };
+export function planVariant(s: MatmulShape, spec: VariantSpec, freeLayouts: readonly ALayout[] = ['a']): VariantPlan {
+  // The family's plan validates the configuration itself (legality for rule enumeration is a separate question:
+  // a `1xW` with W ≥ K runs fine, it is only not a distinct rule).
+  const plan = familyOfConfig(spec).plan(s, spec);
+  const weight = { name: 'b' as const, role: 'weight' as const, shape: [s.k, s.n] };
+  const needs = plan.aLayout;
+  if (freeLayouts.includes(needs)) {
+    return { ...plan, layout: [], operands: [{ name: needs, role: 'input', shape: needs === 'a' ? [s.m, s.k] : [s.k, s.m] }, weight] };
+  }
+  const e = extents(s);
+  const [rows, cols] = needs === 'at' ? [e.M, e.K] : [e.K, e.M];
+  const from = needs === 'at' ? 'a' : 'at';
+  return {
+    ...plan,
+    buffers: [{ name: needs, dtype: 'f32', shape: needs === 'at' ? [s.k, s.m] : [s.m, s.k], role: 'scratch' }, ...plan.buffers],
+    layout: [transposeProgram(from, needs, rows, cols, e.vars)],
+    operands: [{ name: from, role: 'input', shape: from === 'a' ? [s.m, s.k] : [s.k, s.m] }, weight],
+  };
 }
 
-/** The outcome of one variant. */
+/** Every program of a plan in dispatch order, with its phase. */
+export function planPrograms(p: VariantPlan): { phase: 'layout' | 'detect' | 'compute'; program: KernelProgram }[] {
+  return [
+    ...p.layout.map((program) => ({ phase: 'layout' as const, program })),
+    ...p.detect.map((program) => ({ phase: 'detect' as const, program })),
+    ...p.compute.map((program) => ({ phase: 'compute' as const, program })),
+  ];
+}
+
+/** NaN bit pattern used to poison buffers the variant must write itself (see `poisoned`). */
+const POISON = 0x7fc00000;
+
+/**
+ * A storage buffer of `bytes` bytes filled with `POISON` rather than zeros: outputs, counts and indexes start as
+ * garbage, so a correct first-run output proves that the variant's own (timed) work writes every element of C and
+ * clears its counts, as it must when buffers are reused between calls.
+ */
+function poisoned(device: GPUDevice, bytes: number, label: string): GPUBuffer {
+  return storageFrom(device, new Uint32Array(Math.ceil(bytes / 4)).fill(POISON), label);
+}
+
+/** Checks every buffer of a plan against the device's binding and buffer size limits. @throws RangeError. */
+function checkBufferLimits(limits: GPUSupportedLimits, label: string, buffers: { name: string; shape: number[] }[]): void {
+  const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  for (const b of buffers) {
+    const bytes = 4 * b.shape.reduce((x, y) => x * y, 1);
+    if (bytes > cap) {
+      throw new RangeError(`${label}: buffer '${b.name}' [${b.shape.join(', ')}] needs ${(bytes / 2 ** 20).toFixed(1)} MiB, over this device's ${(cap / 2 ** 20).toFixed(0)} MiB per binding`);
+    }
+  }
+}
+
+/** A variant with its programs built and buffers filled, ready to run and be sampled many times. */
+export interface PreparedVariant {
+  spec: VariantSpec;
+  plan: VariantPlan;
+  /** Every distinct program that runs (layout, detection, zero-fills, kernel), in dispatch order; `hash` = sha256 of `text`. */
+  wgsl: { label: string; hash: string; text: string }[];
+  /** Runs all phases once and reads back C [M, N] and the detected micro-tile density (null without detection). */
+  runOnce(): Promise<{ output: Float32Array; density: number | null }>;
+  /** `count` timed samples; each sample's phases are `[layout, detection, kernel]` ms. */
+  sample(count: number): Promise<{ samples: PhaseSample[]; method: 'timestamp' | 'cpu' }>;
+  /** The dispatches of every phase in order (for warming the GPU up). */
+  dispatches(): Dispatch[];
+  /** Destroys every buffer it created. Idempotent. */
+  destroy(): void;
+}
+
+/**
+ * Builds a variant on the GPU: validates operands and limits, plans, uploads the operands in the layouts the plan
+ * reads, poisons output and scratch buffers, and builds every pipeline (sequentially: lavapipe compiles on the CPU,
+ * and a compile error should name the first program that failed). Destroys what it created when it throws.
+ * @throws RangeError on inconsistent operands or spec, or a program/buffer over the device's limits;
+ *   ShaderCompileError when a generated WGSL fails to compile; DeviceLostError when the device is lost.
+ */
+export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops: MatmulOperands, spec: VariantSpec): Promise<PreparedVariant> {
+  validateShape(ops);
+  if (ops.a.length !== ops.m * ops.k) throw new RangeError(`A has ${ops.a.length} elements, [${ops.m}, ${ops.k}] needs ${ops.m * ops.k}`);
+  if (ops.b.length !== ops.k * ops.n) throw new RangeError(`B has ${ops.b.length} elements, [${ops.k}, ${ops.n}] needs ${ops.k * ops.n}`);
+  assertAlive(ctx);
+  const plan = planVariant(ops, spec, ops.freeLayouts ?? ['a']);
+  const { device } = ctx;
+  const programs = planPrograms(plan);
+  const name = `${spec.family}${spec.microTile ? ' ' + spec.microTile : ''}`;
+  for (const { program } of programs) checkProgramLimits(device.limits, program);
+  checkBufferLimits(device.limits, name, [...plan.operands, ...plan.buffers]);
+
+  const created: GPUBuffer[] = [];
+  const track = (b: GPUBuffer): GPUBuffer => {
+    created.push(b);
+    return b;
+  };
+  const destroy = () => {
+    for (const b of created.splice(0)) b.destroy();
+  };
+  try {
+    const shared: BufferSet = {};
+    for (const o of plan.operands) {
+      const data = o.name === 'b' ? ops.b : o.name === 'a' ? ops.a : transpose(ops.a, ops.m, ops.k);
+      shared[o.name] = track(storageFrom(device, data, o.name));
+    }
+    for (const b of plan.buffers) shared[b.name] = track(poisoned(device, 4 * b.shape.reduce((x, y) => x * y, 1), b.name));
+    const prepared: { phase: string; d: Dispatch & { hash: string }; p: KernelProgram }[] = [];
+    for (const { phase, program } of programs) {
+      const set: BufferSet = { ...shared };
+      if (program.params) set.params = track(uniformU32(device, program.params, `${program.label}:params`));
+      prepared.push({ phase, p: program, d: await prepareDispatch(ctx, cache, program, set) });
+    }
+    const phase = (name: string) => prepared.filter((x) => x.phase === name).map((x) => x.d);
+    const phases = [phase('layout'), phase('detect'), phase('compute')];
+    const wgsl: PreparedVariant['wgsl'] = [];
+    for (const { p, d } of prepared) if (!wgsl.some((w) => w.hash === d.hash)) wgsl.push({ label: p.label, hash: d.hash, text: p.wgsl });
+    return {
+      spec,
+      plan,
+      wgsl,
+      async runOnce() {
+        // Checked for validation errors: an invalid dispatch would otherwise only be logged, leaving a wrong output.
+        device.pushErrorScope('validation');
+        await runDispatches(ctx, phases.flat());
+        const verr = await device.popErrorScope();
+        if (verr) throw new Error(`variant ${name}: GPU validation error: ${verr.message.split('\n')[0]}`);
+        const output = await readF32(device, shared.c!, ops.m * ops.n);
+        let density: number | null = null;
+        if (plan.counts) {
+          const counts = await readU32(device, shared[plan.counts.buffer]!, plan.counts.length);
+          let sum = 0;
+          for (const c of counts) sum += c;
+          density = sum / plan.counts.microTiles;
+        }
+        return { output, density };
+      },
+      sample: (count) => samplePhases(ctx, phases, count),
+      dispatches: () => phases.flat(),
+      destroy,
+    };
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+}
+
+/** The outcome of `runVariant`. */
 export interface VariantRun {
   spec: VariantSpec;
   /** C [M, N] row-major, from the first (untimed) run. */
   output: Float32Array;
-  /** Median kernel time, ms (for pit-m includes zeroing C). */
+  /** Median kernel time, ms (zero-fills of C and index merges included). */
   kernelMs: number;
   /** Median detection time, ms (zeroing the counts + detection); 0 for dense. */
   detectMs: number;
-  /** 'timestamp' when every measurement used GPU timestamp queries, else 'cpu'. */
+  /** Median layout preparation time, ms; 0 when the producer writes the layout. */
+  layoutMs: number;
+  /** 'timestamp' when the samples used GPU timestamp queries, else 'cpu'. */
   timing: 'timestamp' | 'cpu';
-  /** Every distinct program that ran (detection and zero-fills included), in dispatch order; `hash` is `wgslHash(text)`. */
+  /** Every distinct program that ran, in dispatch order; `hash` is `wgslHash(text)`. */
   wgsl: { label: string; hash: string; text: string }[];
-  /** Effective micro-tile density (0–1) from the GPU detection counts: Σcount / number of micro-tiles; null for dense. */
+  /** Micro-tile density (0–1) from the GPU detection counts: Σcount / number of micro-tiles; null for dense. */
   microTileDensity: number | null;
-  /** Every valid kernel sample, ms, in run order (its median is `kernelMs`): the spread of the measurement. */
-  kernelSamplesMs?: number[];
-  /** Every valid detection sample, ms (empty for dense). */
-  detectSamplesMs?: number[];
-}
-
-/**
- * Default computation tile of the dense kernel: 128x128x16 with 8x8 per thread (256 threads), single-buffered (16.6
- * KiB of workgroup memory, inside WebGPU's 16 KiB-per-array and common 32 KiB limits): 3.63 ms for 4096³ fp32
- * (37.9 TFLOP/s) on an NVIDIA H200 (Vulkan), against 5.95 ms for the former 64x64x16/4x4 default and 2.70 ms for
- * cuBLAS (bench/results/nvidia-h200-2026-11-21-run2.md). Adapters with more workgroup memory may prefer
- * 128x256x16/8x16 (3.58 ms there); the bench's per-adapter tuning picks.
- */
-export const DEFAULT_DENSE_TILE: ComputeTile = { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, doubleBuffer: false };
-/**
- * Default computation tile of the PIT kernels: 32x128x8 with 4x4 per thread (256 threads, vec4 path,
- * double-buffered); BM = 32 matches the 32x1 micro-tile. Fastest of a sweep on an NVIDIA H200 (Vulkan, 4096³
- * fp32): pit-k 32x1 took 5.54 ms at density 1 and 0.556 ms at density 0.1 (+0.03 ms detection); 8x8-per-thread
- * tiles with BK = 16 ran 2–4x slower (bench/results/nvidia-h200-2026-11-21-run2.md).
- */
-export const DEFAULT_PIT_TILE: ComputeTile = { bm: 32, bn: 128, bk: 8, tm: 4, tn: 4 };
-
-/** Elements a tile grid computes for an [M, N] output, padding included. */
-function paddedElements(m: number, n: number, t: ComputeTile): number {
-  return Math.ceil(m / t.bm) * t.bm * Math.ceil(n / t.bn) * t.bn;
-}
-
-/**
- * The dense computation tile for an [M, N] output: DEFAULT_DENSE_TILE, unless its padding makes it compute over
- * 1.5x the elements that DEFAULT_PIT_TILE would (small M: squeeze-excitation layers, a few tokens); then the PIT
- * tile, so that `dense` vs PIT speedups measure sparsity rather than how well a 128-row tile fits 1 row.
- */
-export function denseTileFor(m: number, n: number): ComputeTile {
-  const big = paddedElements(m, n, DEFAULT_DENSE_TILE);
-  const small = paddedElements(m, n, DEFAULT_PIT_TILE);
-  return { ...(big > 1.5 * small ? DEFAULT_PIT_TILE : DEFAULT_DENSE_TILE) };
-}
-
-/**
- * The default candidates for a matmul [M,K]·[K,N]: dense (tile from `denseTileFor`), pit-k with micro-tile 32x1
- * (PIT's condense-K rule for ReLU-sparse activations) and pit-m with whole-row micro-tiles `1xK` (condense-M for
- * zero rows: padding tokens, MoE routing; one chunk, so no atomics). Shapes are only validated.
- * @throws RangeError on an invalid shape.
- */
-export function defaultVariantSpecs(m: number, n: number, k: number): VariantSpec[] {
-  validateShape({ m, n, k });
-  return [
-    { name: 'dense', microTile: null, tile: denseTileFor(m, n) },
-    { name: 'pit-k', microTile: `${DEFAULT_PIT_TILE.bm}x1`, tile: { ...DEFAULT_PIT_TILE } },
-    { name: 'pit-m', microTile: `1x${k}`, tile: { ...DEFAULT_PIT_TILE } },
-  ];
-}
-
-/** What runVariant executes for a spec, before any GPU work. */
-interface VariantPlan {
-  detect: KernelProgram[];
-  kernel: KernelProgram[];
-  /** Buffers to create: name → contents, or a byte size for a buffer the variant must fill itself (poisoned). */
-  inputs: Record<string, Float32Array | number>;
-  /** Number of micro-tiles (the density denominator) and the count buffer's length; 0 for dense. */
-  microTiles: number;
-  countLength: number;
-}
-
-/**
- * Builds the programs and buffer list of a variant (no GPU work).
- * @throws RangeError on an inconsistent spec (unknown name, micro-tile not matching the rule or the tile).
- */
-function planVariant(ops: MatmulOperands, spec: VariantSpec): VariantPlan {
-  const shape = { m: ops.m, n: ops.n, k: ops.k };
-  const tile: ComputeTile = { ...spec.tile };
-  const cBytes = ops.m * ops.n * 4;
-  switch (spec.name) {
-    case 'dense':
-      return { detect: [], kernel: [denseProgram(shape, tile)], inputs: { a: ops.a, b: ops.b, c: cBytes }, microTiles: 0, countLength: 0 };
-    case 'pit-k': {
-      const mt = parseMicroTile(spec.microTile ?? `${tile.bm}x1`);
-      if (mt.w !== 1) throw new RangeError(`pit-k: micro-tile ${spec.microTile} must be Hx1 (one k per micro-tile)`);
-      // The computation tile's BM is the micro-tile height, or a multiple of it: then a merge pass (timed with the
-      // kernel) first writes, per BM-row block, the union of its BM/h k-lists, and the BM-row kernel runs over that.
-      if (mt.h !== tile.bm && tile.bm % mt.h !== 0) {
-        throw new RangeError(`pit-k: micro-tile ${spec.microTile} needs tile.bm == ${mt.h} (the micro-tile height is the computation tile's BM) or a multiple of it, got ${tile.bm}`);
-      }
-      const { blocks, indexLength } = pitKIndexSize(shape, mt.h);
-      const merged = pitKIndexSize(shape, tile.bm);
-      const kernel = mt.h === tile.bm ? [pitKProgram(shape, tile)] : [mergeKProgram(shape, mt.h, tile.bm / mt.h), mergedPitK(pitKProgram(shape, tile), mt.h)];
-      return {
-        detect: [zeroFillProgram('count', blocks), detectKProgram(shape, mt.h)],
-        kernel,
-        inputs: {
-          at: transpose(ops.a, ops.m, ops.k),
-          b: ops.b,
-          count: blocks * 4,
-          index: indexLength * 4,
-          c: cBytes,
-          ...(mt.h === tile.bm ? {} : { countm: merged.blocks * 4, indexm: merged.indexLength * 4 }),
-        },
-        microTiles: indexLength,
-        countLength: blocks,
-      };
-    }
-    case 'pit-m': {
-      const mt = parseMicroTile(spec.microTile ?? `1x${ops.k}`);
-      if (mt.h !== 1) throw new RangeError(`pit-m: micro-tile ${spec.microTile} must be 1xW (one row per micro-tile)`);
-      const w = Math.min(mt.w, ops.k); // W beyond K is a whole row
-      const { chunks, indexLength } = pitMIndexSize(shape, w);
-      return {
-        detect: [zeroFillProgram('count', chunks), detectMProgram(shape, w)],
-        kernel: [zeroFillProgram('c', ops.m * ops.n), pitMProgram(shape, tile, w)],
-        inputs: { a: ops.a, b: ops.b, count: chunks * 4, index: indexLength * 4, c: cBytes },
-        microTiles: indexLength,
-        countLength: chunks,
-      };
-    }
-    default:
-      throw new RangeError(`unknown variant '${(spec as { name: string }).name}' (expected dense, pit-k or pit-m)`);
-  }
-}
-
-/** The pit-k program `p` reading the merged index (`countm`, `indexm`) of `h`-row micro-tiles, so labelled. */
-function mergedPitK(p: KernelProgram, h: number): KernelProgram {
-  const rename: Record<string, string> = { count: 'countm', index: 'indexm' };
-  return {
-    ...p,
-    label: p.label.replace(/^pit-k \d+x1/, `pit-k ${h}x1 merged`),
-    bindings: p.bindings.map((b) => ({ ...b, name: rename[b.name] ?? b.name })),
-  };
-}
-
-/**
- * Checks a program against the device's limits before dispatching, since an oversized dispatch is only an
- * uncaptured validation error and would leave a silently wrong output.
- * @throws RangeError naming the program and the limit.
- */
-function checkLimits(device: GPUDevice, p: KernelProgram, tile: ComputeTile | null): void {
-  const lim = device.limits;
-  const invocations = p.workgroupSize[0] * p.workgroupSize[1] * p.workgroupSize[2];
-  if (invocations > lim.maxComputeInvocationsPerWorkgroup) {
-    throw new RangeError(`${p.label}: ${invocations} invocations per workgroup exceed this device's ${lim.maxComputeInvocationsPerWorkgroup}`);
-  }
-  if (p.workgroupSize[0] > lim.maxComputeWorkgroupSizeX || p.workgroupSize[1] > lim.maxComputeWorkgroupSizeY) {
-    throw new RangeError(`${p.label}: workgroup size ${p.workgroupSize.join('x')} exceeds this device's limits`);
-  }
-  for (const g of p.workgroups) {
-    if (g > lim.maxComputeWorkgroupsPerDimension) {
-      throw new RangeError(`${p.label}: grid ${p.workgroups.join('x')} exceeds ${lim.maxComputeWorkgroupsPerDimension} workgroups per dimension`);
-    }
-  }
-  if (tile) {
-    const padded = p.family !== 'pit-k';
-    // Bookkeeping variables: pit-m's row list and count, pit-k's count (each rounded up to 16 bytes as WebGPU does).
-    const extraWords = p.family === 'pit-m' ? Math.ceil(tile.bm / 4) * 4 + 4 : p.family === 'pit-k' ? 4 : 0;
-    const bytes = matmulWorkgroupBytes(tile, padded, extraWords);
-    if (bytes > lim.maxComputeWorkgroupStorageSize) {
-      throw new RangeError(`${p.label}: ${bytes} bytes of workgroup memory exceed this device's ${lim.maxComputeWorkgroupStorageSize}`);
-    }
-  }
+  /** Every valid sample's phases `[layout, detection, kernel]`, ms, in run order. */
+  samples: PhaseSample[];
+  /** Kernel phase of every sample, ms. */
+  kernelSamplesMs: number[];
+  /** Detection phase of every sample, ms (zeros for dense). */
+  detectSamplesMs: number[];
 }
 
 /**
@@ -242,35 +239,17 @@ export async function spin(ctx: GpuContext, dispatches: Dispatch[], ms: number):
     for (let i = 0; i < batch; i++) encodeDispatches(enc, dispatches);
     ctx.device.queue.submit([enc.finish()]);
     await ctx.device.queue.onSubmittedWorkDone();
-    // Grow the batch until one submission takes ~20 ms, so short kernels keep the GPU busy too.
-    if (performance.now() - t1 < 20 && batch < 64) batch *= 2;
+    // Grow the batch while one submission is short, so the submission overhead does not dominate.
+    if (performance.now() - t1 < 5 && batch < 64) batch *= 2;
   }
-  assertAlive(ctx);
-}
-
-/** Bit pattern of a quiet NaN (f32), which is also a huge u32 count. */
-const POISON = 0x7fc00000;
-
-/**
- * A storage buffer of `bytes` bytes filled with `POISON` rather than zeros: outputs, counts and indexes start as
- * garbage, so a correct first-run output proves that the variant's own (timed) work writes every element of C and
- * clears its counts, as it must when buffers are reused between calls.
- */
-function poisoned(device: GPUDevice, bytes: number, label: string): GPUBuffer {
-  return storageFrom(device, new Uint32Array(Math.ceil(bytes / 4)).fill(POISON), label);
 }
 
 /**
- * Runs one variant: uploads the operands in the layout it needs (A transposed on the CPU for pit-k, untimed), runs
- * detection then the kernel once and reads C back, then times detection and kernel separately with
- * `timeDispatches` (`timing.warmup` unmeasured runs, then, when `timing.warmupMs` is given, about that many ms of
- * back-to-back runs to bring the GPU's clocks up, then `timing.repeat` measured runs, median). Every GPU buffer it creates
- * is destroyed before it returns or throws. Detection's density comes from the GPU counts of the first run. The
- * output, count and index buffers start filled with a NaN pattern (see `poisoned`), so nothing relies on WebGPU's
- * zero-initialisation that a deployed kernel reusing its buffers would not get.
- * @throws RangeError on inconsistent operands or spec, or a tile exceeding the device's limits; ShaderCompileError
- * when a generated WGSL fails to compile; DeviceLostError when the device is lost; Error on a validation error of
- * the submitted work.
+ * Runs one variant start to end (prepare, verification run, `timing.warmup` unmeasured runs, optionally about
+ * `timing.warmupMs` of back-to-back runs to bring the GPU's clocks up, then `timing.repeat` samples). Every GPU buffer
+ * it creates is destroyed before it returns or throws. For the tuner and the benchmarks; the profile job interleaves
+ * several prepared variants itself (core/profile/measure.ts).
+ * @throws as `prepareVariant`, and Error on a validation error of the submitted work.
  */
 export async function runVariant(
   ctx: GpuContext,
@@ -279,87 +258,27 @@ export async function runVariant(
   spec: VariantSpec,
   timing: { warmup: number; repeat: number; warmupMs?: number },
 ): Promise<VariantRun> {
-  validateShape(ops);
-  if (ops.a.length !== ops.m * ops.k) throw new RangeError(`A has ${ops.a.length} elements, [${ops.m}, ${ops.k}] needs ${ops.m * ops.k}`);
-  if (ops.b.length !== ops.k * ops.n) throw new RangeError(`B has ${ops.b.length} elements, [${ops.k}, ${ops.n}] needs ${ops.k * ops.n}`);
-  assertAlive(ctx);
-  const plan = planVariant(ops, spec);
-  const { device } = ctx;
-  const all = [...plan.detect, ...plan.kernel];
-  for (const p of all) checkLimits(device, p, p.family === 'dense' || p.family === 'pit-k' || p.family === 'pit-m' ? spec.tile : null);
-
-  const created: GPUBuffer[] = [];
-  const track = (b: GPUBuffer): GPUBuffer => {
-    created.push(b);
-    return b;
-  };
+  const v = await prepareVariant(ctx, cache, ops, spec);
   try {
-    const shared: BufferSet = {};
-    for (const [name, v] of Object.entries(plan.inputs)) {
-      shared[name] = track(typeof v === 'number' ? poisoned(device, v, name) : storageFrom(device, v, name));
-    }
-    const prepare = async (p: KernelProgram): Promise<Dispatch & { hash: string }> => {
-      const set: BufferSet = { ...shared };
-      if (p.params) set.params = track(uniformU32(device, p.params, `${p.label}:params`));
-      return prepareDispatch(ctx, cache, p, set);
-    };
-    // Sequential: lavapipe compiles on the CPU, and a compile error should name the first program that failed.
-    const detect: (Dispatch & { hash: string })[] = [];
-    for (const p of plan.detect) detect.push(await prepare(p));
-    const kernel: (Dispatch & { hash: string })[] = [];
-    for (const p of plan.kernel) kernel.push(await prepare(p));
-
-    // First run, checked for validation errors (an invalid dispatch would otherwise only be logged).
-    device.pushErrorScope('validation');
-    await runDispatches(ctx, [...detect, ...kernel]);
-    const verr = await device.popErrorScope();
-    if (verr) throw new Error(`variant ${spec.name}${spec.microTile ? ' ' + spec.microTile : ''}: GPU validation error: ${verr.message.split('\n')[0]}`);
-    const output = await readF32(device, shared.c!, ops.m * ops.n);
-    let microTileDensity: number | null = null;
-    if (plan.countLength) {
-      const counts = await readU32(device, shared.count!, plan.countLength);
-      let sum = 0;
-      for (const c of counts) sum += c;
-      microTileDensity = sum / plan.microTiles;
-    }
-
-    const opts = { warmup: Math.max(0, timing.warmup), repeat: Math.max(1, timing.repeat) };
-    const spinMs = timing.warmupMs ?? 0;
-    let detectMs = 0;
-    let detectSamplesMs: number[] = [];
-    let allTimestamp = true;
-    if (detect.length) {
-      if (spinMs > 0) await spin(ctx, detect, spinMs);
-      const t = await timeDispatches(ctx, detect, opts);
-      detectMs = t.medianMs;
-      detectSamplesMs = t.samplesMs;
-      allTimestamp &&= t.method === 'timestamp';
-    }
-    if (spinMs > 0) await spin(ctx, kernel, spinMs);
-    const tk = await timeDispatches(ctx, kernel, opts);
-    allTimestamp &&= tk.method === 'timestamp';
-
-    const wgsl: VariantRun['wgsl'] = [];
-    const seen = new Set<string>();
-    all.forEach((p, i) => {
-      const hash = [...detect, ...kernel][i]!.hash;
-      if (seen.has(hash)) return;
-      seen.add(hash);
-      wgsl.push({ label: p.label, hash, text: p.wgsl });
-    });
+    const { output, density } = await v.runOnce();
+    for (let i = 0; i < Math.max(0, timing.warmup); i++) await runDispatches(ctx, v.dispatches());
+    if (timing.warmupMs) await spin(ctx, v.dispatches(), timing.warmupMs);
+    const { samples, method } = await v.sample(Math.max(1, timing.repeat));
+    const col = (i: number) => samples.map((s) => s[i]!);
     return {
       spec,
       output,
-      kernelMs: tk.medianMs,
-      detectMs,
-      timing: allTimestamp ? 'timestamp' : 'cpu',
-      wgsl,
-      microTileDensity,
-      kernelSamplesMs: tk.samplesMs,
-      detectSamplesMs,
+      kernelMs: median(col(2)),
+      detectMs: v.plan.detect.length ? median(col(1)) : 0,
+      layoutMs: median(col(0)),
+      timing: method,
+      wgsl: v.wgsl,
+      microTileDensity: density,
+      samples,
+      kernelSamplesMs: col(2),
+      detectSamplesMs: col(1),
     };
   } finally {
-    for (const b of created) b.destroy();
+    v.destroy();
   }
 }
-

@@ -31,7 +31,6 @@
  * (clamped at the ends). A prediction is fitted(features) × correction(density) — linear in density between grid
  * points, scaled between problem sizes by tile-quantised work.
  */
-import type { ComputeTile } from '../../shaders/common.wgsl.ts';
 
 /** A matmul shape C[M,N] = A[M,K]·B[K,N] (element counts). */
 export interface Shape {
@@ -85,46 +84,9 @@ export function perWave(x: readonly number[], p: number, workFeatures = x.length
   return x.map((v, i) => (i === 1 ? waves : i >= 2 && i < 2 + workFeatures ? (v * waves) / g : v));
 }
 
-const ceil = Math.ceil;
 
-/** Feature names of the matmul families (dense and pit-k share them; pit-m adds F). */
-export const KERNEL_FEATURES = ['1', 'G', 'U'] as const;
-export const PIT_M_FEATURES = ['1', 'G', 'U', 'F'] as const;
+/** Feature names of the detection model (every family's detection is the same kind of pass over A). */
 export const DETECT_FEATURES = ['1', 'G', 'E', 'P'] as const;
-
-/** Dense: [1, G, U]; `g` = workgroups of the program's grid. */
-export function denseFeatures(s: Shape, t: ComputeTile, g: number): number[] {
-  return [1, g, ceil(s.n / t.bn) * ceil(s.m / t.bm) * ceil(s.k / t.bk)];
-}
-
-/**
- * pit-k (micro-tile `BMx1`): [1, G, U].
- * @param g workgroups of the program's grid.
- * @param rowCounts non-zero k's per row block of BM rows (length ceil(M/BM)).
- */
-export function pitKFeatures(s: Shape, t: ComputeTile, g: number, rowCounts: ArrayLike<number>): number[] {
-  const nTiles = ceil(s.n / t.bn);
-  let steps = 0;
-  for (let i = 0; i < rowCounts.length; i++) steps += ceil(rowCounts[i]! / t.bk);
-  return [1, g, nTiles * steps];
-}
-
-/**
- * pit-m (micro-tile `1xW`, W = K for whole rows): [1, G, U, F]. G counts the whole grid (the kernel launches it
- * for the worst case; workgroups past a chunk's count exit at once).
- * @param g workgroups of the program's grid.
- * @param colCounts non-zero rows per k-chunk of W columns (length ceil(K/W)).
- */
-export function pitMFeatures(s: Shape, t: ComputeTile, w: number, g: number, colCounts: ArrayLike<number>): number[] {
-  const ww = Math.min(w, s.k);
-  const nTiles = ceil(s.n / t.bn);
-  let steps = 0;
-  for (let c = 0; c < colCounts.length; c++) {
-    const width = Math.min(ww, s.k - c * ww);
-    steps += ceil(colCounts[c]! / t.bm) * ceil(width / t.bk);
-  }
-  return [1, g, nTiles * steps, (s.m * s.n) / 256];
-}
 
 /**
  * Detection: [1, G, E, P].

@@ -32,8 +32,13 @@ export interface MicroTileCoverage {
   /** `HxW` as requested (e.g. `8x1`, `1x32`, `1x${K}`). */
   shape: string;
   grid: OccupancyGrid;
-  /** Effective density: non-zero micro-tiles / all micro-tiles, 0–1. */
+  /** Non-zero micro-tiles / all micro-tiles, 0–1. */
   density: number;
+  /**
+   * Effective density, work-weighted: elements under non-zero micro-tiles / M·K, 0–1 (a partial edge micro-tile
+   * counts by its area). What a kernel computing only the non-zero micro-tiles does, as a fraction of dense.
+   */
+  effectiveDensity: number;
   /** Non-zero micro-tiles per grid row, length gridRows (for `Hx1`: pit-k's count per row block). */
   rowCounts: Uint32Array;
   /** Non-zero micro-tiles per grid column, length gridCols (for `1xW`: pit-m's count per k-chunk). */
@@ -117,6 +122,7 @@ export function summarize(grid: OccupancyGrid, label: string, nonZero = Number.N
     shape: label,
     grid,
     density: tiles / (gridRows * gridCols),
+    effectiveDensity: covered / (m * k),
     rowCounts,
     colCounts,
     coveredElements: covered,

@@ -9,6 +9,7 @@
  * The policy only predicts; the profiler still measures the chosen rule (and dense, for the speedup), and with an
  * audit every candidate, so `regret` says how far the prediction was from the best measured rule.
  */
+import { BASELINE_FAMILY } from '../kernels/registry.ts';
 import type { PolicyCandidate, VariantResult } from '../protocol.ts';
 import type { Shape } from './costmodel.ts';
 import type { MicroTileCoverage } from './coverage.ts';
@@ -59,13 +60,13 @@ export function decide(model: TileModel, shape: Shape, coverage: ReadonlyMap<str
     const p = model.predict(rule.config, shape, cov);
     candidates.push({ variant: rule.variant, rule: rule.description, ms: p.ms, kernelMs: p.kernelMs, detectMs: p.detectMs, density: p.density, ruleRef: rule });
   }
-  if (!candidates.some((c) => c.ruleRef.config.family === 'dense')) {
+  const isBaseline = (c: RankedCandidate) => c.ruleRef.config.family === BASELINE_FAMILY.name;
+  if (!candidates.some(isBaseline)) {
     throw new RangeError(`policy: no dense rule could be predicted for ${shape.m}x${shape.n}x${shape.k} (dense must always be a candidate)`);
   }
-  const isDense = (c: RankedCandidate) => (c.ruleRef.config.family === 'dense' ? 0 : 1);
-  candidates.sort((a, b) => a.ms - b.ms || isDense(a) - isDense(b));
+  candidates.sort((a, b) => a.ms - b.ms || Number(isBaseline(b)) - Number(isBaseline(a)));
   const chosen = candidates[0]!;
-  const bestDense = candidates.find((c) => c.ruleRef.config.family === 'dense')!;
+  const bestDense = candidates.find(isBaseline)!;
   const runnerUp = candidates[1];
   const what = (c: RankedCandidate) =>
     `${c.variant} ${fmt(c.ms)} ms` + (c.density === null ? '' : ` (kernel ${fmt(c.kernelMs)} + detection ${fmt(c.detectMs)}, ${c.ruleRef.microTile} density ${c.density.toFixed(3)})`);
@@ -75,10 +76,10 @@ export function decide(model: TileModel, shape: Shape, coverage: ReadonlyMap<str
   return { chosen, candidates, unpredicted, reason };
 }
 
-/** Total measured time of a variant (kernel + detection), or NaN when it failed or was not verified. */
+/** Total measured time of a variant (median of layout + detection + kernel), or NaN when it failed or was not verified. */
 export function measuredTotal(v: VariantResult | undefined): number {
   if (!v || !v.ok || !Number.isFinite(v.ms)) return Number.NaN;
-  return v.ms + (Number.isFinite(v.detectMs) ? v.detectMs : 0);
+  return v.totalMs ?? v.ms + (Number.isFinite(v.detectMs) ? v.detectMs : 0) + (v.layoutMs ?? 0);
 }
 
 /**

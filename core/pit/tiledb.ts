@@ -15,37 +15,23 @@
  */
 import { createHash } from 'node:crypto';
 import type { ComputeTile } from '../../shaders/common.wgsl.ts';
-import { denseProgram } from '../kernels/dense.ts';
-import { detectKProgram, detectMProgram, zeroFillProgram } from '../kernels/detect.ts';
-import { pitKProgram } from '../kernels/pit-k.ts';
-import { pitMProgram } from '../kernels/pit-m.ts';
+import { familyNames, familyOfConfig } from '../kernels/registry.ts';
+import { planPrograms, planVariant } from '../kernels/variants.ts';
 import type { AdapterDescriptor } from '../protocol.ts';
-import {
-  DETECT_FEATURES,
-  KERNEL_FEATURES,
-  PIT_M_FEATURES,
-  denseFeatures,
-  detectFeatures,
-  fitModel,
-  pitKFeatures,
-  pitMFeatures,
-  predictModel,
-  type FittedModel,
-  type Observation,
-  type Shape,
-} from './costmodel.ts';
+import { DETECT_FEATURES, detectFeatures, fitModel, predictModel, type FittedModel, type Observation, type Shape } from './costmodel.ts';
 import type { MicroTileCoverage } from './coverage.ts';
-import { configId, spaceConfigs, WHOLE_ROW, type RuleConfig, type RuleFamily, type RuleSpace } from './rules.ts';
+import { configId, spaceConfigs, type RuleConfig } from './rules.ts';
 
 /**
  * Version of the tuner's measurement method (operand generation, timing, verification). Part of the database
  * identity: bump it when a change makes old points incomparable.
  */
-export const TUNER_VERSION = 1;
+export const TUNER_VERSION = 2;
 
 /** One measured point of the tile database. Times in ms; NaN where the configuration failed (it then costs +inf). */
 export interface TilePoint {
-  family: RuleFamily;
+  /** A registered kernel family's name (core/kernels/registry.ts). */
+  family: string;
   /** Configuration micro-tile label (`8x1`, `1x32`, `1xK`), null for dense. */
   microTile: string | null;
   tile: ComputeTile;
@@ -102,28 +88,27 @@ const HASH_SHAPES: Shape[] = [
 ];
 
 /**
- * sha256 (hex) of every kernel the tuner and the policy can run in `space` — each configuration's main kernel and
- * detection at two canonical shapes, and the zero-fill — plus TUNER_VERSION. Cheap (string generation only).
+ * sha256 (hex) of every kernel the tuner and the policy can run among `configs` (default: every family's tuning
+ * configurations) — each configuration's programs (detection, zero-fills, kernel) at two canonical shapes — plus
+ * TUNER_VERSION. Cheap (string generation only).
  */
-export function kernelSourcesHash(space?: RuleSpace): string {
+export function kernelSourcesHash(configs: readonly RuleConfig[] = spaceConfigs()): string {
   const h = createHash('sha256');
   h.update(`pit-studio tile database, tuner v${TUNER_VERSION}\n`);
-  for (const c of spaceConfigs(space)) {
+  for (const c of configs) {
     for (const s of HASH_SHAPES) {
-      for (const p of configPrograms(c, s)) h.update(`${p.label}\n${p.wgsl}\n`);
+      if (familyOfConfig(c).illegalReason(c, s)) continue;
+      for (const { program: p } of planPrograms(planVariant(s, c, TUNER_LAYOUTS))) h.update(`${p.label}\n${p.wgsl}\n`);
     }
   }
-  h.update(zeroFillProgram('count', 1).wgsl);
   return h.digest('hex');
 }
 
-/** The main and detection programs of a configuration at a shape (for hashing). */
-function configPrograms(c: RuleConfig, s: Shape): { label: string; wgsl: string }[] {
-  if (c.family === 'dense') return [denseProgram(s, c.tile)];
-  if (c.family === 'pit-k') return [detectKProgram(s, c.tile.bm), pitKProgram(s, c.tile)];
-  const w = c.microTile === WHOLE_ROW ? s.k : Math.min(Number(c.microTile!.split('x')[1]), s.k);
-  return [detectMProgram(s, w), pitMProgram(s, c.tile, w)];
-}
+/**
+ * Layouts the tuner treats as free: the tile database measures a kernel and its detection, not layout preparation
+ * (which depends on the operator producing A, not on the configuration).
+ */
+export const TUNER_LAYOUTS = ['a', 'at'] as const;
 
 /** Whether a stored database may be used for `adapter` with the current kernels; otherwise why not (one line). */
 export function tileDbMismatch(db: TileDbKey, adapter: AdapterDescriptor, kernelHash: string): string | null {
@@ -145,25 +130,19 @@ export interface Prediction {
   density: number | null;
 }
 
-/** Detection model key of a sparse configuration: detection depends on the micro-tile only, not the computation tile. */
-function detectKey(c: Pick<RuleConfig, 'family' | 'microTile'>): string {
-  return `${c.family === 'pit-k' ? 'detect-k' : 'detect-m'} ${c.microTile}`;
+/** Whether a stored point's family is registered in this build (points of other families are left out). */
+function isRegistered(family: string): boolean {
+  return familyNames().includes(family);
 }
 
-/** Micro-tile width W of a pit-m configuration at a layer (K for whole rows). */
-function pitMWidth(c: Pick<RuleConfig, 'microTile'>, k: number): number {
-  return c.microTile === WHOLE_ROW ? k : Math.min(Number(c.microTile!.split('x')[1]), k);
+/** Detection model key of a configuration (detection depends on the micro-tile only), or null without detection. */
+function detectKey(c: RuleConfig): string | null {
+  return familyOfConfig(c).detectKey(c);
 }
 
-/** The coverage entry a configuration needs at a layer of reduction length k (`Hx1`, `1xW`, or `1x${K}`). */
-export function coverageShape(c: Pick<RuleConfig, 'family' | 'microTile'>, k: number): string | null {
-  if (c.family === 'dense') return null;
-  return c.family === 'pit-m' ? `1x${pitMWidth(c, k)}` : c.microTile;
-}
-
-/** Non-zero micro-tiles per block for a configuration, from its coverage: pit-k per row block, pit-m per chunk. */
-function blockCounts(c: RuleConfig, cov: MicroTileCoverage): ArrayLike<number> {
-  return c.family === 'pit-k' ? cov.rowCounts : cov.colCounts;
+/** The coverage entry a configuration needs at a layer of reduction length k (its family's micro-tile), null for dense. */
+export function coverageShape(c: RuleConfig, k: number): string | null {
+  return familyOfConfig(c).microTile(c, k);
 }
 
 const gridCache = new Map<string, { kernel: number; detect: number }>();
@@ -178,25 +157,18 @@ export function launchedWorkgroups(c: RuleConfig, s: Shape): { kernel: number; d
   let g = gridCache.get(key);
   if (!g) {
     const size = (p: { workgroups: [number, number, number] }) => p.workgroups[0] * p.workgroups[1] * p.workgroups[2];
-    const [main, det] =
-      c.family === 'dense'
-        ? [denseProgram(s, c.tile), null]
-        : c.family === 'pit-k'
-          ? [pitKProgram(s, c.tile), detectKProgram(s, c.tile.bm)]
-          : [pitMProgram(s, c.tile, pitMWidth(c, s.k)), detectMProgram(s, pitMWidth(c, s.k))];
-    g = { kernel: size(main), detect: det ? size(det) : 0 };
+    const plan = familyOfConfig(c).plan(s, c);
+    const det = plan.detect.at(-1);
+    g = { kernel: size(plan.compute.at(-1)!), detect: det ? size(det) : 0 };
     if (gridCache.size > 10000) gridCache.clear();
     gridCache.set(key, g);
   }
   return g;
 }
 
-/** Kernel features of a configuration at a shape with the given per-block counts. */
+/** Kernel features of a configuration at a shape with the given per-block counts (its family's cost features). */
 export function kernelFeatures(c: RuleConfig, s: Shape, counts: ArrayLike<number>): number[] {
-  const g = launchedWorkgroups(c, s).kernel;
-  if (c.family === 'dense') return denseFeatures(s, c.tile, g);
-  if (c.family === 'pit-k') return pitKFeatures(s, c.tile, g, counts);
-  return pitMFeatures(s, c.tile, pitMWidth(c, s.k), g, counts);
+  return familyOfConfig(c).kernelFeatures(c, s, counts, launchedWorkgroups(c, s).kernel);
 }
 
 /** Detection features of a sparse configuration at a shape with the given per-block counts. */
@@ -223,15 +195,15 @@ export class TileModel {
     const byConfig = new Map<string, { config: RuleConfig; obs: Observation[]; det: Observation[] }>();
     const byDetect = new Map<string, Observation[]>();
     for (const p of points) {
-      if (!p.ok || !(p.kernelMs > 0)) continue;
+      if (!p.ok || !(p.kernelMs > 0) || !isRegistered(p.family)) continue;
       const config: RuleConfig = { family: p.family, microTile: p.microTile, tile: p.tile };
       const id = configId(config);
       let e = byConfig.get(id);
       if (!e) byConfig.set(id, (e = { config, obs: [], det: [] }));
       const s = { m: p.m, n: p.n, k: p.k };
       e.obs.push({ x: kernelFeatures(config, s, p.counts), ms: p.kernelMs, density: p.density, sparsity: p.sparsity });
-      if (p.family !== 'dense' && p.detectMs > 0) {
-        const dk = detectKey(config);
+      const dk = detectKey(config);
+      if (dk !== null && p.detectMs > 0) {
         let d = byDetect.get(dk);
         if (!d) byDetect.set(dk, (d = []));
         d.push({ x: detectionFeatures(config, s, p.counts), ms: p.detectMs, density: p.density, sparsity: p.sparsity });
@@ -242,7 +214,8 @@ export class TileModel {
       const detect = new Map<string, FittedModel>();
       let sse = 0;
       for (const [id, e] of byConfig) {
-        const model = fitModel(e.config.family === 'pit-m' ? PIT_M_FEATURES : KERNEL_FEATURES, e.obs, p, 1);
+        const f = familyOfConfig(e.config).costFeatures;
+        const model = fitModel(f.names, e.obs, p, f.work);
         kernel.set(id, { config: e.config, model });
         sse += model.sse;
       }
@@ -273,12 +246,18 @@ export class TileModel {
 
   /** Configurations that have a kernel model (and, if sparse, a detection model), in database order. */
   configs(): RuleConfig[] {
-    return [...this.kernel.values()].map((e) => e.config).filter((c) => c.family === 'dense' || this.detect.has(detectKey(c)));
+    return [...this.kernel.values()].map((e) => e.config).filter((c) => this.hasDetection(c));
   }
 
   /** Whether the configuration can be predicted. */
   has(c: RuleConfig): boolean {
-    return this.kernel.has(configId(c)) && (c.family === 'dense' || this.detect.has(detectKey(c)));
+    return this.kernel.has(configId(c)) && this.hasDetection(c);
+  }
+
+  /** Whether a configuration needs no detection, or its detection has a model. */
+  private hasDetection(c: RuleConfig): boolean {
+    const dk = detectKey(c);
+    return dk === null || this.detect.has(dk);
   }
 
   /** The fitted kernel model of a configuration, if any (for reports and tests). */
@@ -288,7 +267,8 @@ export class TileModel {
 
   /** The fitted detection model of a sparse configuration's micro-tile, if any. */
   detectModel(c: RuleConfig): FittedModel | undefined {
-    return c.family === 'dense' ? undefined : this.detect.get(detectKey(c));
+    const dk = detectKey(c);
+    return dk === null ? undefined : this.detect.get(dk);
   }
 
   /**
@@ -299,14 +279,15 @@ export class TileModel {
   predict(c: RuleConfig, s: Shape, cov?: MicroTileCoverage): Prediction {
     const km = this.kernel.get(configId(c));
     if (!km) throw new RangeError(`tile database has no measurement of ${configId(c)}`);
-    if (c.family === 'dense') {
+    const dk = detectKey(c);
+    if (dk === null) {
       const kernelMs = predictModel(km.model, kernelFeatures(c, s, []), 1);
       return { kernelMs, detectMs: 0, ms: kernelMs, density: null };
     }
     if (!cov) throw new RangeError(`predicting ${configId(c)} needs the coverage of ${coverageShape(c, s.k)}`);
-    const dm = this.detect.get(detectKey(c));
-    if (!dm) throw new RangeError(`tile database has no detection measurement for ${detectKey(c)}`);
-    const counts = blockCounts(c, cov);
+    const dm = this.detect.get(dk);
+    if (!dm) throw new RangeError(`tile database has no detection measurement for ${dk}`);
+    const counts = familyOfConfig(c).blockCounts(cov);
     const kernelMs = predictModel(km.model, kernelFeatures(c, s, counts), cov.density);
     const detectMs = predictModel(dm, detectionFeatures(c, s, counts), cov.density);
     return { kernelMs, detectMs, ms: kernelMs + detectMs, density: cov.density };
@@ -348,6 +329,7 @@ export function uniformCoverage(c: RuleConfig, s: Shape, d: number): MicroTileCo
     shape: label,
     grid: { m: s.m, k: s.k, shape: { h, w }, gridRows, gridCols, occupied: new Uint8Array(0) },
     density: d,
+    effectiveDensity: d,
     rowCounts,
     colCounts,
     coveredElements: Math.round(d * s.m * s.k),

@@ -20,13 +20,16 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { compareOutputs, matmulErrorScale, referenceMatmul } from '../kernels/reference.ts';
+import { familyOfConfig } from '../kernels/registry.ts';
+import { median } from '../gpu/timing.ts';
 import { runVariant } from '../kernels/variants.ts';
 import { oneLine } from '../model/errors.ts';
 import { mulberry32 } from '../synthetic/random.ts';
+import { WHOLE_ROW } from '../sparsity/micro-tiles.ts';
 import type { Shape } from './costmodel.ts';
 import { coverageOf } from './coverage.ts';
-import { configId, illegalReason, spaceConfigs, WHOLE_ROW, type RuleConfig, type RuleSpace } from './rules.ts';
-import { coverageShape, pointKey, type TilePoint } from './tiledb.ts';
+import { configId, spaceConfigs, type RuleConfig } from './rules.ts';
+import { coverageShape, pointKey, TUNER_LAYOUTS, type TilePoint } from './tiledb.ts';
 
 /** What to measure. */
 export interface TunePlan {
@@ -67,13 +70,13 @@ export const QUICK_SIZES: Shape[] = [
 export const FULL_SIZES: Shape[] = [...QUICK_SIZES, { m: 256, n: 256, k: 256 }, { m: 2048, n: 32, k: 144 }];
 
 /** `pit tune --quick`: under 2 minutes on lavapipe (most of it compiling pipelines on the CPU). */
-export function quickPlan(space?: RuleSpace): TunePlan {
-  return { name: 'quick', sizes: QUICK_SIZES, sparsities: QUICK_SPARSITIES, configs: spaceConfigs(space), timing: { warmup: 1, repeat: 1, rounds: 7 } };
+export function quickPlan(configs: RuleConfig[] = spaceConfigs()): TunePlan {
+  return { name: 'quick', sizes: QUICK_SIZES, sparsities: QUICK_SPARSITIES, configs, timing: { warmup: 1, repeat: 1, rounds: 7 } };
 }
 
 /** `pit tune`: the full grid, more sizes and repeats. Resumes on top of a quick database. */
-export function fullPlan(space?: RuleSpace): TunePlan {
-  return { name: 'full', sizes: FULL_SIZES, sparsities: FULL_SPARSITIES, configs: spaceConfigs(space), timing: { warmup: 1, repeat: 1, rounds: 9 } };
+export function fullPlan(configs: RuleConfig[] = spaceConfigs()): TunePlan {
+  return { name: 'full', sizes: FULL_SIZES, sparsities: FULL_SPARSITIES, configs, timing: { warmup: 1, repeat: 1, rounds: 9 } };
 }
 
 /** One point to measure. */
@@ -92,7 +95,7 @@ export function planPoints(plan: TunePlan): PlannedPoint[] {
   for (const shape of plan.sizes) {
     for (const sparsity of plan.sparsities) {
       for (const config of plan.configs) {
-        if (illegalReason(config, shape.k)) continue;
+        if (familyOfConfig(config).illegalReason(config, shape)) continue;
         const key = pointKey({ ...config, ...shape, sparsity });
         out.push({ key, config, shape, sparsity, weight: 1 + (shape.m * shape.n * shape.k) / 2e5 });
       }
@@ -157,9 +160,9 @@ export function structuredOperand(m: number, k: number, pattern: string | null, 
   return a;
 }
 
-/** The operand pattern a configuration is measured with (its own micro-tile). */
-function patternOf(c: RuleConfig): string | null {
-  return c.family === 'dense' ? null : c.microTile;
+/** The operand pattern a configuration is measured with: the micro-tile its detection indexes (null: element-wise). */
+function patternOf(c: RuleConfig, k: number): string | null {
+  return familyOfConfig(c).microTile(c, k) === null ? null : c.microTile;
 }
 
 /**
@@ -200,7 +203,7 @@ export async function tune(
     // Operands, reference and coverage per pattern: configurations sharing a micro-tile share the data.
     const data = new Map<string, { a: Float32Array; ref: Float32Array; scale: number }>();
     const state = group.map((p) => {
-      const pattern = patternOf(p.config);
+      const pattern = patternOf(p.config, k);
       const dk = String(pattern);
       let d = data.get(dk);
       if (!d) {
@@ -217,12 +220,12 @@ export async function tune(
         if (!s.ok) continue;
         if (opts.signal?.aborted) return { measured: done, skipped, failed, cancelled: true, elapsedMs: performance.now() - t0 };
         const c = s.p.config;
-        const microTile = c.microTile === WHOLE_ROW ? `1x${k}` : c.microTile;
         try {
           // Pipelines and caches are warm after the first round: later rounds time at once.
-          const run = await runVariant(ctx, cache, { m, n, k, a: s.d.a, b }, { name: c.family, microTile, tile: { ...c.tile } }, { warmup: round ? 0 : warmup, repeat });
-          s.kernelMs = Math.min(s.kernelMs, run.kernelMs);
-          s.detectMs = Math.min(s.detectMs, run.detectMs);
+          const run = await runVariant(ctx, cache, { m, n, k, a: s.d.a, b, freeLayouts: TUNER_LAYOUTS }, c, { warmup: round ? 0 : warmup, repeat });
+          // The round's kernel + detection as one figure (medians of the same samples); the lowest round is kept.
+          const [kernelMs, detectMs] = [median(run.kernelSamplesMs), run.detectMs];
+          if (kernelMs + detectMs < s.kernelMs + s.detectMs) [s.kernelMs, s.detectMs] = [kernelMs, detectMs];
           if (round === 0) {
             s.wgslHash = run.wgsl[run.wgsl.length - 1]!.hash;
             const cmp = compareOutputs(run.output, s.d.ref, { k, scale: s.d.scale });
@@ -253,7 +256,7 @@ export async function tune(
         k,
         sparsity,
         density: s.cov ? s.cov.density : elementDensity(s.d.a),
-        counts: s.cov ? Array.from(c.family === 'pit-k' ? s.cov.rowCounts : s.cov.colCounts) : [],
+        counts: s.cov ? Array.from(familyOfConfig(c).blockCounts(s.cov)) : [],
         kernelMs: s.ok ? s.kernelMs : Number.NaN,
         detectMs: s.ok ? s.detectMs : Number.NaN,
         ok: s.ok,

@@ -4,15 +4,16 @@
  * exploited operand A, choose a variant, verify every variant run against the reference, time them, and write each
  * finished layer to the sink before starting the next.
  *
- * Two policies choose the variant:
- * - `measure` (choice v0): run every requested variant (dense, pit-k, pit-m) and keep the fastest verified one.
- * - `tiledb` (issue 3, PIT §4.4): the transformation policy (core/pit/policy.ts) predicts every legal rule from the
- *   tile database at the layer's shape and exact micro-tile coverage and ranks them; only the `shortlist` rules
- *   predicted fastest (default 2) and the baseline `dense` are run, and the fastest verified of the shortlist is
- *   kept — or, with `audit`, every candidate is run too, so the policy's regret is known.
- *   Measurements then take `rounds` interleaved passes and keep the lowest median per variant (on a shared machine
- *   other load only adds time, and interleaving spreads it over the variants compared). The default when a tile
- *   database for this adapter and these kernel sources is given; otherwise the job says why and measures.
+ * Every layer measures the dense candidates (core/kernels/dense.ts `denseCandidates`: the same under every policy);
+ * the fastest verified of them is the layer's baseline. The policy decides which PIT rules are measured beside them:
+ * - `measure`: each requested family's default configurations (`KernelFamily.layerConfigs`).
+ * - `tiledb` (PIT §4.4): the transformation policy (core/pit/policy.ts) predicts every legal rule from the tile
+ *   database at the layer's shape and exact micro-tile coverage; the `shortlist` rules predicted fastest (default 2)
+ *   are measured — or, with `audit`, every rule too (never chosen unless shortlisted), so the regret is known. The
+ *   default when a tile database for this adapter and these kernel sources is given; otherwise the job says why.
+ * Measurement (core/profile/measure.ts): verification run, warm-up by time, interleaved rounds, every sample kept,
+ * the median with its spread. The choice (core/profile/attribution.ts): a PIT variant only when it beats the
+ * baseline beyond the noise and its speed-up is explained by its effective density; re-measured when undecided.
  *
  * Errors before the run exists (missing or malformed model, no supported operator, unreadable input, wrong shape)
  * throw without touching the sink. Errors after it exists mark the run incomplete with the error's first line, and
@@ -21,24 +22,31 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { loadInput } from '../inputs/default.ts';
+import type { ALayout, FamilyConfig } from '../kernels/family.ts';
 import { compareOutputs, matmulErrorScale } from '../kernels/reference.ts';
-import { defaultVariantSpecs, runVariant, type VariantSpec } from '../kernels/variants.ts';
+import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig } from '../kernels/registry.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
 import { importOnnx } from '../model/onnx-import.ts';
 import { checkLowerable, lowerToMatmul } from '../model/lowering.ts';
 import { ReferenceSession, type ReferenceCapture } from '../model/reference.ts';
 import { findSparseOps, type SparseOp } from '../model/sparse-ops.ts';
-import { coverageOf } from '../pit/coverage.ts';
-import { decide, regretOf } from '../pit/policy.ts';
-import { rulesFor, type PitRule } from '../pit/rules.ts';
+import { coverageOf, type MicroTileCoverage } from '../pit/coverage.ts';
+import { decide, regretOf, type PolicyDecision } from '../pit/policy.ts';
+import { rulesFor } from '../pit/rules.ts';
 import { coverageShape, kernelSourcesHash, TileModel, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
-import type { LayerResult, MicroTileDensity, ProgressEvent, RunPolicy, VariantResult } from '../protocol.ts';
-import { occupancyHeatmap, microTileDensity, sparsityOf } from '../sparsity/micro-tiles.ts';
-import { tileName } from '../../shaders/common.wgsl.ts';
+import type { LayerResult, MicroTileDensity, ProgressEvent, RunPolicy } from '../protocol.ts';
+import { occupancyHeatmap, sparsityOf } from '../sparsity/micro-tiles.ts';
+import { attribute, type Attribution, type MeasuredVariant } from './attribution.ts';
+import { LayerMeasurement, type Candidate, type Verifier } from './measure.ts';
 import type { KernelText, RunSink } from './sink.ts';
 
-/** Variants the job knows, in report order. */
-export const VARIANT_NAMES = ['dense', 'pit-k', 'pit-m'] as const;
+/** The families `pit profile` measures by default (every registered family marked `defaultOn`), in report order. */
+export function defaultFamilies(): string[] {
+  return FAMILIES.filter((f) => f.defaultOn).map((f) => f.name);
+}
+
+/** GPU warm-up before each layer's rounds, ms of back-to-back work (see LayerMeasurement.warmUp). */
+export const DEFAULT_WARMUP_MS = 50;
 
 /** Micro-tile shapes whose densities are reported for every layer ([M, K] terms; `1x1` is element density). */
 export const REPORTED_MICRO_TILES = ['1x1', '8x1', '32x1', '1x32', '1x64', '32x32'] as const;
@@ -48,26 +56,25 @@ export interface ProfileOptions {
   inputs: string[];
   /** Longest image side after resizing (multiple of 32). */
   imageSize: number;
-  variants: string[];
+  /** Kernel families to measure (registry names); the baseline family is always added. */
+  families: string[];
+  /** Samples per variant, taken in interleaved rounds (more for variants re-measured). */
   repeat: number;
+  /** Unmeasured runs before timing (besides the verification run). Kept for compatibility; the warm-up is `warmupMs`. */
   warmup: number;
+  /** GPU warm-up before each layer, ms (default DEFAULT_WARMUP_MS). */
+  warmupMs?: number;
   maxLayers?: number;
   /** `tiledb` or `measure`; default `tiledb` when `env.tileDb` has a snapshot, else `measure`. */
   policy?: 'measure' | 'tiledb';
   /** Policy `tiledb`: measure every candidate, not only the shortlist and dense (gives the regret). */
   audit?: boolean;
   /**
-   * Policy `tiledb`: how many of the candidates predicted fastest are measured; the fastest verified of them is
-   * chosen (1 trusts the prediction alone). Default 2: on layers where two rules are predicted within the cost
-   * model's error of each other, measuring both is cheaper than a wrong pick.
+   * Policy `tiledb`: how many of the PIT rules predicted fastest are measured beside the dense tiles (1 trusts the
+   * prediction alone). Default 2: on layers where two rules are predicted within the cost model's error of each
+   * other, measuring both is cheaper than a wrong pick.
    */
   shortlist?: number;
-  /**
-   * Interleaved measurement passes per variant, lowest median of `repeat` kept (default 1 for `measure`, 9 for
-   * `tiledb`, where callers should use repeat 1: the lowest of several single runs is what survives other load on a
-   * shared machine; see core/pit/tuner.ts).
-   */
-  rounds?: number;
 }
 
 /** The tile database the caller found for this adapter (db/tiledb.ts), or why there is none. */
@@ -94,7 +101,6 @@ export const DEFAULT_SHORTLIST = 2;
 interface ResolvedPolicy {
   info: RunPolicy;
   model: TileModel | null;
-  rounds: number;
 }
 
 /**
@@ -102,13 +108,12 @@ interface ResolvedPolicy {
  * these kernels (core/pit/tiledb.ts `tileDbMismatch`) and that can predict dense; otherwise the job measures, and
  * `info.note` says why.
  */
-export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'rounds' | 'shortlist'>, env: Pick<ProfileEnv, 'gpu' | 'tileDb'>): ResolvedPolicy {
+export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'shortlist'>, env: Pick<ProfileEnv, 'gpu' | 'tileDb'>): ResolvedPolicy {
   const snapshot = env.tileDb?.snapshot ?? null;
   const wanted = opts.policy ?? (snapshot ? 'tiledb' : 'measure');
   const measure = (note?: string): ResolvedPolicy => ({
     info: { policy: 'measure', audit: false, ...(note ? { note } : {}) },
     model: null,
-    rounds: opts.rounds ?? 1,
   });
   if (wanted === 'measure') {
     if (opts.policy === 'measure') return measure();
@@ -119,7 +124,7 @@ export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'r
   const mismatch = tileDbMismatch(snapshot, env.gpu.adapter, kernelSourcesHash());
   if (mismatch) return measure(`tile database ${snapshot.id} not used: ${mismatch}; re-run \`pit tune\`; measuring every variant instead`);
   const model = new TileModel(snapshot.points);
-  if (!model.configs().some((c) => c.family === 'dense')) {
+  if (!model.configs().some((c) => c.family === BASELINE_FAMILY.name)) {
     return measure(`tile database ${snapshot.id} has no usable dense measurement; re-run \`pit tune\`; measuring every variant instead`);
   }
   return {
@@ -130,7 +135,6 @@ export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'r
       tileDb: { id: snapshot.id, kernelHash: snapshot.kernelHash, points: snapshot.points.length, updatedAt: snapshot.updatedAt },
     },
     model,
-    rounds: opts.rounds ?? 9,
   };
 }
 
@@ -158,7 +162,8 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
   }
   const layersToRun = opts.maxLayers ? ops.slice(0, opts.maxLayers) : ops;
   const inputs = opts.inputs.map((p) => loadInput(p, { imageSize: opts.imageSize }, model.inputs[0]!));
-  const variants = opts.variants.includes('dense') ? opts.variants : ['dense', ...opts.variants];
+  for (const f of opts.families) familyOf(f); // an unknown family is a usage error, before any run exists
+  const families = opts.families.includes(BASELINE_FAMILY.name) ? opts.families : [BASELINE_FAMILY.name, ...opts.families];
   const policy = resolvePolicy(opts, env);
   if (policy.info.note) emit({ kind: 'log', message: policy.info.note });
   else if (policy.info.policy === 'tiledb') {
@@ -170,9 +175,17 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     model: { path: opts.modelPath, sha256: model.sha256 },
     adapter: env.gpu.adapter,
     inputs: inputs.map((i) => i.ref),
-    variants,
+    families,
     repeat: opts.repeat,
-    options: { warmup: opts.warmup, imageSize: opts.imageSize, maxLayers: opts.maxLayers ?? null, rounds: policy.rounds, policy: policy.info },
+    options: {
+      warmup: opts.warmup,
+      warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS,
+      imageSize: opts.imageSize,
+      maxLayers: opts.maxLayers ?? null,
+      statistic: 'median',
+      rounds: 'interleaved',
+      policy: policy.info,
+    },
   });
   const layers: LayerResult[] = [];
   const total = layersToRun.length * inputs.length;
@@ -187,7 +200,7 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
         checkCancel(env.signal);
-        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, variants, opts, env, policy);
+        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy);
         env.sink.recordLayer(runId, layer, kernels);
         layers.push(layer);
         const done = layers.length;
@@ -216,13 +229,24 @@ function checkCancel(signal: AbortSignal | undefined): void {
 }
 
 
+/** The micro-tile shapes whose densities every layer reports ([M, K] terms; `1x1` is element density). */
+function layerCoverage(a: Float32Array, m: number, k: number, extra: readonly string[]): { microTiles: MicroTileDensity[]; coverage: Map<string, MicroTileCoverage> } {
+  const shapes = [...new Set([...REPORTED_MICRO_TILES, ...extra])];
+  const coverage = coverageOf({ a, m, k }, shapes);
+  const microTiles = shapes.map((shape) => {
+    const c = coverage.get(shape)!;
+    return { shape, density: c.density, effectiveDensity: c.effectiveDensity };
+  });
+  return { microTiles, coverage };
+}
+
 /** Measures one layer on one input: statistics, the variants the policy asks for, verification and the choice. */
 async function profileLayer(
   op: SparseOp,
   inputIndex: number,
   captured: ReferenceCapture,
   model: ReturnType<typeof importOnnx>,
-  variants: string[],
+  families: string[],
   opts: ProfileOptions,
   env: ProfileEnv,
   policy: ResolvedPolicy,
@@ -231,153 +255,103 @@ async function profileLayer(
   // Some operators only prove unlowerable with real shapes (e.g. a MatMul whose B turns out batched).
   const skipped = checkLowerable(op, captured, model);
   if (skipped) {
-    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: 'dense', skipped }, kernels: [] };
+    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: BASELINE_FAMILY.name, skipped }, kernels: [] };
   }
   const mm = lowerToMatmul(op, captured, model);
   const { m, n, k, a } = mm;
-  const microTiles: MicroTileDensity[] = REPORTED_MICRO_TILES.map((shape) => ({ shape, density: microTileDensity(a, m, k, shape) }));
-  const kernels = new Map<string, KernelText>();
+  const shape = { m, n, k };
+
+  // The dense candidates (baseline tiles) are the same under every policy; the policy picks the PIT rules.
+  const dense = BASELINE_FAMILY.layerConfigs(shape);
+  const defaultDense = BASELINE_FAMILY.variantName(dense[0]!);
+  let pitConfigs: { config: FamilyConfig; choosable: boolean }[];
+  let decision: PolicyDecision | null = null;
+  let shortlist: PolicyDecision['candidates'] = [];
+  if (!policy.model) {
+    pitConfigs = FAMILIES.filter((f) => f !== BASELINE_FAMILY && families.includes(f.name)).flatMap((f) =>
+      f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
+    );
+  } else {
+    const rules = rulesFor(op.op, shape, policy.model.configs()).filter((r) => r.config.family !== BASELINE_FAMILY.name && families.includes(r.config.family));
+    const shapes = rules.map((r) => coverageShape(r.config, k)).filter((x): x is string => x !== null);
+    const predicted = coverageOf({ a, m, k }, [...new Set(shapes)]);
+    const denseRules = rulesFor(op.op, shape, dense);
+    decision = decide(policy.model, shape, predicted, [...denseRules, ...rules]);
+    shortlist = decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name).slice(0, policy.info.shortlist ?? DEFAULT_SHORTLIST);
+    const measured = policy.info.audit ? decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name) : shortlist;
+    pitConfigs = measured.map((c) => ({ config: c.ruleRef.config, choosable: shortlist.includes(c) }));
+  }
+  const configs = [...dense.map((config) => ({ config, choosable: true })), ...pitConfigs];
+  const microTileOf = (c: FamilyConfig) => familyOfConfig(c).microTile(c, k);
+  // Detection is checked against the CPU coverage of the micro-tile it indexes, which a merged pit-k may not compute.
+  const extra = configs.map((c) => microTileOf(c.config)).filter((x): x is string => x !== null);
+  const { microTiles, coverage } = layerCoverage(a, m, k, extra);
   const stats = { ...base, m, n, k, sparsity: sparsityOf(a), heatmap: occupancyHeatmap(a, m, k) };
 
-  if (!policy.model) {
-    const specs = defaultVariantSpecs(m, n, k)
-      .filter((s) => variants.includes(s.name))
-      .map((spec) => ({ name: spec.name, spec }));
-    const results = await measureVariants(mm, specs, microTiles, kernels, opts, env, policy.rounds);
-    return { layer: { ...stats, microTiles, variants: results, chosen: chooseFastest(results) }, kernels: [...kernels.values()] };
+  const candidates: Candidate[] = configs.map(({ config }) => {
+    const mt = microTileOf(config);
+    return { name: familyOfConfig(config).variantName(config), spec: config, microTile: mt, effectiveDensity: mt ? coverage.get(mt)!.effectiveDensity : null };
+  });
+  const kernels = new Map<string, KernelText>();
+  // fp32 rounding grows with Σ|a||b|, not |C| (which cancellation can make tiny): the tolerance scales with it.
+  const errScale = matmulErrorScale(a, mm.b, m, n, k) * Math.abs(mm.alpha ?? 1) + (mm.bias ? Math.max(...Array.from(mm.bias, Math.abs)) : 0);
+  const verifier: Verifier = {
+    output(c) {
+      // The kernels compute A·B; the layer's own epilogue (Gemm alpha, bias) is applied here before comparing.
+      const out = c.slice();
+      const alpha = mm.alpha ?? 1;
+      if (alpha !== 1 || mm.bias) {
+        for (let y = 0; y < m; y++) for (let x = 0; x < n; x++) out[y * n + x] = alpha * out[y * n + x]! + (mm.bias ? mm.bias[x]! : 0);
+      }
+      return compareOutputs(out, mm.expected, { k, scale: errScale });
+    },
+    density: (shapeName) => coverageOf({ a, m, k }, [shapeName]).get(shapeName)!.density,
+  };
+  const freeLayouts: ALayout[] = mm.lowering === 'im2col' || mm.lowering === 'conv1x1' ? ['a', 'at'] : ['a'];
+  const check = () => checkCancel(env.signal);
+  const lm = await LayerMeasurement.start(env.gpu, env.cache, { m, n, k, a, b: mm.b, freeLayouts }, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
+  let att: Attribution;
+  try {
+    await lm.warmUp(opts.warmupMs ?? 0);
+    await lm.rounds(Math.max(1, opts.repeat), undefined, check);
+    const view = (): MeasuredVariant[] =>
+      lm.measured.map((x, i) => ({
+        name: x.candidate.name,
+        baselineFamily: x.candidate.spec.family === BASELINE_FAMILY.name,
+        ok: x.result.ok,
+        stats: x.stats,
+        effectiveDensity: x.candidate.effectiveDensity,
+        choosable: configs[i]!.choosable,
+      }));
+    att = attribute(view(), defaultDense, false);
+    if (att.remeasure.length) {
+      await lm.rounds(Math.max(1, opts.repeat), att.remeasure, check);
+      att = attribute(view(), defaultDense, true);
+    }
+  } finally {
+    lm.release();
   }
-
-  // Policy tiledb: exact coverage of every rule's micro-tile, prediction, then measure what is needed.
-  const shape = { m, n, k };
-  const rules = rulesFor(op.op, k, policy.model.configs());
-  const shapes = [...new Set(rules.map((r) => coverageShape(r.config, k)).filter((s): s is string => s !== null))];
-  const coverage = coverageOf({ a, m, k }, shapes);
-  for (const [shapeName, c] of coverage) {
-    if (!microTiles.some((t) => t.shape === shapeName)) microTiles.push({ shape: shapeName, density: c.density });
-  }
-  const decision = decide(policy.model, shape, coverage, rules);
-  const baseline: PitRule = rules.find((r) => r.variant === 'dense') ?? rulesFor(op.op, k, [{ family: 'dense', microTile: null, tile: { ...defaultVariantSpecs(m, n, k)[0]!.tile } }])[0]!;
-  const shortlist = decision.candidates.slice(0, policy.info.shortlist ?? DEFAULT_SHORTLIST);
-  const toMeasure: PitRule[] = [baseline];
-  for (const c of policy.info.audit ? decision.candidates : shortlist) {
-    if (!toMeasure.some((r) => r.variant === c.variant)) toMeasure.push(c.ruleRef);
-  }
-  const results = await measureVariants(
-    mm,
-    toMeasure.map((r) => ({ name: r.variant, spec: r.spec })),
-    microTiles,
-    kernels,
-    opts,
-    env,
-    policy.rounds,
-  );
-  // The shortlist's fastest verified measurement wins; the audit's other measurements never change the choice.
-  const listed = results.filter((r) => shortlist.some((c) => c.variant === r.name));
-  let chosen = chooseFastest(listed);
-  let reason = decision.reason;
-  if (shortlist.length > 1) reason += `; measured the ${shortlist.length} predicted fastest, kept ${chosen}`;
-  const predictedResult = results.find((r) => r.name === decision.chosen.variant);
-  if (!listed.some((r) => r.ok && Number.isFinite(r.ms))) {
-    // A prediction is never trusted over a failed verification: fall back to the fastest verified measurement.
-    const fallback = chooseFastest(results);
-    reason += `; ${decision.chosen.variant} failed (${predictedResult?.error ?? 'output differs from the reference'}): using ${fallback}`;
-    chosen = fallback;
-  }
+  const variants = lm.measured.map((x) => {
+    const why = att.suspects.get(x.result.name);
+    return why ? { ...x.result, suspect: why } : x.result;
+  });
   const layer: LayerResult = {
     ...stats,
     microTiles,
-    variants: results,
-    chosen,
-    predicted: { variant: decision.chosen.variant, ms: decision.chosen.ms },
-    candidates: decision.candidates.map((c) => ({ variant: c.variant, rule: c.rule, ms: c.ms, kernelMs: c.kernelMs, detectMs: c.detectMs, density: c.density })),
-    reason,
+    variants,
+    chosen: att.chosen,
+    ...(att.baseline ? { baseline: att.baseline } : {}),
+    defaultDense,
+    ...att.layer,
   };
-  if (policy.info.audit) {
-    const regret = regretOf(results, chosen);
-    if (Number.isFinite(regret)) layer.regret = regret;
-  }
-  return { layer, kernels: [...kernels.values()] };
-}
-
-/**
- * Runs, verifies and times `specs` on one lowered layer, `rounds` interleaved passes (lowest median kept per
- * variant; outputs verified on the first pass). Adds detected densities of micro-tiles not yet in `microTiles` and
- * the WGSL of every kernel to `kernels`. A variant that fails to build or run is recorded with its error (NaN
- * times); a lost device is rethrown.
- */
-async function measureVariants(
-  mm: ReturnType<typeof lowerToMatmul>,
-  specs: { name: string; spec: VariantSpec }[],
-  microTiles: MicroTileDensity[],
-  kernels: Map<string, KernelText>,
-  opts: ProfileOptions,
-  env: ProfileEnv,
-  rounds: number,
-): Promise<VariantResult[]> {
-  const { m, n, k } = mm;
-  // fp32 rounding grows with Σ|a||b|, not |C| (which cancellation can make tiny): the tolerance scales with it.
-  const errScale = matmulErrorScale(mm.a, mm.b, m, n, k) * Math.abs(mm.alpha ?? 1) + (mm.bias ? Math.max(...Array.from(mm.bias, Math.abs)) : 0);
-  const results: VariantResult[] = specs.map(({ name, spec }) => ({
-    name,
-    microTile: spec.microTile,
-    computeTile: tileName(spec.tile),
-    ms: NaN,
-    detectMs: 0,
-    maxAbsErr: NaN,
-    maxRelErr: NaN,
-    ok: false,
-    wgslHash: '',
-  }));
-  for (let round = 0; round < Math.max(1, rounds); round++) {
-    for (const [i, { spec }] of specs.entries()) {
-      const r = results[i]!;
-      if (round > 0 && !r.ok) continue;
-      checkCancel(env.signal);
-      try {
-        const run = await runVariant(env.gpu, env.cache, mm, spec, { warmup: round ? 0 : opts.warmup, repeat: opts.repeat });
-        if (round > 0) {
-          r.ms = Math.min(r.ms, run.kernelMs);
-          r.detectMs = Math.min(r.detectMs, run.detectMs);
-          continue;
-        }
-        const out = run.output;
-        // The kernels compute A·B; the layer's own epilogue (Gemm alpha, bias) is applied here before comparing.
-        const alpha = mm.alpha ?? 1;
-        if (alpha !== 1 || mm.bias) {
-          for (let y = 0; y < m; y++) for (let x = 0; x < n; x++) out[y * n + x] = alpha * out[y * n + x]! + (mm.bias ? mm.bias[x]! : 0);
-        }
-        const cmp = compareOutputs(out, mm.expected, { k, scale: errScale });
-        for (const w of run.wgsl) kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text });
-        if (run.microTileDensity !== null && spec.microTile && !microTiles.some((t) => t.shape === spec.microTile)) {
-          microTiles.push({ shape: spec.microTile, density: run.microTileDensity });
-        }
-        Object.assign(r, {
-          ms: run.kernelMs,
-          detectMs: run.detectMs,
-          maxAbsErr: cmp.maxAbsErr,
-          maxRelErr: cmp.maxRelErr,
-          ok: cmp.ok,
-          wgslHash: run.wgsl[run.wgsl.length - 1]!.hash,
-          kernelHashes: run.wgsl.map((w) => w.hash),
-        });
-      } catch (e) {
-        if ((e as Error).name === 'DeviceLostError' || e instanceof CancelledError) throw e;
-        Object.assign(r, { ms: NaN, detectMs: 0, maxAbsErr: NaN, maxRelErr: NaN, ok: false, wgslHash: '', error: oneLine(e) });
-        delete r.kernelHashes;
-      }
+  if (decision) {
+    layer.predicted = { variant: decision.chosen.variant, ms: decision.chosen.ms };
+    layer.candidates = decision.candidates.map((c) => ({ variant: c.variant, rule: c.rule, ms: c.ms, kernelMs: c.kernelMs, detectMs: c.detectMs, density: c.density }));
+    layer.reason = `${decision.reason}; measured ${shortlist.length ? shortlist.map((c) => c.variant).join(', ') : 'no PIT rule'} with the dense tiles, chose ${att.chosen}`;
+    if (policy.info.audit) {
+      const regret = regretOf(variants, att.chosen);
+      if (Number.isFinite(regret)) layer.regret = regret;
     }
   }
-  return results;
-}
-
-/**
- * Choice v0: the verified variant with the lowest kernel + detection time; `dense` when nothing verified.
- */
-export function chooseFastest(results: VariantResult[]): string {
-  let best: VariantResult | undefined;
-  for (const r of results) {
-    if (!r.ok || !Number.isFinite(r.ms)) continue;
-    if (!best || r.ms + r.detectMs < best.ms + best.detectMs) best = r;
-  }
-  return best?.name ?? 'dense';
+  return { layer, kernels: [...kernels.values()] };
 }

@@ -14,7 +14,7 @@ export interface KernelText {
 
 export interface RunSink {
   /** Starts a run; returns its id. */
-  createRun(run: { model: ModelRef; adapter: AdapterDescriptor; inputs: InputRef[]; variants: string[]; repeat: number; options: object }): number;
+  createRun(run: { model: ModelRef; adapter: AdapterDescriptor; inputs: InputRef[]; families: string[]; repeat: number; options: object }): number;
   /** Stores one finished layer with the WGSL of every kernel that ran for it. */
   recordLayer(runId: number, layer: LayerResult, kernels: KernelText[]): void;
   /** Marks the run complete. */

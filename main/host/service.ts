@@ -27,6 +27,7 @@ import type {
   HostMethods,
   JobEnd,
   LayerResult,
+  FamilyInfo,
   ProfileDefaults,
   ProfileJobInfo,
   ProfileRequest,
@@ -65,8 +66,8 @@ export interface HostDeps {
   profile(opts: ProfileOptions, env: ProfileEnv): Promise<{ runId: number; layers: LayerResult[] }>;
   /** The bundled default model and inputs. @throws when the default model's package is missing. */
   defaults(): ProfileDefaults;
-  /** Variant names the job knows. */
-  variantNames: readonly string[];
+  /** The kernel families the job knows (core/kernels/registry.ts `familyInfos`). */
+  families: readonly FamilyInfo[];
   /** The tuner (core/pit/tuner.ts `tune`). */
   tune: typeof tuneFn;
 }
@@ -87,7 +88,7 @@ interface TuneJob {
 }
 
 /** The job options before the policy is known: the repeat count may still be the policy's default. */
-type ResolvedRequest = Omit<ProfileOptions, 'repeat'> & { repeat?: number };
+type ResolvedRequest = ProfileOptions;
 
 /** The host's method implementations and its job. Transports call `call` and forward `onEvent`'s events. */
 export class HostService {
@@ -178,7 +179,7 @@ export class HostService {
   }
 
   private async info(): Promise<HostMethods['host.info']['result']> {
-    const base = { version: this.deps.version, dbPath: this.deps.dbPath };
+    const base = { version: this.deps.version, dbPath: this.deps.dbPath, families: [...this.deps.families] };
     try {
       const { gpu } = await this.acquireGpu();
       return { ...base, adapter: gpu.adapter };
@@ -247,20 +248,19 @@ export class HostService {
     mustBeFile(modelPath, 'model file');
     inputs = inputs.map((p) => resolve(p));
     for (const p of inputs) mustBeFile(p, 'input file');
-    const variants = req.variants ?? d.variants;
-    for (const v of variants) {
-      if (!this.deps.variantNames.includes(v)) {
-        throw new RpcError('invalid-params', `profile.start: unknown variant '${v}' (known: ${this.deps.variantNames.join(', ')})`);
-      }
+    const known = this.deps.families.map((f) => f.name);
+    const families = req.families ?? d.families.filter((f) => f.defaultOn).map((f) => f.name);
+    for (const f of families) {
+      if (!known.includes(f)) throw new RpcError('invalid-params', `profile.start: unknown kernel family '${f}' (known: ${known.join(', ')})`);
     }
     return {
       modelPath,
       inputs,
       imageSize: req.imageSize ?? d.imageSize,
-      variants,
-      // Without a repeat count the policy decides (runJob): the default for measuring, 1 per round with the tile database.
-      ...(req.repeat !== undefined ? { repeat: req.repeat } : {}),
+      families,
+      repeat: req.repeat ?? d.repeat,
       warmup: req.warmup ?? d.warmup,
+      warmupMs: req.warmupMs ?? d.warmupMs,
       maxLayers: req.maxLayers,
       // As asked; without them the job applies its own default (the tile database when one matches).
       ...(req.policy !== undefined ? { policy: req.policy } : {}),
@@ -314,9 +314,7 @@ export class HostService {
       if (job.abort.signal.aborted) throw new Error('cancelled');
       // As `pit profile`: the tile database of this adapter and these kernels, unless measuring was asked for.
       const tileDb = resolved.policy === 'measure' ? undefined : lookupTileDb(this.deps.db, gpu.adapter);
-      const policy = resolved.policy ?? (tileDb?.snapshot ? 'tiledb' : 'measure');
-      const opts: ProfileOptions = { ...resolved, repeat: resolved.repeat ?? (policy === 'tiledb' ? 1 : this.deps.defaults().repeat) };
-      const { runId } = await this.deps.profile(opts, {
+      const { runId } = await this.deps.profile(resolved, {
         gpu,
         cache,
         sink,

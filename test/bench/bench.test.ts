@@ -170,7 +170,8 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
     expect(pit09.gpuDensity).toBeCloseTo(pit09.density, 12);
     expect(res.detection.map((d) => [d.microTile, d.indexOk])).toEqual([['1x1', true], ['32x32', true]]);
     expect(res.layers).toHaveLength(1);
-    expect(res.layers[0]!.variants.map((v) => v.variant)).toEqual(['dense', 'pit-k', 'pit-m']);
+    // Every family's per-layer configurations: the dense candidates (the baseline is the fastest), pit-k, pit-m.
+    expect([...new Set(res.layers[0]!.variants.map((v) => v.variant))]).toEqual(['dense', 'pit-k', 'pit-m']);
     expect(evaluateTargets(res, null, 64)).toHaveLength(6);
     expect(lines.length).toBeGreaterThan(10);
   });

@@ -79,7 +79,7 @@ describe('pit --help', () => {
     const f = pit(['profile', '--no-such-flag']);
     expect(f.status).toBe(2);
     expect(f.stderr).toMatch(/--no-such-flag/);
-    expect(pit(['profile', '--variants', 'dense,bogus', '--db', join(dir, 'u.db')]).stderr).toMatch(/unknown variant 'bogus'/);
+    expect(pit(['profile', '--variants', 'dense,bogus', '--db', join(dir, 'u.db')]).stderr).toMatch(/unknown kernel family 'bogus' \(known: dense, pit-k, pit-m\)/);
   });
 });
 
@@ -89,7 +89,7 @@ describe('pit profile on the real PaddleOCR det model', () => {
     const json = join(dir, 'real.json');
     const r = pit(['profile', '--image-size', '64', '--max-layers', '12', '--repeat', '1', '--db', db, '--json', json]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/totals: dense .* ms, chosen .* ms/);
+    expect(r.stdout).toMatch(/totals: default dense .* ms → baseline dense .* ms \(dense tile choice .*\) → chosen .* ms \(PIT gain/);
     const report = JSON.parse(readFileSync(json, 'utf8')) as RunReport;
     expect(report.run.complete).toBe(true);
     expect(report.run.model.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -103,7 +103,9 @@ describe('pit profile on the real PaddleOCR det model', () => {
     expect(skipped.every((l) => /grouped conv/.test(l.skipped!))).toBe(true);
     for (const l of profiled) {
       expect(l.m * l.n * l.k).toBeGreaterThan(0);
-      expect(l.variants.map((v) => v.name).sort()).toEqual(['dense', 'pit-k', 'pit-m']);
+      expect([...new Set(l.variants.map((v) => v.family))]).toEqual(['dense', 'pit-k', 'pit-m']);
+      expect(l.variants.map((v) => v.name)).toEqual(expect.arrayContaining(['pit-k', 'pit-m']));
+      expect(l.baseline).toMatch(/^dense/);
       for (const v of l.variants) {
         expect(v.ok, `${l.name} ${v.name}: err ${v.maxAbsErr} ${v.error ?? ''}`).toBe(true);
         expect(v.ms).toBeGreaterThan(0);

@@ -38,7 +38,7 @@ export const INPUTS: InputRef[] = [
 ];
 
 export function newRun(over: Partial<NewRun> = {}): NewRun {
-  return { model: MODEL, adapter: ADAPTER, inputs: INPUTS, variants: ['dense', 'pit-k', 'bcsr'], repeat: 5, options: { warmup: 2, imageSize: 320 }, ...over };
+  return { model: MODEL, adapter: ADAPTER, inputs: INPUTS, families: ['dense', 'pit-k', 'bcsr'], repeat: 5, options: { warmup: 2, imageSize: 320 }, ...over };
 }
 
 /**

@@ -70,13 +70,14 @@ describe('run repository', () => {
         model: MODEL,
         adapter: ADAPTER,
         inputs: INPUTS,
-        variants: ['dense', 'pit-k', 'bcsr'],
+        families: ['dense', 'pit-k', 'bcsr'],
         repeat: 5,
+        options: { warmup: 2, imageSize: 320 },
         status: '',
       },
       // (input, index) order, whatever order they were written in.
       layers: [asReported(layer0()), asReported(layer1()), asReported(layer2()), asReported(layer0input1())],
-      totals: { denseMs: 6.5, chosenMs: 3.75, detectMs: 0.25, idealMs: 3 },
+      totals: { denseMs: 6.5, defaultDenseMs: 6.5, chosenMs: 3.75, detectMs: 0.25, layoutMs: 0, idealMs: 3 },
     };
     // toStrictEqual: no stray undefined keys, NaN equals NaN, heat-map doubles exact.
     expect(report).toStrictEqual(expected);
@@ -126,25 +127,25 @@ describe('run repository', () => {
 
   it('computes totals over profiled layers only', () => {
     const id = createRun(db, newRun());
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 0, chosenMs: 0, detectMs: 0, idealMs: 0 });
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0 });
     recordLayer(db, id, layer0(), [K_DENSE, K_DETECT, K_PITK]);
     // dense 4; chosen pit-k 1 + its detection 0.25 (what the layer costs with PIT); ideal 4 × min(0.5, 0.25).
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 4, chosenMs: 1.25, detectMs: 0.25, idealMs: 1 });
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 4, defaultDenseMs: 4, chosenMs: 1.25, detectMs: 0.25, layoutMs: 0, idealMs: 1 });
     recordLayer(db, id, layer2(), []); // skipped: nothing changes
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 4, chosenMs: 1.25, detectMs: 0.25, idealMs: 1 });
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 4, defaultDenseMs: 4, chosenMs: 1.25, detectMs: 0.25, layoutMs: 0, idealMs: 1 });
     recordLayer(db, id, layer1(), []); // chosen dense 2: detection of the unchosen pit-k does not count
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 6, chosenMs: 3.25, detectMs: 0.25, idealMs: 2.5 });
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 6, defaultDenseMs: 6, chosenMs: 3.25, detectMs: 0.25, layoutMs: 0, idealMs: 2.5 });
     // A layer whose dense variant failed has no baseline: excluded from every total.
     const noBaseline = { ...layer0input1(), variants: [{ ...layer0input1().variants[0]!, ms: Number.NaN, ok: false, error: 'device lost' }] };
     recordLayer(db, id, noBaseline, []);
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 6, chosenMs: 3.25, detectMs: 0.25, idealMs: 2.5 });
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 6, defaultDenseMs: 6, chosenMs: 3.25, detectMs: 0.25, layoutMs: 0, idealMs: 2.5 });
     expect(getRunReport(db, id).layers).toHaveLength(4);
   });
 
   it('lists runs newest first with layer counts, statuses and totals', () => {
     const a = writeFixtureRun();
     finishRun(db, a);
-    const b = createRun(db, newRun({ variants: ['dense'], repeat: 1 }));
+    const b = createRun(db, newRun({ families: ['dense'], repeat: 1 }));
     recordLayer(db, b, layer0input1(), []);
     failRun(db, b, 'cancelled');
     const c = createRun(db, newRun({ inputs: [] }));
@@ -156,10 +157,10 @@ describe('run repository', () => {
       [false, 'cancelled', 1],
       [true, '', 4],
     ]);
-    expect(list[2]!.totals).toEqual({ denseMs: 6.5, chosenMs: 3.75, detectMs: 0.25, idealMs: 3 });
-    expect(list[1]!.totals).toEqual({ denseMs: 0.5, chosenMs: 0.5, detectMs: 0, idealMs: 0.5 });
-    expect(list[0]!.totals).toEqual({ denseMs: 0, chosenMs: 0, detectMs: 0, idealMs: 0 });
-    expect(list[1]!.variants).toEqual(['dense']);
+    expect(list[2]!.totals).toEqual({ denseMs: 6.5, defaultDenseMs: 6.5, chosenMs: 3.75, detectMs: 0.25, layoutMs: 0, idealMs: 3 });
+    expect(list[1]!.totals).toEqual({ denseMs: 0.5, defaultDenseMs: 0.5, chosenMs: 0.5, detectMs: 0, layoutMs: 0, idealMs: 0.5 });
+    expect(list[0]!.totals).toEqual({ denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0 });
+    expect(list[1]!.families).toEqual(['dense']);
     expect(list[1]!.repeat).toBe(1);
     expect(list[0]!.inputs).toEqual([]);
     expect(list[2]!.inputs).toEqual(INPUTS);

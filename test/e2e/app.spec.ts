@@ -181,8 +181,9 @@ test('steps through layers with the keyboard; the panel follows; CSV export', as
   await expect(name).toHaveText(seen[0]!);
 
   // A profiled layer: variants, the choice explained, highlighted WGSL.
-  await expect(page.getByTestId('variants-table').locator('tbody tr')).toHaveCount(3);
-  await expect(page.getByTestId('why')).toContainText('Choice v0');
+  // The dense tiles for the shape (the baseline is the fastest), pit-k and pit-m.
+  expect(await page.getByTestId('variants-table').locator('tbody tr').count()).toBeGreaterThanOrEqual(3);
+  await expect(page.getByTestId('why')).toContainText('baseline');
   await expect(page.getByTestId('wgsl')).toContainText('fn ');
   await expect(page.getByTestId('wgsl').locator('.t-keyword').first()).toBeVisible();
   const layersShot = await shot(page, 'layers');

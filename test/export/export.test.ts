@@ -83,7 +83,7 @@ describe('pit export', () => {
     const tdb = openTileDb(db, { adapter: g.ctx.adapter, kernelHash: kernelSourcesHash(), tunerVersion: TUNER_VERSION });
     for (const p of syntheticPoints()) recordTilePoint(db, tdb, pointKey(p), p);
     ({ runId } = await profileModel(
-      { modelPath, inputs: [inputPath], imageSize: 64, variants: ['dense', 'pit-k', 'pit-m'], repeat: 1, warmup: 0, rounds: 1 },
+      { modelPath, inputs: [inputPath], imageSize: 64, families: ['dense', 'pit-k', 'pit-m'], repeat: 1, warmup: 0, warmupMs: 0 },
       { gpu: g.ctx, cache: g.cache, sink: dbSink(db), tileDb: lookupTileDb(db, g.ctx.adapter) },
     ));
     out = join(dir, 'set');
@@ -249,7 +249,7 @@ describe('pit export', () => {
       model: report.run.model,
       adapter: report.run.adapter,
       inputs: report.run.inputs,
-      variants: ['dense'],
+      families: ['dense'],
       repeat: 1,
       options: {},
     });

@@ -11,12 +11,19 @@ import type { GpuContext } from '../../core/gpu/device.ts';
 import type { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { wgslHash } from '../../core/gpu/pipeline-cache.ts';
 import type { ProfileEnv, ProfileOptions } from '../../core/profile/profile.ts';
-import type { AdapterDescriptor, HostEvent, LayerResult } from '../../core/protocol.ts';
+import type { AdapterDescriptor, FamilyInfo, HostEvent, LayerResult } from '../../core/protocol.ts';
 import { openDatabase, type PitDatabase } from '../../db/open.ts';
 import { dbSink } from '../../main/host/db-sink.ts';
 import { handleMessage } from '../../main/host/dispatch.ts';
 import { HOST_METHODS, parseRequest, RpcError, validateRequest } from '../../main/host/rpc.ts';
 import { forTheWire, HostService, type HostDeps } from '../../main/host/service.ts';
+
+/** Families as the host lists them (pit-m off by default, to see that defaults follow `defaultOn`). */
+const FAMILY_INFOS: FamilyInfo[] = [
+  { name: 'dense', axis: 'none', summary: 'dense', defaultOn: true, baseline: true },
+  { name: 'pit-k', axis: 'k', summary: 'condense-K', defaultOn: true, baseline: false },
+  { name: 'pit-m', axis: 'm', summary: 'condense-M', defaultOn: false, baseline: false },
+];
 
 describe('validateRequest', () => {
   it('knows every method of the contract', () => {
@@ -135,7 +142,7 @@ function fakeProfile(layers: number, gate?: () => Promise<void>) {
       model: { path: opts.modelPath, sha256: 'f'.repeat(64) },
       adapter: env.gpu.adapter,
       inputs: opts.inputs.map((p) => ({ path: p, kind: 'image', shape: [1, 3, 32, 32], preprocess: '', synthetic: false })),
-      variants: opts.variants,
+      families: opts.families,
       repeat: opts.repeat,
       options: {},
     });
@@ -174,8 +181,8 @@ describe('HostService', () => {
       sink: dbSink(db),
       acquireGpu: async () => fakeGpu(),
       profile: fakeProfile(2).profile,
-      defaults: () => ({ modelPath: model, inputs: [photo], imageSize: 960, variants: ['dense', 'pit-k'], repeat: 5, warmup: 1 }),
-      variantNames: ['dense', 'pit-k', 'pit-m'],
+      defaults: () => ({ modelPath: model, inputs: [photo], imageSize: 960, families: FAMILY_INFOS, repeat: 5, warmup: 1, warmupMs: 10 }),
+      families: FAMILY_INFOS,
       tune: async () => {
         throw new Error('no tuner in these tests (test/host/tiledb.test.ts has one)');
       },
@@ -208,7 +215,7 @@ describe('HostService', () => {
   afterEach(() => db.close());
 
   it('answers host.info with the adapter, or says why there is no GPU', async () => {
-    expect(await service().call('host.info', {})).toEqual({ version: '9.9.9', dbPath: ':memory:', adapter: ADAPTER });
+    expect(await service().call('host.info', {})).toEqual({ version: '9.9.9', dbPath: ':memory:', adapter: ADAPTER, families: FAMILY_INFOS });
     const noGpu = service({
       acquireGpu: async () => {
         const e = new Error('no WebGPU adapter: install a Vulkan driver');
@@ -254,7 +261,7 @@ describe('HostService', () => {
     const s = service({ profile: fake.profile });
     await s.call('profile.start', { useDefault: true, inputs: [] });
     await jobEnd();
-    expect(fake.calls[0]).toEqual({ modelPath: model, inputs: [photo], imageSize: 960, variants: ['dense', 'pit-k'], repeat: 5, warmup: 1, maxLayers: undefined });
+    expect(fake.calls[0]).toEqual({ modelPath: model, inputs: [photo], imageSize: 960, families: ['dense', 'pit-k'], repeat: 5, warmup: 1, warmupMs: 10, maxLayers: undefined });
   });
 
   it('refuses what cannot work before starting anything', async () => {
@@ -266,7 +273,7 @@ describe('HostService', () => {
     await expect(start({ modelPath: model })).rejects.toThrow('a model needs at least one input file');
     await expect(start({})).rejects.toThrow('give a modelPath (an .onnx file) or useDefault: true');
     await expect(start({ useDefault: true, modelPath: model })).rejects.toThrow('not both');
-    await expect(start({ useDefault: true, variants: ['dense', 'magic'] })).rejects.toThrow("unknown variant 'magic' (known: dense, pit-k, pit-m)");
+    await expect(start({ useDefault: true, families: ['dense', 'magic'] })).rejects.toThrow("unknown kernel family 'magic' (known: dense, pit-k, pit-m)");
     await expect(start({ useDefault: true, policy: 'measure', audit: true })).rejects.toThrow("audit applies to policy 'tiledb'");
     expect(events).toEqual([]);
   });

@@ -14,6 +14,7 @@ import { configId } from '../../core/pit/rules.ts';
 import { kernelSourcesHash, pointKey, TUNER_VERSION, type TilePoint } from '../../core/pit/tiledb.ts';
 import { planPoints, quickPlan, type tune, type TuneEvent } from '../../core/pit/tuner.ts';
 import type { ProfileEnv, ProfileOptions } from '../../core/profile/profile.ts';
+import { familyInfos } from '../../core/kernels/registry.ts';
 import type { AdapterDescriptor, HostEvent, TuneEnd, TuneProgressEvent } from '../../core/protocol.ts';
 import { openDatabase, type PitDatabase } from '../../db/open.ts';
 import { openTileDb, recordTilePoint } from '../../db/tiledb.ts';
@@ -143,8 +144,8 @@ describe('HostService tile database', { timeout: 10_000 }, () => {
       sink: dbSink(db),
       acquireGpu: async () => fakeGpu(),
       profile: async () => ({ runId: 0, layers: [] }),
-      defaults: () => ({ modelPath: model, inputs: [photo], imageSize: 960, variants: ['dense', 'pit-k'], repeat: 5, warmup: 1 }),
-      variantNames: ['dense', 'pit-k', 'pit-m'],
+      defaults: () => ({ modelPath: model, inputs: [photo], imageSize: 960, families: familyInfos(), repeat: 5, warmup: 1, warmupMs: 0 }),
+      families: familyInfos(),
       tune: fakeTuner().fn,
       ...over,
     });
@@ -292,7 +293,7 @@ describe('HostService tile database', { timeout: 10_000 }, () => {
     expect(byId.get(stale)).toMatchObject({ usable: false, mismatch: expect.stringContaining('other kernel sources') });
   });
 
-  it('profile.start uses the tile database by default when one fits, with one run per round', async () => {
+  it('profile.start uses the tile database by default when one fits, with the same measurement method', async () => {
     const calls: { opts: ProfileOptions; env: ProfileEnv }[] = [];
     const profile = async (opts: ProfileOptions, env: ProfileEnv) => {
       calls.push({ opts, env });
@@ -315,7 +316,7 @@ describe('HostService tile database', { timeout: 10_000 }, () => {
 
     await s.call('profile.start', { useDefault: true, inputs: [] });
     await waitJob(2);
-    expect(calls[1]!.opts.repeat).toBe(1);
+    expect(calls[1]!.opts.repeat).toBe(5); // one measurement method under every policy
     expect(calls[1]!.opts.policy).toBeUndefined(); // the job applies its default: tiledb, since a snapshot is given
     expect(calls[1]!.env.tileDb?.snapshot).toMatchObject({ id, adapter: ADAPTER });
     expect(calls[1]!.env.tileDb?.snapshot?.points).toHaveLength(12);

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readU32, storageFrom, storageZeros, uniformU32 } from '../../core/gpu/buffers.ts';
 import { runDispatches } from '../../core/gpu/timing.ts';
-import { detectKProgram, detectMProgram, zeroFillProgram } from '../../core/kernels/detect.ts';
+import { zeroFillProgram } from '../../core/kernels/detect.ts';
+import { detectKProgram } from '../../core/kernels/pit-k.ts';
+import { detectMProgram } from '../../core/kernels/pit-m.ts';
 import { prepareDispatch, type KernelProgram } from '../../core/kernels/program.ts';
 import { transpose } from '../../core/kernels/reference.ts';
 import { indexBlock, pitKIndexCpu, pitMIndexCpu, type MicroTileIndex } from '../../core/sparsity/micro-tiles.ts';
@@ -94,5 +96,23 @@ describe('GPU detection (online index construction)', () => {
     const cpu = pitMIndexCpu(a, m, k, k);
     expect(indexBlock(cpu, 0)).toContain(7);
     expectSameIndex(await detectOnGpu(g, detectMProgram({ m, n: 4, k }, k), 'a', a, 1, m), cpu);
+  });
+
+  it('counts NaN and ±Inf as non-zero and -0 as zero, on both the vec4 and the scalar path (CPU reference agrees)', async () => {
+    for (const k of [48, 47]) {
+      // k = 48: rows of X start on 16 bytes (vec4 loads); k = 47: scalar loads.
+      const m = 40;
+      const a = new Float32Array(m * k); // all +0
+      a.fill(Number.NaN, 0, k); // row 0: NaN
+      a[2 * k + 5] = Number.POSITIVE_INFINITY;
+      a[3 * k + 9] = Number.NEGATIVE_INFINITY;
+      a.fill(-0, 4 * k, 5 * k); // row 4: -0 only
+      const cpu = pitMIndexCpu(a, m, k, 16);
+      expect(indexBlock(cpu, 0)).toEqual([0, 2, 3]);
+      expectSameIndex(await detectOnGpu(g, detectMProgram({ m, n: 4, k }, 16), 'a', a, cpu.count.length, m, true), cpu);
+      const allNaN = new Float32Array(m * k).fill(Number.NaN);
+      const gpu = await detectOnGpu(g, detectMProgram({ m, n: 4, k }, k), 'a', allNaN, 1, m, true);
+      expect(gpu.count[0]).toBe(m);
+    }
   });
 });

@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readU32, storageFrom, uniformU32 } from '../../core/gpu/buffers.ts';
 import { runDispatches } from '../../core/gpu/timing.ts';
 import { denseProgram } from '../../core/kernels/dense.ts';
-import { detectKProgram, detectMProgram, zeroFillProgram } from '../../core/kernels/detect.ts';
+import { zeroFillProgram } from '../../core/kernels/detect.ts';
+import { detectKProgram } from '../../core/kernels/pit-k.ts';
+import { detectMProgram } from '../../core/kernels/pit-m.ts';
 import { pitKProgram } from '../../core/kernels/pit-k.ts';
 import { pitMProgram } from '../../core/kernels/pit-m.ts';
 import { prepareDispatch } from '../../core/kernels/program.ts';
@@ -70,7 +72,7 @@ describe('vec4 path on the GPU vs the CPU reference', () => {
     const ref = referenceMatmul(a, b, m, n, k);
     const scale = matmulErrorScale(a, b, m, n, k);
     for (const spec of specs) {
-      const run = await runVariant(g.ctx, g.cache, { m, n, k, a, b }, spec, FAST);
+      const run = await runVariant(g.ctx, g.cache, { m, n, k, a, b, freeLayouts: ['a', 'at'] }, spec, FAST);
       const cmp = compareOutputs(run.output, ref, { k, scale });
       const what = `${run.wgsl[run.wgsl.length - 1]!.label} on ${m}x${n}x${k}`;
       expect(cmp.ok, `${what}: maxAbsErr ${cmp.maxAbsErr} > ${cmp.tolerance} at ${cmp.worstIndex}`).toBe(true);
@@ -80,9 +82,9 @@ describe('vec4 path on the GPU vs the CPU reference', () => {
 
   it('dense: 8x8 per thread, double and single buffered, aligned (vec4 global) and ragged (scalar global)', async () => {
     const specs: VariantSpec[] = [
-      { name: 'dense', microTile: null, tile: { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 } },
-      { name: 'dense', microTile: null, tile: { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, doubleBuffer: false } },
-      { name: 'dense', microTile: null, tile: { bm: 64, bn: 32, bk: 4, tm: 4, tn: 4 } },
+      { family: 'dense', microTile: null, tile: { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 } },
+      { family: 'dense', microTile: null, tile: { bm: 64, bn: 64, bk: 16, tm: 8, tn: 8, doubleBuffer: false } },
+      { family: 'dense', microTile: null, tile: { bm: 64, bn: 32, bk: 4, tm: 4, tn: 4 } },
     ];
     await check(96, 80, 112, randomDense(96 * 112, 1), specs); // several k-slices, partial tiles
     await check(37, 53, 71, randomDense(37 * 71, 2), specs); // nothing a multiple of 4
@@ -91,9 +93,9 @@ describe('vec4 path on the GPU vs the CPU reference', () => {
 
   it('pit-k: zeroed 32x1 micro-tiles, ragged M and N, counts not a multiple of BK', async () => {
     const specs: VariantSpec[] = [
-      { name: 'pit-k', microTile: '32x1', tile: { bm: 32, bn: 64, bk: 8, tm: 4, tn: 4 } },
-      { name: 'pit-k', microTile: '32x1', tile: { bm: 32, bn: 128, bk: 16, tm: 4, tn: 8, doubleBuffer: false } },
-      { name: 'pit-k', microTile: '16x1', tile: { bm: 16, bn: 32, bk: 8, tm: 4, tn: 4 } },
+      { family: 'pit-k', microTile: '32x1', tile: { bm: 32, bn: 64, bk: 8, tm: 4, tn: 4 } },
+      { family: 'pit-k', microTile: '32x1', tile: { bm: 32, bn: 128, bk: 16, tm: 4, tn: 8, doubleBuffer: false } },
+      { family: 'pit-k', microTile: '16x1', tile: { bm: 16, bn: 32, bk: 8, tm: 4, tn: 4 } },
     ];
     await check(96, 80, 112, zeroColumnBlocks(96, 112, 32, 0.7, 4), specs);
     await check(70, 53, 45, zeroColumnBlocks(70, 45, 32, 0.5, 5), specs);
@@ -101,10 +103,10 @@ describe('vec4 path on the GPU vs the CPU reference', () => {
 
   it('pit-k over merged k-lists (merge-k): 32x1 micro-tiles under 64- and 128-row tiles, ragged, empty blocks', async () => {
     const specs: VariantSpec[] = [
-      { name: 'pit-k', microTile: '32x1', tile: { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 } },
-      { name: 'pit-k', microTile: '32x1', tile: { bm: 128, bn: 32, bk: 8, tm: 8, tn: 4, doubleBuffer: false } },
-      { name: 'pit-k', microTile: '16x1', tile: { bm: 64, bn: 32, bk: 4, tm: 4, tn: 4 } },
-      { name: 'pit-k', microTile: '16x1', tile: { bm: 32, bn: 32, bk: 8, tm: 2, tn: 4 } }, // scalar path
+      { family: 'pit-k', microTile: '32x1', tile: { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 } },
+      { family: 'pit-k', microTile: '32x1', tile: { bm: 128, bn: 32, bk: 8, tm: 8, tn: 4, doubleBuffer: false } },
+      { family: 'pit-k', microTile: '16x1', tile: { bm: 64, bn: 32, bk: 4, tm: 4, tn: 4 } },
+      { family: 'pit-k', microTile: '16x1', tile: { bm: 32, bn: 32, bk: 8, tm: 2, tn: 4 } }, // scalar path
     ];
     await check(96, 80, 112, zeroColumnBlocks(96, 112, 32, 0.7, 8), specs);
     await check(70, 53, 45, zeroColumnBlocks(70, 45, 32, 0.5, 9), specs);
@@ -114,9 +116,9 @@ describe('vec4 path on the GPU vs the CPU reference', () => {
   it('merge-k over more than one k-window (K > 4096), and its labels', async () => {
     const [m, n, k] = [96, 8, 4200];
     await check(m, n, k, zeroColumnBlocks(m, k, 32, 0.6, 11), [
-      { name: 'pit-k', microTile: '32x1', tile: { bm: 64, bn: 32, bk: 8, tm: 4, tn: 4, doubleBuffer: false } },
+      { family: 'pit-k', microTile: '32x1', tile: { bm: 64, bn: 32, bk: 8, tm: 4, tn: 4, doubleBuffer: false } },
     ]);
-    const run = await runVariant(g.ctx, g.cache, { m: 64, n: 8, k: 8, a: randomDense(64 * 8, 12), b: randomDense(64, 13) }, { name: 'pit-k', microTile: '32x1', tile: { bm: 64, bn: 32, bk: 8, tm: 4, tn: 4 } }, FAST);
+    const run = await runVariant(g.ctx, g.cache, { m: 64, n: 8, k: 8, a: randomDense(64 * 8, 12), b: randomDense(64, 13), freeLayouts: ['a', 'at'] }, { family: 'pit-k', microTile: '32x1', tile: { bm: 64, bn: 32, bk: 8, tm: 4, tn: 4 } }, FAST);
     expect(run.wgsl.map((w) => w.label)).toEqual(['zero count', 'detect-k 32x1', 'merge-k 32x1 x2', 'pit-k 32x1 merged tile 64x32x8/4x4 v4']);
     expect(run.microTileDensity).toBe(1);
   });
@@ -125,10 +127,10 @@ describe('vec4 path on the GPU vs the CPU reference', () => {
     const [m, n, k] = [293, 40, 48];
     const a = randomSparse(m, k, 0.3, 6); // nearly every row listed in every chunk: 10 row tiles of 32
     await check(m, n, k, a, [
-      { name: 'pit-m', microTile: '1x16', tile: { bm: 32, bn: 32, bk: 8, tm: 4, tn: 4 } },
-      { name: 'pit-m', microTile: '1x12', tile: { bm: 32, bn: 64, bk: 4, tm: 4, tn: 8, doubleBuffer: false } },
+      { family: 'pit-m', microTile: '1x16', tile: { bm: 32, bn: 32, bk: 8, tm: 4, tn: 4 } },
+      { family: 'pit-m', microTile: '1x12', tile: { bm: 32, bn: 64, bk: 4, tm: 4, tn: 8, doubleBuffer: false } },
     ]);
-    await check(90, 44, 36, zeroRows(90, 36, 0.5, 7), [{ name: 'pit-m', microTile: '1x36', tile: { bm: 32, bn: 32, bk: 8, tm: 4, tn: 4 } }]);
+    await check(90, 44, 36, zeroRows(90, 36, 0.5, 7), [{ family: 'pit-m', microTile: '1x36', tile: { bm: 32, bn: 32, bk: 8, tm: 4, tn: 4 } }]);
   });
 
   it('detection with tall micro-tiles (32x32 via detect-k, 2x8 via detect-m) and 1x1', async () => {

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { coverageOf, type MicroTileCoverage } from '../../core/pit/coverage.ts';
 import { median } from '../../core/gpu/timing.ts';
 import { decide, regretOf } from '../../core/pit/policy.ts';
-import { configId, rulesFor, spaceConfigs, WHOLE_ROW } from '../../core/pit/rules.ts';
+import { configId, rulesFor, spaceConfigs } from '../../core/pit/rules.ts';
+import { WHOLE_ROW } from '../../core/sparsity/micro-tiles.ts';
 import { coverageShape, TileModel, uniformCoverage } from '../../core/pit/tiledb.ts';
 import { structuredOperand } from '../../core/pit/tuner.ts';
 import type { VariantResult } from '../../core/protocol.ts';
@@ -24,7 +25,7 @@ function coverageFor(a: Float32Array, m: number, k: number): Map<string, MicroTi
 }
 
 function choose(a: Float32Array, m: number, n: number, k: number) {
-  return decide(model, { m, n, k }, coverageFor(a, m, k), rulesFor('MatMul', k, model.configs()));
+  return decide(model, { m, n, k }, coverageFor(a, m, k), rulesFor('MatMul', { m, n, k }, model.configs()));
 }
 
 describe('cost model on a synthetic database', () => {
@@ -73,7 +74,7 @@ describe('decide (transformation policy)', () => {
     expect(d.chosen.ruleRef.config.family).toBe('dense');
     expect(d.candidates[0]!.variant).toBe(d.chosen.variant);
     // Every candidate is listed with a prediction, dense first (cheapest), sparse ones after.
-    expect(d.candidates.length).toBe(rulesFor('MatMul', k, model.configs()).length);
+    expect(d.candidates.length).toBe(rulesFor('MatMul', { m, n, k }, model.configs()).length);
     expect(d.candidates.every((c, i) => i === 0 || c.ms >= d.candidates[i - 1]!.ms)).toBe(true);
     expect(d.reason).toMatch(/^predicted dense/);
   });
@@ -107,9 +108,9 @@ describe('decide (transformation policy)', () => {
   it('refuses to decide without a dense candidate, and lists rules it cannot predict', () => {
     const onlySparse = new TileModel(syntheticPoints([byMicroTile('8x1')]));
     const a = randomSparse(32, 96, 0.5, 13);
-    expect(() => decide(onlySparse, { m: 32, n: 16, k: 96 }, coverageFor(a, 32, 96), rulesFor('MatMul', 96, configs))).toThrow(/no dense rule/);
+    expect(() => decide(onlySparse, { m: 32, n: 16, k: 96 }, coverageFor(a, 32, 96), rulesFor('MatMul', { m: 64, n: 64, k: 96 }, configs))).toThrow(/no dense rule/);
     const partial = new TileModel(syntheticPoints([byMicroTile(null), byMicroTile('8x1')]));
-    const d = decide(partial, { m: 32, n: 16, k: 96 }, coverageFor(a, 32, 96), rulesFor('MatMul', 96, configs));
+    const d = decide(partial, { m: 32, n: 16, k: 96 }, coverageFor(a, 32, 96), rulesFor('MatMul', { m: 64, n: 64, k: 96 }, configs));
     expect(d.unpredicted.map((u) => u.variant)).toContain('pit-k 4x1');
     expect(d.candidates.map((c) => c.variant).sort()).toEqual(['dense', 'pit-k 8x1']);
   });
@@ -117,7 +118,7 @@ describe('decide (transformation policy)', () => {
 
 describe('rulesFor', () => {
   it('enumerates k and m rules for MatMul, Gemm and Conv, and nothing for other operators', () => {
-    const rules = rulesFor('Conv', 96);
+    const rules = rulesFor('Conv', { m: 64, n: 64, k: 96 });
     expect(rules.map((r) => r.variant)).toEqual([
       'dense',
       'dense 32x128x8/4x4',
@@ -136,12 +137,12 @@ describe('rulesFor', () => {
     for (const r of rules.filter((x) => x.axis === 'k')) expect(r.spec.tile.bm).toBe(Number(r.microTile!.split('x')[0]));
     expect(rules.find((r) => r.variant === 'pit-m')!.microTile).toBe('1x96');
     expect(rules.find((r) => r.variant === 'pit-k 8x1')!.description).toMatch(/Conv \(im2col\): axis k, micro-tile 8x1/);
-    expect(rulesFor('Relu', 96)).toEqual([]);
+    expect(rulesFor('Relu', { m: 64, n: 64, k: 96 })).toEqual([]);
   });
 
   it('drops 1xW rules that are the whole row (W >= K)', () => {
-    expect(rulesFor('MatMul', 64).map((r) => r.variant).filter((v) => v.startsWith('pit-m'))).toEqual(['pit-m 1x16', 'pit-m 1x32', 'pit-m']);
-    expect(rulesFor('MatMul', 10).map((r) => r.variant).filter((v) => v.startsWith('pit-m'))).toEqual(['pit-m']);
+    expect(rulesFor('MatMul', { m: 64, n: 64, k: 64 }).map((r) => r.variant).filter((v) => v.startsWith('pit-m'))).toEqual(['pit-m 1x16', 'pit-m 1x32', 'pit-m']);
+    expect(rulesFor('MatMul', { m: 64, n: 64, k: 10 }).map((r) => r.variant).filter((v) => v.startsWith('pit-m'))).toEqual(['pit-m']);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * The profiling job with the transformation policy (policy `tiledb`), on a synthetic model (two ReLU → MatMul
  * layers, labelled so) and a SYNTHETIC tile database stamped with this adapter and the current kernel hash: the
- * choice is predicted, only the chosen rule and dense are measured (every candidate with an audit, which gives the
- * regret), and a database of other kernels or no database at all makes the job say so and measure instead.
+ * PIT rules are predicted, only the shortlist is measured beside the dense candidates (every rule with an audit,
+ * which gives the regret), and a database of other kernels or no database at all makes the job say so and measure.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelSourcesHash, TUNER_VERSION, type TileDbSnapshot } from '../../core/pit/tiledb.ts';
 import { regretOf } from '../../core/pit/policy.ts';
+import { denseCandidates } from '../../core/kernels/dense.ts';
+import { familyOf } from '../../core/kernels/registry.ts';
 import { rulesFor } from '../../core/pit/rules.ts';
 import { profileModel, type ProfileEnv, type ProfileOptions } from '../../core/profile/profile.ts';
 import type { RunSink } from '../../core/profile/sink.ts';
@@ -51,10 +53,10 @@ const options = (over: Partial<ProfileOptions> = {}): ProfileOptions => ({
   modelPath,
   inputs: [inputPath],
   imageSize: 64,
-  variants: ['dense', 'pit-k', 'pit-m'],
-  repeat: 1,
+  families: ['dense', 'pit-k', 'pit-m'],
+  repeat: 3,
   warmup: 0,
-  rounds: 1,
+  warmupMs: 0,
   ...over,
 });
 
@@ -96,40 +98,47 @@ describe('profileModel with policy tiledb', () => {
   });
   afterAll(() => g.ctx.destroy());
 
-  it('predicts, measures the two predicted fastest and dense, keeps the faster, and stores the reasons', async () => {
+  /** Variant names of the dense candidates of a layer (measured under every policy: the baseline is the fastest). */
+  const denseNames = (l: LayerResult) => denseCandidates(l).map((tile) => familyOf('dense').variantName({ family: 'dense', microTile: null, tile }));
+  const pitRules = (l: LayerResult) => rulesFor('MatMul', l).filter((r) => r.config.family !== 'dense');
+
+  it('predicts, measures the two predicted fastest PIT rules beside the dense tiles, and stores the reasons', async () => {
     const r = recorder();
     await profileModel(options(), env(r, { snapshot })); // no policy given: tiledb because a database fits
     expect(r.policy()).toMatchObject({ policy: 'tiledb', audit: false, shortlist: 2, tileDb: { id: 7, points: snapshot.points.length } });
     expect(r.logs.join('\n')).toMatch(/policy tiledb: tile database 7/);
+    expect(r.layers.map((l) => l.name)).toEqual(['mm1', 'mm2']);
     for (const l of r.layers) {
-      const legal = rulesFor('MatMul', l.k).length;
-      expect(l.candidates, l.name).toHaveLength(legal);
+      // Every legal PIT rule was predicted, besides the dense candidates.
+      expect(l.candidates!.filter((c) => !c.variant.startsWith('dense')).map((c) => c.variant).sort(), l.name).toEqual(pitRules(l).map((x) => x.variant).sort());
       expect(l.predicted!.variant).toBe(l.candidates![0]!.variant);
       expect(l.predicted!.ms).toBe(l.candidates![0]!.ms);
-      expect(l.reason).toMatch(/^predicted .*; measured the 2 predicted fastest, kept /);
-      const top2 = l.candidates!.slice(0, 2).map((c) => c.variant);
-      const names = l.variants.map((v) => v.name);
-      expect(names[0]).toBe('dense');
-      expect(names).toEqual([...new Set(['dense', ...top2])]);
+      const top2 = l.candidates!.filter((c) => !c.variant.startsWith('dense')).slice(0, 2).map((c) => c.variant);
+      expect(l.reason).toMatch(new RegExp(`^predicted .*; measured ${top2.join(', ')} with the dense tiles, chose `));
+      expect(l.variants.map((v) => v.name)).toEqual([...denseNames(l), ...top2]);
       for (const v of l.variants) expect(v.ok, `${l.name} ${v.name}: ${v.error}`).toBe(true);
-      // The faster of the two measured shortlisted rules is kept (dense, measured as the baseline, only if listed).
-      const listed = l.variants.filter((v) => top2.includes(v.name));
-      const fastest = listed.reduce((a, b) => (b.ms + b.detectMs < a.ms + a.detectMs ? b : a));
-      expect(l.chosen).toBe(fastest.name);
+      // The baseline is the fastest dense tile; a PIT variant is chosen only beyond the noise.
+      const dense = l.variants.filter((v) => v.name.startsWith('dense'));
+      expect(l.baseline).toBe(dense.reduce((a, b) => (b.totalMs! < a.totalMs! ? b : a)).name);
+      expect([l.baseline, ...top2]).toContain(l.chosen);
+      if (l.chosen !== l.baseline) {
+        const base = l.variants.find((v) => v.name === l.baseline)!;
+        expect(l.variants.find((v) => v.name === l.chosen)!.q3Ms!).toBeLessThan(base.q1Ms!);
+      }
       expect(l.regret).toBeUndefined(); // not every candidate was measured
-      // Every rule's micro-tile density is reported.
-      expect(l.microTiles.map((t) => t.shape)).toEqual(expect.arrayContaining(['4x1', '8x1', '16x1', '32x1', '1x16', '1x32', '1x64', `1x${l.k}`]));
+      // Every measured rule's micro-tile density is reported.
+      for (const v of l.variants) if (v.microTile) expect(l.microTiles.map((t) => t.shape)).toContain(v.microTile);
     }
   });
 
-  it('with a shortlist of 1 trusts the prediction alone', async () => {
+  it('with a shortlist of 1 measures the predicted PIT rule only', async () => {
     const r = recorder();
     await profileModel(options({ shortlist: 1 }), env(r, { snapshot }));
     expect(r.policy()).toMatchObject({ policy: 'tiledb', shortlist: 1 });
+    expect(r.layers).toHaveLength(2);
     for (const l of r.layers) {
-      expect(l.variants.map((v) => v.name)).toEqual([...new Set(['dense', l.predicted!.variant])]);
-      expect(l.chosen).toBe(l.predicted!.variant);
-      expect(l.reason).not.toMatch(/measured the/);
+      const top = l.candidates!.find((c) => !c.variant.startsWith('dense'))!.variant;
+      expect(l.variants.map((v) => v.name)).toEqual([...denseNames(l), top]);
     }
   });
 
@@ -137,6 +146,7 @@ describe('profileModel with policy tiledb', () => {
     const r = recorder();
     await profileModel(options({ policy: 'tiledb', audit: true }), env(r, { snapshot }));
     expect(r.policy()).toMatchObject({ policy: 'tiledb', audit: true });
+    expect(r.layers).toHaveLength(2);
     for (const l of r.layers) {
       expect(l.variants.map((v) => v.name).sort()).toEqual(l.candidates!.map((c) => c.variant).sort());
       expect(l.variants.every((v) => v.ok)).toBe(true);
@@ -145,14 +155,15 @@ describe('profileModel with policy tiledb', () => {
     }
   });
 
-  it('never uses a database of other kernel sources: says so and measures every variant', async () => {
+  it('never uses a database of other kernel sources: says so and measures every family', async () => {
     const r = recorder();
     await profileModel(options(), env(r, { snapshot: { ...snapshot, kernelHash: 'f'.repeat(64) } }));
     expect(r.policy()).toMatchObject({ policy: 'measure' });
     expect(r.policy()!.note).toMatch(/tile database 7 not used: it was tuned with other kernel sources/);
     expect(r.logs.join('\n')).toMatch(/other kernel sources/);
+    expect(r.layers).toHaveLength(2);
     for (const l of r.layers) {
-      expect(l.variants.map((v) => v.name)).toEqual(['dense', 'pit-k', 'pit-m']);
+      expect(l.variants.map((v) => v.name)).toEqual([...denseNames(l), 'pit-k', 'pit-m']);
       expect(l.predicted).toBeUndefined();
     }
   });

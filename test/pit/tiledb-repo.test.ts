@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kernelSourcesHash, pointKey, TUNER_VERSION, type TilePoint } from '../../core/pit/tiledb.ts';
 import type { AdapterDescriptor, RunPolicy } from '../../core/protocol.ts';
+import { SCHEMA_VERSION } from '../../db/migrations.ts';
 import { openDatabase, schemaVersion, type PitDatabase } from '../../db/open.ts';
 import { createRun, getRunReport, recordLayer } from '../../db/runs.ts';
 import { deleteTileDb, listTileDbs, loadTileDb, openTileDb, recordTilePoint, tileDbsForAdapter, tilePointKeys } from '../../db/tiledb.ts';
@@ -48,8 +49,8 @@ describe('tile database repository', () => {
     cleanup();
   });
 
-  it('migrates to schema 2 and keys a database by adapter, kernel hash and tuner version', () => {
-    expect(schemaVersion(db)).toBe(2);
+  it('migrates to the current schema and keys a database by adapter, kernel hash and tuner version', () => {
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
     const id = openTileDb(db, { adapter: ADAPTER, kernelHash: HASH, tunerVersion: 1 });
     expect(openTileDb(db, { adapter: ADAPTER, kernelHash: HASH, tunerVersion: 1 })).toBe(id); // resumes the same one
     expect(openTileDb(db, { adapter: ADAPTER, kernelHash: 'e'.repeat(64), tunerVersion: 1 })).not.toBe(id);

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceLostError } from '../../core/gpu/errors.ts';
-import { CancelledError, chooseFastest, profileModel, type ProfileOptions } from '../../core/profile/profile.ts';
+import { CancelledError, profileModel, type ProfileOptions } from '../../core/profile/profile.ts';
 import type { KernelText, RunSink } from '../../core/profile/sink.ts';
-import type { LayerResult, VariantResult } from '../../core/protocol.ts';
+import type { LayerResult } from '../../core/protocol.ts';
 import { testGpu, type TestGpu } from '../gpu-helpers.ts';
 import { npyBytes } from '../inputs/npy-fixtures.ts';
 import { buildModel, randomFloats } from '../model/onnx-builders.ts';
@@ -41,7 +41,7 @@ const modelPath = join(dir, 'synthetic-two-matmuls.onnx');
 const inputPath = join(dir, 'x.npy');
 
 function options(): ProfileOptions {
-  return { modelPath, inputs: [inputPath], imageSize: 64, variants: ['dense', 'pit-k', 'pit-m'], repeat: 1, warmup: 0 };
+  return { modelPath, inputs: [inputPath], imageSize: 64, families: ['dense', 'pit-k', 'pit-m'], repeat: 3, warmup: 0, warmupMs: 0 };
 }
 
 describe('profileModel', () => {
@@ -82,10 +82,29 @@ describe('profileModel', () => {
     expect(layers).toEqual(sink.layers);
     for (const l of sink.layers) {
       expect(l.sparsity).toBeGreaterThan(0.2); // ReLU of symmetric random data: about half zeros
+      expect(l.variants.map((v) => v.family)).toEqual(expect.arrayContaining(['dense', 'pit-k', 'pit-m']));
       for (const v of l.variants) {
-        expect(v.ok).toBe(true);
+        expect(v.ok, `${l.name} ${v.name}: ${v.error}`).toBe(true);
         for (const h of v.kernelHashes ?? []) expect(sink.kernels.get(h)?.wgsl).toMatch(/@compute/);
+        // Every measurement says what it is: median of its samples, their spread, count and method.
+        expect(v.statistic).toBe('median');
+        expect(v.repeats).toBeGreaterThanOrEqual(3);
+        expect(v.samplesMs).toHaveLength(v.repeats!);
+        expect(v.minMs!).toBeLessThanOrEqual(v.q1Ms!);
+        expect(v.q1Ms!).toBeLessThanOrEqual(v.totalMs!);
+        expect(v.totalMs!).toBeLessThanOrEqual(v.q3Ms!);
+        expect(v.q3Ms!).toBeLessThanOrEqual(v.maxMs!);
+        expect(v.ms + v.detectMs + v.layoutMs!).toBeCloseTo(v.totalMs!, 9);
+        expect(['timestamp', 'cpu']).toContain(v.method);
       }
+      // A MatMul activation is row-major: pit-k pays for its transpose in the layout phase.
+      expect(l.variants.find((v) => v.family === 'pit-k')!.layoutMs!).toBeGreaterThan(0);
+      // The baseline is the fastest verified dense tile; the default tile's gain over it is reported apart.
+      const dense = l.variants.filter((v) => v.family === 'dense');
+      expect(l.baseline).toBe(dense.reduce((a, b) => (b.totalMs! < a.totalMs! ? b : a)).name);
+      expect(l.denseTileGain!).toBeGreaterThanOrEqual(1);
+      expect(l.idealMs!).toBeLessThanOrEqual(l.variants.find((v) => v.name === l.baseline)!.totalMs!);
+      expect(l.decision).toBeTruthy();
       expect(l.heatmap!.values.length).toBe(l.heatmap!.rows * l.heatmap!.cols);
     }
     expect(events.filter((e) => e === 'layer')).toHaveLength(2);
@@ -115,17 +134,5 @@ describe('profileModel', () => {
     await expect(run).rejects.toThrow(CancelledError);
     expect(sink.layers).toHaveLength(1);
     expect(sink.status).toBe('incomplete: cancelled');
-  });
-});
-
-describe('chooseFastest (choice v0)', () => {
-  const v = (name: string, ms: number, detectMs: number, ok = true): VariantResult => ({
-    name, ms, detectMs, ok, microTile: null, computeTile: '', maxAbsErr: 0, maxRelErr: 0, wgslHash: '',
-  });
-  it('counts detection and never picks an unverified variant', () => {
-    expect(chooseFastest([v('dense', 2, 0), v('pit-k', 1.5, 0.2), v('pit-m', 1.9, 0)])).toBe('pit-k');
-    expect(chooseFastest([v('dense', 2, 0), v('pit-k', 1.5, 0.6)])).toBe('dense');
-    expect(chooseFastest([v('dense', 2, 0), v('pit-k', 0.1, 0, false)])).toBe('dense');
-    expect(chooseFastest([v('dense', NaN, 0, false), v('pit-m', 3, 0)])).toBe('pit-m');
   });
 });

@@ -44,12 +44,13 @@ export function report(id: number, layers: LayerResult[]): RunReport {
       model: { path: '/m/model.onnx', sha256: 'x' },
       adapter: { vendor: 'v', architecture: 'a', device: 'd', description: 'desc', backend: 'vulkan', timestampQuery: true },
       inputs: [{ path: '/i/a.jpg', kind: 'image', shape: [1, 3, 32, 32], preprocess: '', synthetic: false }],
-      variants: ['dense', 'pit-k'],
+      families: ['dense', 'pit-k'],
       repeat: 1,
+      options: {},
       status: '',
     },
     layers,
-    totals: { denseMs: 0, chosenMs: 0, detectMs: 0, idealMs: 0 },
+    totals: { denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0 },
   };
 }
 

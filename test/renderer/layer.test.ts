@@ -71,6 +71,20 @@ describe('explainChoice', () => {
     expect([0, 0.1, 0.2, 0.5, 0.51].map(regretLevel)).toEqual(['good', 'good', 'warn', 'warn', 'bad']);
   });
 
+  it('explains against the baseline tile, and says when the timer could not decide', () => {
+    const l = layer(0, 2, 1.5, 0, {
+      baseline: 'dense 64x32x16/4x2',
+      chosen: 'dense 64x32x16/4x2',
+      undecided: 'pit-k and baseline dense 64x32x16/4x2 overlap after re-measuring',
+    });
+    l.variants.push(variant('dense 64x32x16/4x2', 1.55, 0, { microTile: null }), variant('pit-m', 0.01, 0, { suspect: 'speed-up 155x exceeds 1.25/effective density' }));
+    const { summary, candidates } = explainChoice(l);
+    expect(summary).toBe('Undecided: pit-k and baseline dense 64x32x16/4x2 overlap after re-measuring. The baseline dense 64x32x16/4x2 (1.550 ms) is kept.');
+    expect(candidates.find((c) => c.name === 'pit-m')).toMatchObject({ verdict: 'suspect', note: 'speed-up 155x exceeds 1.25/effective density' });
+    expect(candidates.find((c) => c.name === 'pit-k')).toMatchObject({ verdict: 'slower' });
+    expect(layerTimes(l).denseMs).toBe(1.55);
+  });
+
   it('says why a layer was not profiled', () => {
     expect(explainChoice(skipped(1)).summary).toBe('Not profiled: grouped conv (group=16). Dense is used.');
   });
@@ -78,7 +92,7 @@ describe('explainChoice', () => {
 
 describe('policyText', () => {
   it('says how a run chose: measured everything, or predicted from the tile database', () => {
-    expect(policyText(undefined)).toMatch(/^Choice v0: every variant is measured/);
+    expect(policyText(undefined)).toMatch(/^Measured: every layer runs the dense tiles for its shape/);
     expect(policyText({ policy: 'measure', audit: false, note: 'no tile database for this adapter' })).toContain('(no tile database for this adapter)');
     const t = policyText({ policy: 'tiledb', audit: true, tileDb: { id: 2, kernelHash: 'k', points: 120, updatedAt: '2025-01-01' } });
     expect(t).toContain('tile database 2, 120 points');

@@ -7,10 +7,15 @@ import { formToRequest, useProfileStore, type ProfileForm } from '../../renderer
 import { REFRESH_DEBOUNCE_MS, toggleSelection, useRunsStore } from '../../renderer/src/stores/runs.ts';
 import { useRunStore } from '../../renderer/src/stores/run.ts';
 import { HostError } from '../../renderer/src/transport/types.ts';
+import type { FamilyInfo } from '../../core/protocol.ts';
 import { fakeTransport, layer, report, skipped } from './fixtures.ts';
 
 
-const INFO = { version: '0.1.0', adapter: null, dbPath: '/tmp/x.db', gpuError: 'NoAdapterError: none' };
+const FAMILIES: FamilyInfo[] = [
+  { name: 'dense', axis: 'none', summary: 'dense', defaultOn: true, baseline: true },
+  { name: 'pit-k', axis: 'k', summary: 'condense-K', defaultOn: true, baseline: false },
+];
+const INFO = { version: '0.1.0', adapter: null, dbPath: '/tmp/x.db', gpuError: 'NoAdapterError: none', families: FAMILIES };
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
 beforeEach(() => {
@@ -65,7 +70,7 @@ describe('profile store', () => {
     bundledInputs: ['/b/sample1.jpg'],
     inputsText: ' /x/a.npy \n\n/b/sample1.jpg\n',
     imageSize: 64,
-    variants: ['dense', 'pit-k'],
+    families: ['dense', 'pit-k'],
     repeat: 1,
     warmup: 0,
     maxLayers: 0,
@@ -78,7 +83,7 @@ describe('profile store', () => {
       useDefault: true,
       inputs: ['/b/sample1.jpg', '/x/a.npy'],
       imageSize: 64,
-      variants: ['dense', 'pit-k'],
+      families: ['dense', 'pit-k'],
       repeat: 1,
       warmup: 0,
     });
@@ -96,7 +101,7 @@ describe('profile store', () => {
     const f = fakeTransport({
       'host.info': () => INFO,
       'profile.start': () => ({ jobId: 'j1' }),
-      'models.default': () => ({ modelPath: '/m/det.onnx', inputs: ['/b/sample1.jpg'], imageSize: 960, variants: ['dense', 'pit-k'], repeat: 5, warmup: 1 }),
+      'models.default': () => ({ modelPath: '/m/det.onnx', inputs: ['/b/sample1.jpg'], imageSize: 960, families: FAMILIES, repeat: 5, warmup: 1, warmupMs: 50 }),
       'profile.status': () => ({ job: null }),
     });
     useHostStore().connect(f.t);

@@ -207,7 +207,7 @@ describe('databases', () => {
 });
 
 
-const INFO = { version: '0.1.0', adapter: ADAPTER, dbPath: '/tmp/x.db' };
+const INFO = { version: '0.1.0', adapter: ADAPTER, dbPath: '/tmp/x.db', families: [] };
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
 describe('tile-database store', () => {

@@ -18,13 +18,13 @@ function layer(i: number, extra: Partial<LayerResult> = {}): LayerResult {
 function report(layers: LayerResult[], complete = true): RunReport {
   return {
     run: {
-      id: 7, complete, createdAt: '2026-11-21T08:00:00Z', status: complete ? '' : 'cancelled', repeat: 5, variants: ['dense', 'pit-k'],
+      id: 7, complete, createdAt: '2026-11-21T08:00:00Z', status: complete ? '' : 'cancelled', repeat: 5, families: ['dense', 'pit-k'], options: {},
       model: { path: '/m/det.onnx', sha256: 'a'.repeat(64) },
       adapter: { vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'lavapipe', backend: 'vulkan', timestampQuery: true },
       inputs: [],
     },
     layers,
-    totals: { denseMs: 4, chosenMs: 1.25, detectMs: 0.25, idealMs: 2 },
+    totals: { denseMs: 4, defaultDenseMs: 4, chosenMs: 1.25, detectMs: 0.25, layoutMs: 0, idealMs: 2 },
   };
 }
 
@@ -36,7 +36,9 @@ describe('formatReport', () => {
     expect(row).toMatch(/0\.750/);
     expect(row).toMatch(/32x1 0\.500/); // best micro-tile: 1x1 (element density) is not a micro-tile a kernel computes
     expect(row).toMatch(/pit-k\s+1\.25\s+3\.20x/); // 4 ms dense / (1 + 0.25) ms
-    expect(text).toMatch(/totals: dense 4\.00 ms, chosen 1\.25 ms \(3\.20x, detection 0\.250 ms included\), ideal 2\.00 ms/);
+    expect(text).toMatch(
+      /totals: default dense 4\.00 ms → baseline dense 4\.00 ms \(dense tile choice 1\.00x\) → chosen 1\.25 ms \(PIT gain 3\.20x; detection 0\.250 ms and layout 0\.000 ms included\); ideal 2\.00 ms/,
+    );
     expect(text).toMatch(/not profiled \(1\): conv1 \(Conv\): grouped conv \(group=16\)/);
     expect(text).not.toMatch(/predicted ms|regret/);
     expect(text).toMatch(/run 7 complete/);
@@ -45,7 +47,33 @@ describe('formatReport', () => {
   it('says when a run is incomplete and marks failed variants', () => {
     const text = formatReport(report([layer(0, { variants: [v('dense', 4), v('pit-k', Number.NaN, 0, false)], chosen: 'dense' })], false));
     expect(text).toMatch(/run 7 INCOMPLETE \(cancelled\)/);
-    expect(text).toMatch(/dense \(pit-k failed\)/);
+    expect(text.split('\n').find((l) => l.includes('conv0'))).toMatch(/\bdense\s+4\.00\s+1\.00x\s+\S+\s+failed: pit-k/);
+  });
+
+  it('shows the baseline tile and its gain, spreads, and the attribution flags', () => {
+    const stats = (median: number, iqr: number, over: Partial<VariantResult> = {}): Partial<VariantResult> => ({
+      totalMs: median, q1Ms: median - iqr / 2, q3Ms: median + iqr / 2, iqrMs: iqr, minMs: median - iqr, maxMs: median + iqr, repeats: 5, method: 'timestamp', statistic: 'median', ...over,
+    });
+    const l = layer(0, {
+      variants: [
+        { ...v('dense', 4), ...stats(4, 0.4) },
+        { ...v('dense 64x32x16/4x2', 2), computeTile: '64x32x16/4x2', ...stats(2, 0.1) },
+        { ...v('pit-k', 1.7, 0.3), ...stats(2, 1.2) },
+        { ...v('pit-m', 0.05, 0), ...stats(0.05, 0.001, { suspect: 'speed-up 40x over dense 64x32x16/4x2 exceeds 1.25/effective density' }) },
+      ],
+      chosen: 'dense 64x32x16/4x2',
+      baseline: 'dense 64x32x16/4x2',
+      defaultDense: 'dense',
+      denseTileGain: 2,
+      pitGain: 1,
+      undecided: 'pit-k and the baseline overlap after re-measuring',
+    });
+    const row = formatReport(report([l])).split('\n').find((x) => x.includes('conv0'))!;
+    expect(row).toMatch(/dense 64x32x16\/4x2\s+2\.00±5%\s+2\.00x\s+dense 64x32x16\/4x2\s+2\.00±5%\s+1\.00x/);
+    expect(row).toMatch(/undecided; suspect: pit-m$/);
+    const text = formatReport(report([l]));
+    expect(text).toMatch(/times: median of 5\+ samples per variant \(GPU timestamp queries; layout \+ detection \+ kernel\), ±% = interquartile range/);
+    expect(text).toMatch(/attribution: 0 of 1 layer-runs chose a PIT variant .*; 1 undecided \(baseline kept\); 1 suspect measurement/);
   });
 
   it('adds predicted ms and regret columns and a regret summary for audited policy runs', () => {

@@ -33,7 +33,7 @@ export function toCsv<R>(columns: readonly CsvColumn<R>[], rows: readonly R[]): 
  */
 export function runCsv(report: RunReport): string {
   const shapes = [...new Set(report.layers.flatMap((l) => l.microTiles.map((t) => t.shape)))];
-  const variants = [...new Set([...report.run.variants, ...report.layers.flatMap((l) => l.variants.map((v) => v.name))])];
+  const variants = [...new Set(report.layers.flatMap((l) => l.variants.map((v) => v.name)))];
   type L = RunReport['layers'][number];
   const columns: CsvColumn<L>[] = [
     { header: 'input', value: (l) => l.input },

@@ -7,19 +7,28 @@ import type { LayerResult, RunPolicy, VariantResult } from '../../../core/protoc
 /** How variants were chosen in a run, in words (runs recorded before policies existed measured everything). */
 export function policyText(p: RunPolicy | undefined): string {
   const measure =
-    'Choice v0: every variant is measured; the verified one with the lowest kernel + detection time wins; dense is always a candidate.';
+    'Measured: every layer runs the dense tiles for its shape and the PIT rules of the chosen families in interleaved rounds ' +
+    '(median of the samples, with their spread). The baseline is the fastest verified dense tile; a PIT variant is chosen only ' +
+    'when it beats the baseline beyond the noise and its effective density explains the speed-up.';
   if (!p || p.policy === 'measure') return p?.note ? `${measure} (${p.note})` : measure;
   const db = p.tileDb ? ` (tile database ${p.tileDb.id}, ${p.tileDb.points} points, updated ${p.tileDb.updatedAt})` : '';
   return (
     `Tile-database policy${db}: the cost of every legal PIT rule is predicted from latencies measured on this adapter, ` +
-    `and the predicted fastest runs, checked against the reference; dense is always a candidate.` +
+    `and the predicted fastest are measured beside the dense tiles for the shape (the baseline is the fastest of them), ` +
+    `checked against the reference; a PIT variant is chosen only beyond the noise, with its speed-up explained by its density.` +
     (p.audit ? ' Audit: every candidate was measured too, so the regret of each choice is known.' : '')
   );
 }
 
-/** A variant's cost as the choice sees it: kernel + online detection, ms (NaN when it did not run). */
+/** A variant's cost as the choice sees it: the median of layout + detection + kernel, ms (NaN when it did not run). */
 export function variantTime(v: VariantResult): number {
-  return Number.isFinite(v.ms) ? v.ms + (Number.isFinite(v.detectMs) ? v.detectMs : 0) : Number.NaN;
+  if (!Number.isFinite(v.ms)) return Number.NaN;
+  return v.totalMs ?? v.ms + (Number.isFinite(v.detectMs) ? v.detectMs : 0) + (v.layoutMs ?? 0);
+}
+
+/** The layer's dense baseline variant name (`dense` for runs recorded before baselines). */
+export function baselineName(layer: LayerResult): string {
+  return layer.baseline ?? 'dense';
 }
 
 /** The variant named `name`, if the layer measured it. */
@@ -27,9 +36,9 @@ export function findVariant(layer: LayerResult, name: string): VariantResult | u
   return layer.variants.find((v) => v.name === name);
 }
 
-/** Dense and chosen times (ms, chosen including detection) and the speed-up dense / chosen; NaN when unknown. */
+/** Baseline (fastest dense tile) and chosen times (ms, chosen including detection) and the speed-up; NaN when unknown. */
 export function layerTimes(layer: LayerResult): { denseMs: number; chosenMs: number; speedup: number } {
-  const dense = findVariant(layer, 'dense');
+  const dense = findVariant(layer, baselineName(layer));
   const chosen = findVariant(layer, layer.chosen) ?? dense;
   const denseMs = dense ? variantTime(dense) : Number.NaN;
   const chosenMs = chosen ? variantTime(chosen) : Number.NaN;
@@ -83,8 +92,11 @@ export interface Candidate {
   detectMs: number;
   /** dense time / this time. */
   speedup: number;
-  /** `faster`: measured faster than the chosen one (possible when a tile-database prediction chose: the regret). */
-  verdict: 'chosen' | 'faster' | 'slower' | 'failed' | 'error';
+  /**
+   * `faster`: measured faster than the chosen one (a tile-database prediction's regret, or a gain within the noise);
+   * `suspect`: a speed-up its density cannot explain, not trusted.
+   */
+  verdict: 'chosen' | 'faster' | 'slower' | 'suspect' | 'failed' | 'error';
   /** Why, in a few words. */
   note: string;
 }
@@ -101,19 +113,24 @@ export function explainChoice(layer: LayerResult): { summary: string; candidates
     if (v.error) return { ...base, verdict: 'error', note: v.error };
     if (!v.ok) return { ...base, verdict: 'failed', note: `output differs from the reference (max rel. error ${v.maxRelErr.toExponential(1)})` };
     if (v.name === layer.chosen) return { ...base, verdict: 'chosen', note: chosenNote(layer) };
+    if (v.suspect) return { ...base, verdict: 'suspect', note: v.suspect };
     const slower = totalMs - chosenMs;
     if (Number.isFinite(slower) && slower < 0) {
-      return { ...base, verdict: 'faster', note: `${(-slower).toFixed(3)} ms faster than ${layer.chosen} as measured (the prediction ranked it lower)` };
+      const why = layer.predicted ? 'the prediction ranked it lower' : 'not beyond the noise';
+      return { ...base, verdict: 'faster', note: `${(-slower).toFixed(3)} ms faster than ${layer.chosen} as measured (${why})` };
     }
     return { ...base, verdict: 'slower', note: Number.isFinite(slower) ? `${slower.toFixed(3)} ms slower than ${layer.chosen}` : 'no time' };
   });
-  const order = { chosen: 0, faster: 1, slower: 2, failed: 3, error: 4 } as const;
+  const order = { chosen: 0, faster: 1, slower: 2, suspect: 3, failed: 4, error: 5 } as const;
   candidates.sort((a, b) => order[a.verdict] - order[b.verdict] || (a.totalMs || Infinity) - (b.totalMs || Infinity));
 
+  const baseName = baselineName(layer);
+  const against = baseName === 'dense' ? 'dense' : `the baseline ${baseName}`;
   let summary: string;
   if (!chosen) summary = `${layer.chosen} was chosen, but its measurement is missing.`;
-  else if (chosen.name === 'dense') {
-    const others = candidates.filter((c) => c.name !== 'dense');
+  else if (layer.undecided) summary = `Undecided: ${layer.undecided}. The baseline ${baseName} (${chosenMs.toFixed(3)} ms) is kept.`;
+  else if (chosen.name === baseName) {
+    const others = candidates.filter((c) => c.name !== baseName);
     const faster = candidates.find((c) => c.verdict === 'faster');
     summary = faster
       ? `Dense (${chosenMs.toFixed(3)} ms) was predicted fastest and kept; ${faster.name} measured ${faster.totalMs.toFixed(3)} ms (the policy's regret).`
@@ -125,7 +142,7 @@ export function explainChoice(layer: LayerResult): { summary: string; candidates
     const faster = candidates.find((c) => c.verdict === 'faster');
     summary =
       `${chosen.name} (${tile}computation tile ${chosen.computeTile}) wins: ${chosenMs.toFixed(3)} ms ` +
-      `(${chosen.ms.toFixed(3)} kernel + ${chosen.detectMs.toFixed(3)} detection) against dense ${denseMs.toFixed(3)} ms, ` +
+      `(${chosen.ms.toFixed(3)} kernel + ${chosen.detectMs.toFixed(3)} detection${chosen.layoutMs ? ` + ${chosen.layoutMs.toFixed(3)} layout` : ''}) against ${against} ${denseMs.toFixed(3)} ms, ` +
       `${(denseMs / chosenMs).toFixed(2)}× faster.` +
       (faster ? ` ${faster.name} measured faster still (${faster.totalMs.toFixed(3)} ms): the policy's regret.` : '');
   }
@@ -135,6 +152,7 @@ export function explainChoice(layer: LayerResult): { summary: string; candidates
 /** Why the chosen variant is the chosen one: the fastest measured, or the tile database's prediction (verified). */
 function chosenNote(layer: LayerResult): string {
   const p = layer.predicted;
+  if (layer.decision && !p) return layer.decision;
   if (!p) return 'fastest verified variant';
   if (p.variant === layer.chosen) return `predicted fastest by the tile database (${p.ms.toPrecision(3)} ms predicted), verified`;
   return `fastest verified variant (the predicted ${p.variant} failed)`;

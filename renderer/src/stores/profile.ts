@@ -16,7 +16,8 @@ export interface ProfileForm {
   bundledInputs: string[];
   inputsText: string;
   imageSize: number;
-  variants: string[];
+  /** Kernel families to measure (names); the baseline family always runs. */
+  families: string[];
   /** Timed runs per median; null (or an emptied field) = the host's default for the policy (5 measuring, 1 per round with the tile database). */
   repeat: number | null;
   warmup: number;
@@ -43,7 +44,7 @@ export function formToRequest(f: ProfileForm): ProfileRequest {
   const req: ProfileRequest = {
     inputs,
     imageSize: f.imageSize,
-    variants: f.variants.length ? [...f.variants] : ['dense'],
+    families: [...f.families],
     warmup: f.warmup,
   };
   // An emptied number field holds '' at run time: that, like null, leaves the choice to the host.
@@ -66,7 +67,7 @@ export const useProfileStore = defineStore('profile', () => {
     bundledInputs: [],
     inputsText: '',
     imageSize: 960,
-    variants: [],
+    families: [],
     repeat: null,
     warmup: 1,
     maxLayers: 0,
@@ -86,7 +87,7 @@ export const useProfileStore = defineStore('profile', () => {
       defaults.value = d;
       if (first) {
         form.imageSize = d.imageSize;
-        form.variants = [...d.variants];
+        form.families = d.families.filter((x) => x.defaultOn).map((x) => x.name);
         form.warmup = d.warmup;
         form.bundledInputs = [...d.inputs];
       }

@@ -1,0 +1,39 @@
+/**
+ * WGSL template of the layout preparation some kernel families need: the transpose `Y[C, R] = X[R, C]ᵀ` (f32,
+ * row-major), e.g. pit-k's `AT [K, M]` from a MatMul activation `A [M, K]`. A 16x16 tile is staged in workgroup
+ * memory so that both the reads of X and the writes of Y are coalesced; the tile has one extra column so that the
+ * column-wise reads of the transposed write hit distinct banks.
+ */
+
+/** Side of the square tile one transpose workgroup moves. */
+export const TRANSPOSE_TILE = 16;
+
+/**
+ * WGSL of the transpose. Bindings (group 0): 0 `X` [R, C] f32 read, 1 `Y` [C, R] f32 read_write, 2 `P` uniform
+ * `{rows, cols, _, _}`. Workgroup size `(16, 16, 1)`; grid `(ceil(C/16), ceil(R/16), 1)`.
+ */
+export function transposeWgsl(): string {
+  const t = TRANSPOSE_TILE;
+  return `// PIT Studio: layout preparation Y[C,R] = transpose(X[R,C]), fp32 row-major, ${t}x${t} tiles.
+struct Params { rows: u32, cols: u32, _a: u32, _b: u32 }
+
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<uniform> P: Params;
+
+const T = ${t}u;
+var<workgroup> tile: array<f32, ${t * (t + 1)}>;
+
+@compute @workgroup_size(${t}, ${t}, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let r = wid.y * T + lid.y;
+  let c = wid.x * T + lid.x;
+  if (r < P.rows && c < P.cols) { tile[lid.y * (T + 1u) + lid.x] = X[r * P.cols + c]; }
+  workgroupBarrier();
+  // Written transposed: thread (x, y) stores Y[wid.x*T + y, wid.y*T + x], neighbouring x along Y's rows.
+  let yr = wid.x * T + lid.y;
+  let yc = wid.y * T + lid.x;
+  if (yr < P.cols && yc < P.rows) { Y[yr * P.rows + yc] = tile[lid.x * (T + 1u) + lid.y]; }
+}
+`;
+}
