@@ -41,6 +41,27 @@ export class SchemaTooNewError extends DatabaseError {
   }
 }
 
+/**
+ * The file is an SQLite database of another program (another `application_id`, or tables that are not PIT Studio's):
+ * refused before anything is written, so it stays byte-identical.
+ */
+export class NotPitDatabaseError extends DatabaseError {
+  override name = 'NotPitDatabaseError';
+  constructor(
+    path: string,
+    readonly applicationId: number,
+    readonly tables: readonly string[],
+  ) {
+    const shown = tables.slice(0, 4).join(', ') + (tables.length > 4 ? `, … (${tables.length} tables)` : '');
+    super(
+      `${path} is not a PIT Studio database (${applicationId ? `application_id ${applicationId}` : 'no application_id'}` +
+        `${tables.length ? `; tables ${shown}` : ''}): left untouched; choose another --db`,
+      'PIT_NOT_PIT_DATABASE',
+      path,
+    );
+  }
+}
+
 /** No run with this id exists in the database. */
 export class RunNotFoundError extends Error {
   override name = 'RunNotFoundError';

@@ -5,6 +5,11 @@
  * layer, then `finishRun` or `failRun`. A crash loses at most the layer in flight; the next `openDatabase` marks
  * the orphaned run incomplete ('interrupted') through `markAbandonedRuns`, and its finished layers stay readable.
  *
+ * Every write is an IMMEDIATE transaction: it takes the write lock before its first read. A deferred transaction
+ * that reads first and then writes cannot wait for another process's writer (its snapshot would be stale), so SQLite
+ * fails it at once with SQLITE_BUSY despite busy_timeout; an immediate one waits, so two writers on one file (two
+ * `pit profile` runs, or one beside the app) both finish.
+ *
  * Units: ms for times, fractions 0–1 for sparsity and densities. SQLite stores NaN as NULL; nullable time and
  * error columns are read back as NaN.
  */
@@ -129,7 +134,7 @@ export function createRun(db: Db, run: NewRun): number {
         insertInput.run(runId, i, inp.path, inp.kind, JSON.stringify(inp.shape), inp.preprocess, inp.synthetic ? 1 : 0),
       );
       return runId;
-    })(),
+    }).immediate(),
   );
 }
 
@@ -248,7 +253,7 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
       });
       insertLayerPolicy(db, layerId, layer);
       return layerId;
-    })(),
+    }).immediate(),
   );
 }
 
@@ -292,12 +297,18 @@ export function finishRun(db: Db, runId: number): void {
   setFinalStatus(db, runId, 'complete', '');
 }
 
+/** Longest reason stored for an incomplete run, characters (a list of runs shows it in one column). */
+export const STATUS_MESSAGE_MAX = 300;
+
 /**
- * Marks a running run incomplete with the reason: `cancelled`, or one line saying what failed.
+ * Marks a running run incomplete with the reason: `cancelled`, or one line saying what failed (only its first line
+ * is kept, cut to STATUS_MESSAGE_MAX characters with `…`).
  * @throws RunNotFoundError, RunStateError (the run is not 'running'), DatabaseError.
  */
 export function failRun(db: Db, runId: number, message: string): void {
-  setFinalStatus(db, runId, 'incomplete', message || 'failed');
+  const line = (message.split(/\r?\n/).find((l) => l.trim()) ?? '').trim();
+  const short = line.length > STATUS_MESSAGE_MAX ? `${line.slice(0, STATUS_MESSAGE_MAX - 1).trimEnd()}…` : line;
+  setFinalStatus(db, runId, 'incomplete', short || 'failed');
 }
 
 function setFinalStatus(db: Db, runId: number, status: Exclude<RunStatus, 'running'>, message: string): void {
@@ -310,7 +321,7 @@ function setFinalStatus(db: Db, runId: number, status: Exclude<RunStatus, 'runni
       const row = db.prepare('SELECT status FROM runs WHERE id = ?').get(runId) as { status: RunStatus } | undefined;
       if (!row) throw new RunNotFoundError(runId, db.name);
       throw new RunStateError(`run ${runId} is already ${row.status}`, runId);
-    })(),
+    }).immediate(),
   );
 }
 
@@ -336,7 +347,7 @@ export function markAbandonedRuns(db: Db): number[] {
       );
       for (const id of gone) mark.run(nowIso(), id);
       return gone;
-    })(),
+    }).immediate(),
   );
 }
 
@@ -365,7 +376,7 @@ export function runExists(db: Db, runId: number): boolean {
  * @throws DatabaseError when the database cannot be written.
  */
 export function deleteRun(db: Db, runId: number): boolean {
-  return guarded(db.name, `deleting run ${runId}`, () => db.prepare('DELETE FROM runs WHERE id = ?').run(runId).changes > 0);
+  return guarded(db.name, `deleting run ${runId}`, () => db.transaction(() => db.prepare('DELETE FROM runs WHERE id = ?').run(runId).changes > 0).immediate());
 }
 
 /**
@@ -373,15 +384,10 @@ export function deleteRun(db: Db, runId: number): boolean {
  * @returns The number of kernels deleted.
  */
 export function pruneKernels(db: Db): number {
-  return guarded(db.name, 'pruning kernels', () =>
-    db
-      .prepare(
-        `DELETE FROM kernels
-         WHERE NOT EXISTS (SELECT 1 FROM measurements WHERE wgsl_hash = kernels.sha256)
-           AND NOT EXISTS (SELECT 1 FROM measurement_kernels WHERE kernel_sha256 = kernels.sha256)`,
-      )
-      .run().changes,
-  );
+  const sql = `DELETE FROM kernels
+               WHERE NOT EXISTS (SELECT 1 FROM measurements WHERE wgsl_hash = kernels.sha256)
+                 AND NOT EXISTS (SELECT 1 FROM measurement_kernels WHERE kernel_sha256 = kernels.sha256)`;
+  return guarded(db.name, 'pruning kernels', () => db.transaction(() => db.prepare(sql).run().changes).immediate());
 }
 
 /** The WGSL text stored under a sha256, or null when no kernel has that hash. */
@@ -439,10 +445,14 @@ interface RunRow {
   device: string;
   description: string;
   backend: string;
+  writer_host: string;
+  writer_pid: number;
+  writer_started_at: number;
 }
 
 const RUN_SELECT = `
   SELECT r.id, r.created_at, r.status, r.status_message, r.timestamp_query, r.variants_json, r.repeat, r.options_json,
+         r.writer_host, r.writer_pid, r.writer_started_at,
          m.path AS model_path, m.sha256 AS model_sha256,
          a.vendor, a.architecture, a.device, a.description, a.backend
   FROM runs r JOIN models m ON m.id = r.model_id JOIN adapters a ON a.id = r.adapter_id`;
@@ -481,9 +491,11 @@ function toTotals(row: TotalsRow | undefined): RunTotals {
 
 /**
  * RunSummary.status: the reason for an incomplete run ('cancelled', 'interrupted', an error line), 'running'
- * while a writer is at work, and empty for a complete run.
+ * while a writer is at work, and empty for a complete run. A run still 'running' whose writer is gone reads as
+ * 'interrupted', as markAbandonedRuns would mark it: a read-only connection cannot write that, but says it.
  */
 function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
+  const abandoned = r.status === 'running' && writerIsGone(r.writer_host, r.writer_pid, r.writer_started_at);
   const summary: RunSummary = {
     id: r.id,
     complete: r.status === 'complete',
@@ -494,7 +506,7 @@ function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
     families: JSON.parse(r.variants_json) as string[],
     repeat: r.repeat,
     options: JSON.parse(r.options_json) as Record<string, unknown>,
-    status: r.status === 'incomplete' ? r.status_message : r.status === 'running' ? 'running' : '',
+    status: r.status === 'incomplete' ? r.status_message : abandoned ? 'interrupted' : r.status === 'running' ? 'running' : '',
   };
   // The profiler stores how it chose variants in the run's options (policy tiledb, issue 3).
   const policy = (summary.options as { policy?: RunSummary['policy'] }).policy;

@@ -1,7 +1,7 @@
 /**
  * Repository functions for tile databases (schema v2: `tile_dbs`, `tile_points`) and the per-layer policy decisions
  * of a run (`layer_policy`). Small synchronous statements; every write is its own transaction, so a tune cancelled
- * or killed mid-way keeps every point recorded before it (resumable).
+ * or killed mid-way keeps every point recorded before it (resumable). Writes are IMMEDIATE transactions (see runs.ts).
  *
  * Units: ms for times, fractions 0–1 for sparsity and density. SQLite stores NaN as NULL; NULL times read back as
  * NaN (a failed configuration, +inf cost for the policy).
@@ -47,7 +47,7 @@ export function openTileDb(db: Db, key: { adapter: AdapterDescriptor; kernelHash
           id: number;
         }
       ).id;
-    })(),
+    }).immediate(),
   );
 }
 
@@ -93,7 +93,7 @@ export function recordTilePoint(db: Db, tileDbId: number, key: string, p: TilePo
         now,
       );
       db.prepare('UPDATE tile_dbs SET updated_at = ? WHERE id = ?').run(now, tileDbId);
-    })(),
+    }).immediate(),
   );
 }
 
@@ -221,7 +221,7 @@ export function loadTileDb(db: Db, id: number): TileDbSnapshot | null {
 
 /** Deletes a tile database and its points; returns whether one was deleted. */
 export function deleteTileDb(db: Db, id: number): boolean {
-  return guarded(db.name, `deleting tile database ${id}`, () => db.prepare('DELETE FROM tile_dbs WHERE id = ?').run(id).changes > 0);
+  return guarded(db.name, `deleting tile database ${id}`, () => db.transaction(() => db.prepare('DELETE FROM tile_dbs WHERE id = ?').run(id).changes > 0).immediate());
 }
 
 /**

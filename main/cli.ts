@@ -22,6 +22,8 @@ ${commands.map((c) => `  ${c.name.padEnd(10)}${c.summary}`).join('\n')}
 
 Environment:
   PIT_DB            run database (default $XDG_DATA_HOME/pit-studio/pit.db, i.e. ~/.local/share/pit-studio/pit.db)
+  PIT_MAX_IMAGE_PIXELS=N  largest image input decoded, width × height (default 67108864 = 8192²; larger
+                    pictures are refused from their header, before decoding)
   PIT_DEBUG=1       print stack traces with errors`;
 
 /** Runs `pit` with `argv` (without node and script); returns the exit code. */

@@ -41,33 +41,36 @@ function elementCount(shape) {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Parses a little-endian .npy (version 1–3, '<f4' or '<u4', C order) into { dtype, shape, data }. */
+/**
+ * Parses a little-endian .npy (version 1–3, '<f4' or '<u4', C order) into { dtype, shape, data }. Throws an Error
+ * with a one-line message (never a RangeError from deep inside) when the file is truncated or malformed.
+ */
 export function parseNpy(bytes) {
   const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  if (u8[0] !== 0x93 || String.fromCharCode(u8[1], u8[2], u8[3], u8[4], u8[5]) !== 'NUMPY') throw new Error('not a .npy file');
+  if (u8.length < 10 || u8[0] !== 0x93 || String.fromCharCode(u8[1], u8[2], u8[3], u8[4], u8[5]) !== 'NUMPY') throw new Error('not a .npy file');
   const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
   const major = u8[6];
-  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  if (major < 1 || major > 3) throw new Error('unsupported .npy version ' + major);
   const start = major === 1 ? 10 : 12;
+  if (u8.length < start) throw new Error('truncated .npy header');
+  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  if (start + headerLen > u8.length) throw new Error('truncated .npy header (' + headerLen + ' bytes announced, ' + (u8.length - start) + ' present)');
   let header = '';
   for (let i = 0; i < headerLen; i++) header += String.fromCharCode(u8[start + i]);
   const descr = /'descr':\s*'([^']+)'/.exec(header);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header);
   if (!descr || !shapeText) throw new Error('malformed .npy header');
   if (/'fortran_order':\s*True/.test(header)) throw new Error('.npy in Fortran order is not supported');
+  if (descr[1] !== '<f4' && descr[1] !== '<u4') throw new Error('unsupported .npy dtype ' + descr[1]);
   const shape = shapeText[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error('malformed .npy shape (' + shapeText[1].trim() + ')');
   const n = elementCount(shape);
   const off = start + headerLen;
-  let data;
-  if (descr[1] === '<f4') {
-    data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = dv.getFloat32(off + 4 * i, true);
-  } else if (descr[1] === '<u4') {
-    data = new Uint32Array(n);
-    for (let i = 0; i < n; i++) data[i] = dv.getUint32(off + 4 * i, true);
-  } else {
-    throw new Error('unsupported .npy dtype ' + descr[1]);
+  if (!Number.isSafeInteger(n * 4) || off + n * 4 > u8.length) {
+    throw new Error('truncated .npy: shape (' + shape.join(', ') + ') needs ' + n * 4 + ' data bytes, the file has ' + Math.max(0, u8.length - off));
   }
+  const data = descr[1] === '<f4' ? new Float32Array(n) : new Uint32Array(n);
+  for (let i = 0; i < n; i++) data[i] = descr[1] === '<f4' ? dv.getFloat32(off + 4 * i, true) : dv.getUint32(off + 4 * i, true);
   return { dtype: descr[1] === '<f4' ? 'f32' : 'u32', shape, data };
 }
 

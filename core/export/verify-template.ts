@@ -7,14 +7,21 @@
  *   append order is arbitrary);
  * - the main kernel runs on the *expected* index (not the GPU's), so a wrong C blames the main kernel only, and C
  *   must match the float64 CPU reference within the fixture's tolerance, with every element written.
- * A WGSL file whose sha256 differs from the manifest is reported as modified (the numeric checks decide pass/fail).
+ * Before any GPU work the set is checked to be as exported, and refused with exit code 2 otherwise: every WGSL
+ * file's sha256 must match the manifest (an edited kernel is not the kernel that was measured and verified), every
+ * fixture must parse with the element counts its shape needs (a truncated file is one line, not a RangeError), and
+ * every fixture's tolerance must lie within the range derived from its own data — 16·2⁻²⁴·√K·max_i Σ_k|A_ik|·max|B|
+ * (core/kernels/reference.ts `compareOutputs`), from 1/16 of it to the bound itself — so a loosened tolerance
+ * cannot make a wrong kernel pass.
  */
 
 /** Source of `verify.mjs`. */
 export const VERIFY_SOURCE = String.raw`#!/usr/bin/env node
 // verify.mjs — checks every kernel of this PIT Studio kernel set on its recorded fixtures.
 // Needs only the 'webgpu' package (dawn.node) installed beside it:  npm install webgpu && node verify.mjs
-// Exit code 0: every kernel passed; 1: a kernel failed (named on stderr); 2: the set could not be read or no GPU.
+// Exit code 0: every kernel passed; 1: a kernel failed its check on the GPU (named on stderr); 2: the set is not as
+// exported (a kernel's sha256 differs from the manifest, a fixture is missing, truncated or malformed, or a fixture's
+// tolerance is outside the range derived from its data: nothing is run then), or there is no GPU.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,14 +37,93 @@ const fail = (kernel, what) => {
   console.error('FAIL ' + (kernel ? kernel.id + ' (' + kernel.file + ', ' + kernel.label + ')' : '') + ': ' + what);
 };
 
+// Anything unexpected (a bug, a file changed while reading) is one line and exit 2, never a stack.
+const bail = (what, err) => {
+  console.error('verify: ' + what + (err ? ': ' + String((err && err.message) || err).split('\n')[0] : ''));
+  process.exit(2);
+};
+process.on('uncaughtException', (err) => bail('internal error', err));
+process.on('unhandledRejection', (err) => bail('internal error', err));
+
 let manifest;
 try {
   manifest = JSON.parse(read('manifest.json').toString('utf8'));
 } catch (err) {
-  console.error('verify: cannot read manifest.json: ' + err.message);
+  bail('cannot read manifest.json', err);
+}
+if (!manifest || !Array.isArray(manifest.kernels) || !Array.isArray(manifest.fixtures)) bail('manifest.json is not a kernel set manifest (no kernels or fixtures list)');
+
+// ---- The set must be as exported (exit 2 otherwise), checked before any GPU work. ----
+const problems = [];
+const texts = new Map();
+for (const k of manifest.kernels) {
+  let text;
+  try {
+    text = read(k.file).toString('utf8');
+  } catch (err) {
+    problems.push(k.file + ': cannot be read (' + String(err && err.code) + ')');
+    continue;
+  }
+  const sha = createHash('sha256').update(text).digest('hex');
+  if (sha !== k.sha256) problems.push(k.file + ' (' + k.id + ') was modified since export: sha256 ' + sha.slice(0, 12) + '…, manifest ' + String(k.sha256).slice(0, 12) + '…');
+  else texts.set(k.id, text);
+}
+const count = (shape) => shape.reduce((a, b) => a * b, 1);
+/** The tolerance compareOutputs derives for C = A·B (A [m,k] row-major, B [k,n]). */
+function derivedTolerance(a, b, m, k) {
+  let rowMax = 0;
+  for (let i = 0; i < m; i++) {
+    let s = 0;
+    for (let p = 0; p < k; p++) s += Math.abs(a(i, p));
+    if (s > rowMax) rowMax = s;
+  }
+  let bMax = 0;
+  for (let i = 0; i < b.length; i++) if (Math.abs(b[i]) > bMax) bMax = Math.abs(b[i]);
+  return 16 * 2 ** -24 * Math.sqrt(Math.max(1, k)) * rowMax * bMax + 1e-30;
+}
+const loaded = new Map(); // fixture id -> { data, expected }
+for (const fx of manifest.fixtures) {
+  const where = 'fixture ' + fx.id;
+  const { m, n, k } = fx.shape || {};
+  const sizes = { a: m * k, at: k * m, b: k * n, c: m * n };
+  const parse = (files) => {
+    const out = {};
+    for (const [name, file] of Object.entries(files || {})) {
+      const arr = parseNpy(read(file)).data;
+      if (name in sizes && arr.length !== sizes[name]) throw new Error(file + ' has ' + arr.length + ' elements, shape ' + m + 'x' + n + 'x' + k + ' needs ' + sizes[name]);
+      out[name] = arr;
+    }
+    return out;
+  };
+  let data;
+  let expected;
+  try {
+    data = parse(fx.inputs);
+    expected = parse(fx.expected);
+  } catch (err) {
+    problems.push(where + ': ' + String(err && err.message).split('\n')[0]);
+    continue;
+  }
+  if (!(data.a || data.at) || !data.b || !expected.c) {
+    problems.push(where + ': missing A, B or the expected C');
+    continue;
+  }
+  const at = data.at;
+  const a = at ? (i, p) => at[p * m + i] : (i, p) => data.a[i * k + p];
+  const derived = derivedTolerance(a, data.b, m, k);
+  if (!(typeof fx.tolerance === 'number' && fx.tolerance >= derived / 16 && fx.tolerance <= derived * (1 + 1e-9))) {
+    problems.push(where + ': tolerance ' + fx.tolerance + ' is outside the range derived from its data [' + (derived / 16).toExponential(3) + ', ' + derived.toExponential(3) + ']');
+    continue;
+  }
+  loaded.set(fx.id, { data, expected });
+}
+if (problems.length) {
+  for (const p of problems) console.error('NOT AS EXPORTED: ' + p);
+  console.error('verify: the set is not as exported (' + problems.length + ' problem(s)): nothing was run; re-export it');
   process.exit(2);
 }
 
+// ---- A GPU device. ----
 let gpu;
 let device;
 try {
@@ -59,31 +145,20 @@ try {
     },
   });
 } catch (err) {
-  console.error('verify: no WebGPU device: ' + String(err && err.message).split('\n')[0]);
-  process.exit(2);
+  bail('no WebGPU device', err);
 }
 
 const kernels = new Map(manifest.kernels.map((k) => [k.id, k]));
 const pipelines = new Map();
 for (const k of manifest.kernels) {
-  let text;
   try {
-    text = read(k.file).toString('utf8');
-  } catch (err) {
-    fail(k, 'cannot read ' + k.file + ': ' + err.message);
-    continue;
-  }
-  const sha = createHash('sha256').update(text).digest('hex');
-  if (sha !== k.sha256) console.error('note: ' + k.file + ' was modified since export (sha256 ' + sha.slice(0, 12) + '…, manifest ' + k.sha256.slice(0, 12) + '…)');
-  try {
-    pipelines.set(k.id, await compileKernel(device, k, text));
+    pipelines.set(k.id, await compileKernel(device, k, texts.get(k.id)));
   } catch (err) {
     fail(k, err.message);
   }
 }
 const set = new KernelSet(device, manifest, pipelines);
 
-const count = (shape) => shape.reduce((a, b) => a * b, 1);
 const sortedBlock = (index, stride, j, n) => Array.from(index.subarray(j * stride, j * stride + n)).sort((x, y) => x - y);
 
 /** Runs one step alone on bufs (name -> GPUBuffer). */
@@ -112,10 +187,7 @@ for (const fx of manifest.fixtures) {
     console.error('skip fixture ' + fx.id + ' (' + fx.layer + '): kernel(s) ' + [...new Set(broken)].join(', ') + ' did not compile');
     continue;
   }
-  const data = {};
-  for (const [name, file] of Object.entries(fx.inputs)) data[name] = parseNpy(read(file)).data;
-  const expected = {};
-  for (const [name, file] of Object.entries(fx.expected)) expected[name] = parseNpy(read(file)).data;
+  const { data, expected } = loaded.get(fx.id);
   const bufs = {};
   const specs = new Map(plan.buffers.map((b) => [b.name, b]));
   for (const b of plan.buffers) bufs[b.name] = storage(count(b.shape), data[b.name]);

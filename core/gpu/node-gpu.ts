@@ -4,8 +4,18 @@
  */
 import { createRequire } from 'node:module';
 import { NoAdapterError } from './errors.ts';
+import { withFilteredStderr } from './quiet-stderr.ts';
 
 let kept: GPU | null = null;
+
+/** How dawn.node is loaded. */
+export interface NodeGpuOptions {
+  /**
+   * Let Dawn's start-up warnings through to stderr (`--verbose`). Default false: adapter requests run with native
+   * stderr filtered of them (quiet-stderr.ts); every other line still reaches stderr.
+   */
+  verbose?: boolean;
+}
 
 /**
  * Dawn toggles for profiling: Dawn quantises timestamps (to ~65 µs on some drivers) as a timing-attack defence, which
@@ -14,10 +24,10 @@ let kept: GPU | null = null;
 export const DEFAULT_DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
 
 /**
- * Loads dawn.node once and returns its `GPU`.
+ * Loads dawn.node once and returns its `GPU` (the first call's flags and options hold for the process).
  * @throws NoAdapterError when the `webgpu` package cannot be loaded on this platform.
  */
-export function nodeGpu(flags: string[] = DEFAULT_DAWN_FLAGS): GPU {
+export function nodeGpu(flags: string[] = DEFAULT_DAWN_FLAGS, options: NodeGpuOptions = {}): GPU {
   if (kept) return kept;
   const require = createRequire(import.meta.url);
   let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
@@ -30,6 +40,22 @@ export function nodeGpu(flags: string[] = DEFAULT_DAWN_FLAGS): GPU {
   for (const [k, v] of Object.entries(mod.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  kept = mod.create(flags);
+  const gpu = mod.create(flags);
+  kept = options.verbose ? gpu : quietAdapters(gpu);
   return kept;
+}
+
+/**
+ * `gpu` with `requestAdapter` run under withFilteredStderr: Dawn prints its warnings synchronously inside the first
+ * request (adapter discovery). The wrapper holds `gpu`, so it stays referenced as long as the wrapper is.
+ */
+function quietAdapters(gpu: GPU): GPU {
+  const quiet = {
+    requestAdapter: (options?: GPURequestAdapterOptions) => withFilteredStderr(() => gpu.requestAdapter(options)),
+    getPreferredCanvasFormat: () => gpu.getPreferredCanvasFormat(),
+    get wgslLanguageFeatures() {
+      return gpu.wgslLanguageFeatures;
+    },
+  };
+  return quiet as unknown as GPU;
 }

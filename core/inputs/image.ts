@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { InputError, oneLine } from '../model/errors.ts';
+import { imageSize } from './image-header.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -60,13 +61,39 @@ export interface ImageTensor {
 const IMAGE_EXTS = new Set(['.jpg', '.jpeg', '.png']);
 
 /**
+ * Largest image decoded by default, pixels: 8192 × 8192 (67.1 Mpixel; about 450 MB of RGBA and BGR copies while
+ * decoding). Larger pictures are refused from their header, before decoding; `PIT_MAX_IMAGE_PIXELS` overrides.
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192;
+
+/**
+ * The pixel limit in force: `PIT_MAX_IMAGE_PIXELS` when set, else DEFAULT_MAX_IMAGE_PIXELS.
+ * @throws InputError when the variable is not a positive integer.
+ */
+export function maxImagePixels(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.PIT_MAX_IMAGE_PIXELS;
+  if (raw === undefined || raw === '') return DEFAULT_MAX_IMAGE_PIXELS;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`PIT_MAX_IMAGE_PIXELS must be a positive integer (pixels), got '${raw}'`);
+  return n;
+}
+
+/** Options of decodeImageFile. */
+export interface DecodeOptions {
+  /** Largest width × height accepted, pixels (default: maxImagePixels()). */
+  maxPixels?: number;
+}
+
+/**
  * Reads and decodes a JPEG or PNG file to 8-bit BGR (like `cv2.imread(path, IMREAD_COLOR)`: alpha dropped, gray
- * replicated to three channels, JPEG EXIF orientation applied).
+ * replicated to three channels, JPEG EXIF orientation applied). The size in the file's header is checked against
+ * the pixel limit first, so an oversized picture costs milliseconds, not gigabytes.
  *
  * @throws InputError `unsupported image type '.gif' for PATH (expected .jpg, .jpeg or .png)`;
- *   `cannot read image PATH: …` (I/O); `cannot decode image PATH: …` (corrupt or truncated data)
+ *   `cannot read image PATH: …` (I/O); `image PATH is W×H (… Mpixel), above the limit …` (too large);
+ *   `cannot decode image PATH: …` (corrupt or truncated data)
  */
-export function decodeImageFile(path: string): Image8 {
+export function decodeImageFile(path: string, options: DecodeOptions = {}): Image8 {
   const abs = resolve(path);
   const ext = extname(abs).toLowerCase();
   if (!IMAGE_EXTS.has(ext)) {
@@ -82,17 +109,41 @@ export function decodeImageFile(path: string): Image8 {
       cause: err,
     });
   }
+  const maxPixels = options.maxPixels ?? maxImagePixels();
+  checkPixelLimit(bytes, abs, maxPixels);
   try {
-    return ext === '.png' ? decodePng(bytes) : decodeJpeg(bytes);
+    return ext === '.png' ? decodePng(bytes) : decodeJpeg(bytes, maxPixels);
   } catch (err) {
     throw new InputError(`cannot decode image ${abs}: ${oneLine(err)}`, { path: abs, cause: err });
   }
 }
 
+/** @throws InputError when the header declares more than `maxPixels` pixels (or a zero size). */
+function checkPixelLimit(bytes: Uint8Array, abs: string, maxPixels: number): void {
+  const size = imageSize(bytes);
+  if (!size) return; // not a readable header: the decoder says what is wrong with the file
+  const pixels = size.width * size.height;
+  if (pixels === 0) throw new InputError(`cannot decode image ${abs}: its header says ${size.width}×${size.height} pixels`, { path: abs });
+  if (pixels > maxPixels) {
+    const mp = (n: number) => (n >= 100_000 ? `${(n / 1e6).toFixed(1)} Mpixel` : `${n} pixels`);
+    throw new InputError(
+      `image ${abs} is ${size.width}×${size.height} (${mp(pixels)}), above the limit of ${mp(maxPixels)}: refused before decoding (PIT_MAX_IMAGE_PIXELS raises the limit)`,
+      { path: abs },
+    );
+  }
+}
+
 /** JPEG → BGR via jpeg-js, strict (a truncated or damaged stream is an error, not a half-gray picture). */
-function decodeJpeg(bytes: Buffer): Image8 {
+function decodeJpeg(bytes: Buffer, maxPixels: number): Image8 {
   const jpeg = require('jpeg-js') as typeof import('jpeg-js');
-  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false }) as {
+  // jpeg-js's own guards (default 100 Mpixel, 512 MB) as a second line behind the header check.
+  const img = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: false,
+    tolerantDecoding: false,
+    maxResolutionInMP: Math.ceil(maxPixels / 1e6),
+    maxMemoryUsageInMB: Math.max(512, Math.ceil((maxPixels * 8) / 2 ** 20)),
+  }) as {
     width: number;
     height: number;
     data: Uint8Array;

@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as OrtNs from 'onnxruntime-node';
-import { InputError, ModelError, oneLine } from './errors.ts';
+import { conciseNativeMessage, InputError, ModelError, oneLine } from './errors.ts';
 import type { FeedTensor, FeedType, NamedTensor, OnnxModel, TensorData, ValueInfo } from './ir.ts';
 import { elemTypeName, formatDims, numel } from './ir.ts';
 import { modelProto, onnx } from './onnx-import.ts';
@@ -138,7 +138,7 @@ export class ReferenceSession {
         intraOpNumThreads: options.threads ?? 0,
       });
     } catch (err) {
-      throw new ModelError(`reference runtime rejected ${model.path}: ${oneLine(err)}`, { path: model.path, cause: err });
+      throw new ModelError(`reference runtime rejected ${model.path}: ${conciseNativeMessage(oneLine(err))}`, { path: model.path, cause: err });
     }
     return new ReferenceSession(model, supported, session, [...model.outputs.map((o) => o.name), ...extra]);
   }
@@ -204,8 +204,9 @@ export class ReferenceSession {
     }
     const outputs = this.model.outputs.map((v) => {
       const r = results[v.name]!;
-      // Non-float outputs (int64 indices, bool masks) are kept as float32 values: BigInts go through Number.
-      const data = r.type === 'float32' ? (r.data as Float32Array) : Float32Array.from(r.data as ArrayLike<number | bigint>, Number);
+      // Outputs of other types are converted for the record; int64 ones arrive as BigInt64Array, which
+      // Float32Array.from refuses without a mapping function.
+      const data = r.type === 'float32' ? (r.data as Float32Array) : Float32Array.from(r.data as ArrayLike<number | bigint | string>, (x) => Number(x));
       return { name: v.name, dims: r.dims.map(Number), data };
     });
     return { ops, outputs, ms };
@@ -220,7 +221,7 @@ export class ReferenceSession {
   private wrapRunError(err: unknown): ModelError {
     const msg = oneLine(err);
     const m = /running (\w+) node\. Name:'([^']*)'/.exec(msg);
-    const status = /Status Message: (.*)$/.exec(msg)?.[1] ?? msg;
+    const status = conciseNativeMessage(/Status Message: (.*)$/.exec(msg)?.[1] ?? msg);
     if (m) {
       const [, opType, node] = m;
       const sparse = this.ops.find((o) => o.name === node);
@@ -231,7 +232,7 @@ export class ReferenceSession {
         cause: err,
       });
     }
-    return new ModelError(`reference run of ${this.model.path} failed: ${msg}`, { path: this.model.path, cause: err });
+    return new ModelError(`reference run of ${this.model.path} failed: ${conciseNativeMessage(msg)}`, { path: this.model.path, cause: err });
   }
 }
 

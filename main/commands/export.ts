@@ -3,8 +3,8 @@
  * kernel, `manifest.json` (validated against `manifest.schema.json` before anything is written), the dependency-free
  * loader `pit-kernels.mjs`, fixtures and `verify.mjs`.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type Database from 'better-sqlite3';
 import { buildKernelSet, ExportError, type RecordedKernel } from '../../core/export/kernel-set.ts';
@@ -19,6 +19,7 @@ import { getKernelWgsl, getLayerKernels, getRunReport } from '../../db/runs.ts';
 import { loadTileDb } from '../../db/tiledb.ts';
 import { DB_HELP, openDb, UsageError, type Command } from './common.ts';
 import { lookupTileDb } from './tune.ts';
+import { writeFolder } from './write-folder.ts';
 
 /** Version written into manifests as the generator. */
 const GENERATOR = 'PIT Studio 0.1.0';
@@ -64,15 +65,19 @@ Writes the kernels run RUN chose, per layer, as a kernel set that runs without P
   manifest.schema.json  its JSON Schema (the manifest is validated against it before anything is written)
   pit-kernels.mjs       a dependency-free ES module that runs the set on any GPUDevice (browser or dawn.node)
   fixtures/*.npy        small synthetic inputs and float64 reference outputs for every kernel
-  verify.mjs            with only 'webgpu' installed beside it: runs every kernel on the fixtures, exits
-                        non-zero naming each kernel that fails
+  verify.mjs            with only 'webgpu' installed beside it: runs every kernel on the fixtures; exit 0 all
+                        passed, 1 a kernel failed (named), 2 the set is not as exported (a kernel's sha256
+                        differs from the manifest, a fixture truncated or its tolerance outside the range
+                        derived from its data) or no GPU
+The set is written into a temporary folder beside DIR and renamed into place when complete: a failed export
+(disk full…) leaves nothing behind and can be run again.
 The run must be complete (an incomplete one is refused with the layers it lacks) and its kernels must be the ones
 the current sources generate. Thresholds come from the tile database (pit tune) when one matches, else from the
 run's measurements.
 
 Options:
   --out DIR           directory to write (created; must be empty unless --force)
-  --force             write into a non-empty directory (files of the set are replaced)
+  --force             write into a non-empty directory (files of the set are replaced, each atomically)
 ${DB_HELP}
   -h, --help          show this help
 
@@ -93,9 +98,11 @@ Exit codes: 0 written, 1 error (one line on stderr), 2 bad usage.`,
     if (!values.out) throw new UsageError('--out DIR is required');
     const runId = Number(positionals[0]);
     const out = resolve(values.out);
-    if (existsSync(out) && readdirSync(out).length && !values.force) throw new UsageError(`${out} is not empty (use --force to write into it)`);
+    if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length) && !values.force) {
+      throw new UsageError(`${out} ${statSync(out).isDirectory() ? 'is not empty (use --force to write into it)' : 'is a file, not a folder'}`);
+    }
 
-    const { db } = openDb(values.db);
+    const { db } = openDb(values.db, 'read');
     try {
       const report = getRunReport(db, runId);
       if (!report.run.complete) {
@@ -128,11 +135,7 @@ Exit codes: 0 written, 1 error (one line on stderr), 2 bad usage.`,
       files.set('manifest.schema.json', JSON.stringify(MANIFEST_SCHEMA, null, 2) + '\n');
       files.set('pit-kernels.mjs', LOADER_SOURCE);
       files.set('verify.mjs', VERIFY_SOURCE);
-      for (const [rel, data] of files) {
-        const path = join(out, rel);
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, data);
-      }
+      writeFolder(out, files, { force: !!values.force });
       const m = set.manifest;
       const sparse = m.layers.filter((l) => l.plan.rule.family !== 'dense').length;
       console.log(

@@ -14,7 +14,7 @@ import type { ProgressEvent } from '../../core/protocol.ts';
 import { formatReport, skippedByReason } from '../../core/report/table.ts';
 import { getRunReport } from '../../db/runs.ts';
 import { dbSink } from '../host/db-sink.ts';
-import { DB_HELP, openDb, positiveInt, UsageError, type Command } from './common.ts';
+import { cancelOnSignals, checkOutputFile, DB_HELP, openDb, positiveInt, UsageError, VERBOSE_HELP, type Command } from './common.ts';
 import { lookupTileDb } from './tune.ts';
 
 export const profileCommand: Command = {
@@ -83,12 +83,20 @@ ${familyInfos().map((f) => `                        ${f.name.padEnd(8)} ${f.summ
   --shortlist N       with tiledb: measure the N rules predicted fastest beside the dense tiles
                       (default ${DEFAULT_SHORTLIST}; 1 trusts the prediction alone)
 ${DB_HELP}
-  --json FILE         also write the report as JSON (with "skipped": the skipped layers grouped by reason)
+  --json FILE         also write the report as JSON (with "skipped": the skipped layers grouped by reason); its
+                      folder is checked before the profile starts
   -q, --quiet         no per-layer progress on stderr
+${VERBOSE_HELP}
   -h, --help          show this help
 
-Ctrl-C cancels: finished layers stay stored and the run is marked incomplete.
-Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
+Environment:
+  PIT_MAX_IMAGE_PIXELS=N  largest image input, width × height (default 67108864 = 8192²): a larger picture is
+                      refused from its header, before decoding
+
+Ctrl-C (or SIGTERM, SIGHUP) cancels after the layer in flight: finished layers stay stored and the run is marked
+incomplete (cancelled).
+Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled by Ctrl-C, 143 by SIGTERM, 129 by
+SIGHUP.`,
   async run(argv) {
     const { values, positionals, tokens } = parseArgs({
       args: argv,
@@ -112,6 +120,7 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
         db: { type: 'string' },
         json: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
+        verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -158,17 +167,14 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
     if (values.audit && policy === 'measure') throw new UsageError('--audit applies to --policy tiledb (measure runs every variant anyway)');
     const shortlist = values.shortlist ? positiveInt('shortlist', values.shortlist, DEFAULT_SHORTLIST) : undefined;
 
-    const { db, path: dbPath } = openDb(values.db);
+    checkOutputFile('--json', values.json);
+
+    const { db, path: dbPath } = openDb(values.db, 'write');
     const abort = new AbortController();
-    const onSigint = () => {
-      if (abort.signal.aborted) process.exit(130);
-      console.error('\npit: cancelling after the layer in flight (Ctrl-C again to quit at once)');
-      abort.abort();
-    };
-    process.on('SIGINT', onSigint);
+    const signals = cancelOnSignals(abort, 'cancelling after the layer in flight');
     let gpu;
     try {
-      gpu = await acquireDevice(nodeGpu());
+      gpu = await acquireDevice(nodeGpu(undefined, { verbose: !!values.verbose }));
       const log = (e: ProgressEvent) => {
         if (values.quiet) return;
         if (e.kind === 'stage' || e.kind === 'log') console.error(`pit: ${e.message}`);
@@ -192,15 +198,15 @@ Exit codes: 0 done, 1 error (one line on stderr), 2 bad usage, 130 cancelled.`,
       console.log(formatReport(report));
       // The stored report plus every skipped layer grouped by reason (as the table lists them).
       if (values.json) writeFileSync(values.json, JSON.stringify({ ...report, skipped: skippedByReason(report.layers) }, null, 2));
-      return abort.signal.aborted ? 130 : 0;
+      return abort.signal.aborted ? signals.exitCode() : 0;
     } catch (e) {
       if (abort.signal.aborted) {
         console.error('pit: cancelled; finished layers are stored (run marked incomplete)');
-        return 130;
+        return signals.exitCode();
       }
       throw e;
     } finally {
-      process.off('SIGINT', onSigint);
+      signals.dispose();
       gpu?.destroy();
       db.close();
     }

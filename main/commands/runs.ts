@@ -1,14 +1,22 @@
 /** `pit runs`: list stored runs. */
 import { parseArgs } from 'node:util';
+import { DatabaseError } from '../../db/errors.ts';
 import { listRuns } from '../../db/runs.ts';
 import { DB_HELP, openDb, type Command } from './common.ts';
+
+/** Widest reason shown in the status column, characters (`pit show RUN` prints it whole). */
+const STATUS_COLUMN = 60;
+
+const clip = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1).trimEnd()}…` : s);
 
 export const runsCommand: Command = {
   name: 'runs',
   summary: 'list stored runs',
   help: `Usage: pit runs [--db FILE] [--json]
 
-Lists the runs in the database, newest first: id, date, status, model, adapter, layers and total times.
+Lists the runs in the database, newest first: id, date, status, model, adapter, layers and total times. The
+database is opened read-only. A long reason for an incomplete run is cut to ${STATUS_COLUMN} characters here; \`pit show RUN\`
+prints it whole.
 
 Options:
 ${DB_HELP}
@@ -17,7 +25,19 @@ ${DB_HELP}
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: { db: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
     if (values.help) return console.log(this.help), 0;
-    const { db, path } = openDb(values.db);
+    let opened;
+    try {
+      opened = openDb(values.db, 'read');
+    } catch (e) {
+      // Nothing profiled yet (the database does not exist): an empty list, not an error.
+      if (e instanceof DatabaseError && e.code === 'PIT_NO_DATABASE') {
+        if (values.json) console.log('[]');
+        else console.log(`no runs: ${e.message.replace(/ \(pit profile.*\)$/, '')} (profile one: pit profile --model FILE.onnx --input FILE)`);
+        return 0;
+      }
+      throw e;
+    }
+    const { db, path } = opened;
     try {
       const runs = listRuns(db);
       if (values.json) {
@@ -31,7 +51,7 @@ ${DB_HELP}
       const rows = runs.map((r) => [
         String(r.id),
         r.createdAt.replace('T', ' ').slice(0, 19),
-        r.complete ? 'complete' : `incomplete (${r.status})`,
+        r.complete ? 'complete' : `incomplete (${clip(r.status, STATUS_COLUMN)})`,
         r.model.path.split('/').pop() ?? r.model.path,
         r.adapter.description || r.adapter.device || r.adapter.vendor || '?',
         String(r.layerCount),

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatReport, skippedByReason } from '../../core/report/table.ts';
 import { getRunReport } from '../../db/runs.ts';
-import { DB_HELP, openDb, positiveInt, UsageError, type Command } from './common.ts';
+import { checkOutputFile, DB_HELP, openDb, positiveInt, UsageError, type Command } from './common.ts';
 
 export const showCommand: Command = {
   name: 'show',
@@ -28,7 +28,8 @@ ${DB_HELP}
     if (values.help) return console.log(this.help), 0;
     if (positionals.length !== 1) throw new UsageError('pit show takes one run id (see `pit runs`)');
     const id = positiveInt('RUN', positionals[0], 0);
-    const { db } = openDb(values.db);
+    checkOutputFile('--json', values.json);
+    const { db } = openDb(values.db, 'read');
     try {
       const report = getRunReport(db, id);
       const json = () => JSON.stringify({ ...report, skipped: skippedByReason(report.layers) }, null, 2);

@@ -13,7 +13,7 @@ import { kernelSourcesHash, pointKey, tileDbMismatch, TileModel, TUNER_VERSION }
 import { fullPlan, pointLabel, quickPlan, tune, type TuneEvent } from '../../core/pit/tuner.ts';
 import type { AdapterDescriptor } from '../../core/protocol.ts';
 import { listTileDbs, loadTileDb, openTileDb, recordTilePoint, tileDbsForAdapter, tilePointKeys } from '../../db/tiledb.ts';
-import { DB_HELP, openDb, type Command } from './common.ts';
+import { cancelOnSignals, DB_HELP, openDb, VERBOSE_HELP, type Command } from './common.ts';
 
 /**
  * The tile database a profile on `adapter` may use: the most recently updated one of this adapter whose kernel hash
@@ -54,10 +54,12 @@ Options:
   --list              list the tile databases in the run database and exit
 ${DB_HELP}
   -q, --quiet         no per-point progress on stderr
+${VERBOSE_HELP}
   -h, --help          show this help
 
-Ctrl-C stops after the point in flight: measured points stay stored (run pit tune again to resume).
-Exit codes: 0 done, 1 error, 2 bad usage, 130 cancelled.`,
+Ctrl-C (or SIGTERM, SIGHUP) stops after the point in flight: measured points stay stored (run pit tune again to
+resume).
+Exit codes: 0 done, 1 error, 2 bad usage, 130 cancelled by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP.`,
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
@@ -66,11 +68,12 @@ Exit codes: 0 done, 1 error, 2 bad usage, 130 cancelled.`,
         list: { type: 'boolean' },
         db: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
+        verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
     if (values.help) return console.log(this.help), 0;
-    const { db, path: dbPath } = openDb(values.db);
+    const { db, path: dbPath } = openDb(values.db, values.list ? 'read' : 'write');
     if (values.list) {
       try {
         const hash = kernelSourcesHash();
@@ -87,15 +90,10 @@ Exit codes: 0 done, 1 error, 2 bad usage, 130 cancelled.`,
       }
     }
     const abort = new AbortController();
-    const onSigint = () => {
-      if (abort.signal.aborted) process.exit(130);
-      console.error('\npit: stopping after the point in flight (Ctrl-C again to quit at once); measured points stay stored');
-      abort.abort();
-    };
-    process.on('SIGINT', onSigint);
+    const signals = cancelOnSignals(abort, 'stopping after the point in flight; measured points stay stored');
     let gpu;
     try {
-      gpu = await acquireDevice(nodeGpu());
+      gpu = await acquireDevice(nodeGpu(undefined, { verbose: !!values.verbose }));
       const plan = values.quick ? quickPlan() : fullPlan();
       const kernelHash = kernelSourcesHash();
       const id = openTileDb(db, { adapter: gpu.adapter, kernelHash, tunerVersion: TUNER_VERSION });
@@ -136,9 +134,9 @@ Exit codes: 0 done, 1 error, 2 bad usage, 130 cancelled.`,
             (dm ? `; detection ${(dm.medianRelErr * 100).toFixed(1)} %` : ''),
         );
       }
-      return summary.cancelled ? 130 : 0;
+      return summary.cancelled ? signals.exitCode() || 130 : 0;
     } finally {
-      process.off('SIGINT', onSigint);
+      signals.dispose();
       gpu?.destroy();
       db.close();
     }

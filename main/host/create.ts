@@ -28,10 +28,11 @@ export interface Host {
 
 /**
  * Opens the database at `dbPath` and builds the host over it. The GPU is not touched until a method needs it.
- * @throws DatabaseError / SchemaTooNewError when the database cannot be opened.
+ * @param options.createDirs create the database's folder when missing (only for the default location).
+ * @throws DatabaseError / SchemaTooNewError / NotPitDatabaseError when the database cannot be opened.
  */
-export function createHost(dbPath: string): Host {
-  const db = openDatabase(dbPath);
+export function createHost(dbPath: string, options: { createDirs?: boolean } = {}): Host {
+  const db = openDatabase(dbPath, { createDirs: options.createDirs ?? false });
   const service = new HostService({
     db,
     dbPath,

@@ -24,7 +24,8 @@ async function main(): Promise<void> {
     if (process.connected) send(m);
   };
   const { values } = parseArgs({ options: { db: { type: 'string' } } });
-  const host = createHost(values.db ?? defaultDbPath());
+  // Only the default location gets its folder made; a --db or $PIT_DB in a missing folder is reported.
+  const host = createHost(values.db ?? defaultDbPath(), { createDirs: values.db === undefined && !process.env.PIT_DB });
   host.service.onEvent((event) => post({ event }));
   process.on('message', (raw) => {
     void handleMessage(host.service, raw).then(post);

@@ -3,13 +3,15 @@
  * the app. Plain Node (no Electron) so it is tested with a fake child script.
  *
  * - Requests made while the host is starting or restarting wait for it to be ready; requests in flight when it
- *   dies are rejected with `host-unavailable`, and jobs it was running (profiles and tunes) are reported ended (`failed`).
+ *   dies are rejected with `host-unavailable`, and jobs it was running (profiles and tunes) are reported ended
+ *   (`failed`, with the run a profile job was writing when it is known).
  * - A host that dies is restarted after a back-off that doubles per consecutive failure (reset once a host has
  *   stayed up for `stableMs`); after `maxConsecutiveFailures` the supervisor gives up (state `failed`) until
  *   `restart()` is called — a wrong `PIT_NODE` should not spin forever.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { HostEvent, HostMessage, HostMethod, HostMethods, HostStatus, RpcResponse } from '../../core/protocol.ts';
+import { DAWN_STARTUP_WARNING } from '../../core/gpu/quiet-stderr.ts';
 import { RpcError } from './rpc.ts';
 
 /** How to start the host and how patient to be with it. Times in ms. */
@@ -33,6 +35,12 @@ export interface SupervisorOptions {
   maxConsecutiveFailures?: number;
   /** A host that has not said `ready` by then is killed and counts as failed (default 60 000). */
   readyTimeoutMs?: number;
+  /**
+   * Lines of the host's output that are dropped (not logged, not kept as a crash cause); default Dawn's start-up
+   * warnings (core/gpu/quiet-stderr.ts), which the host cannot filter itself when its stderr is a socket. Null keeps
+   * every line (`--verbose`).
+   */
+  dropLines?: RegExp | null;
 }
 
 /** What the supervisor reports: host state changes, host events, and the host's stderr lines. */
@@ -68,6 +76,8 @@ export class HostSupervisor {
   /** stop() calls waiting for the host to be gone. */
   private readonly exitWaiters: (() => void)[] = [];
   private readonly activeJobs = new Set<string>();
+  /** The run each profile job in flight writes, once known (so a job that dies with its host names its run). */
+  private readonly jobRuns = new Map<string, number>();
   /** Tunes of the tile database in flight, with the database they fill once known. */
   private readonly activeTunes = new Map<string, number | null>();
   private readonly stderrTail: string[] = [];
@@ -83,7 +93,7 @@ export class HostSupervisor {
     event: new Set(),
     log: new Set(),
   };
-  private readonly opts: Required<Omit<SupervisorOptions, 'args' | 'env' | 'execArgv'>> & Pick<SupervisorOptions, 'args' | 'env' | 'execArgv'>;
+  private readonly opts: Required<Omit<SupervisorOptions, 'args' | 'env' | 'execArgv' | 'dropLines'>> & Pick<SupervisorOptions, 'args' | 'env' | 'execArgv' | 'dropLines'>;
 
   constructor(options: SupervisorOptions) {
     this.opts = {
@@ -92,6 +102,7 @@ export class HostSupervisor {
       stableMs: 30_000,
       maxConsecutiveFailures: 5,
       readyTimeoutMs: 60_000,
+      dropLines: DAWN_STARTUP_WARNING,
       ...options,
     };
   }
@@ -216,7 +227,7 @@ export class HostSupervisor {
     let spawnError: Error | null = null;
     const onLines = (buf: Buffer) => {
       for (const line of buf.toString('utf8').split(/\r?\n/)) {
-        if (!line.trim()) continue;
+        if (!line.trim() || this.opts.dropLines?.test(line)) continue;
         this.stderrTail.push(line);
         if (this.stderrTail.length > STDERR_LINES_KEPT) this.stderrTail.shift();
         for (const l of this.listeners.log) l(line);
@@ -276,8 +287,16 @@ export class HostSupervisor {
     }
     if ('event' in m) {
       const e = m.event;
-      if (e.type === 'progress') this.activeJobs.add(e.jobId);
-      if (e.type === 'job.end') this.activeJobs.delete(e.end.jobId);
+      if (e.type === 'progress') {
+        this.activeJobs.add(e.jobId);
+        if (e.event.kind === 'layer') this.jobRuns.set(e.jobId, e.event.runId);
+      }
+      // One GPU job at a time: a run created while one profile job is in flight is that job's.
+      if (e.type === 'runs.changed' && e.change === 'created' && this.activeJobs.size === 1) this.jobRuns.set([...this.activeJobs][0]!, e.runId);
+      if (e.type === 'job.end') {
+        this.activeJobs.delete(e.end.jobId);
+        this.jobRuns.delete(e.end.jobId);
+      }
       if (e.type === 'tune.progress') this.activeTunes.set(e.jobId, 'tileDbId' in e.event ? e.event.tileDbId : (this.activeTunes.get(e.jobId) ?? null));
       if (e.type === 'tune.end') this.activeTunes.delete(e.end.jobId);
       for (const l of this.listeners.event) l(e);
@@ -305,10 +324,11 @@ export class HostSupervisor {
       p.reject(new RpcError('host-unavailable', `${message} while serving ${p.method}`));
     }
     for (const jobId of this.activeJobs) {
-      const end = { jobId, runId: null, status: 'failed' as const, error: `${message}; finished layers are stored` };
+      const end = { jobId, runId: this.jobRuns.get(jobId) ?? null, status: 'failed' as const, error: `${message}; finished layers are stored` };
       for (const l of this.listeners.event) l({ type: 'job.end', end });
     }
     this.activeJobs.clear();
+    this.jobRuns.clear();
     for (const [jobId, tileDbId] of this.activeTunes) {
       const end = { jobId, tileDbId, status: 'failed' as const, error: `${message}; measured points are stored`, measured: 0, skipped: 0, failed: 0, elapsedMs: 0 };
       for (const l of this.listeners.event) l({ type: 'tune.end', end });

@@ -3,7 +3,10 @@
  * 127.0.0.1 only. Any page in the user's browser can reach localhost, so the socket demands a random per-launch
  * token (given to the page in the URL fragment, which browsers never send to servers or in Referer headers) and,
  * when the browser sends an Origin, that it is this server's own origin. Static files need no token: they are
- * the public build, and carry no data.
+ * the public build, and carry no data. Every request, HTTP or WebSocket upgrade, must name this server in its Host
+ * header (127.0.0.1, localhost or [::1] with this port): a page on another site that re-points its own name at
+ * 127.0.0.1 (DNS rebinding) sends its own name there and is refused. Each client is served at the pace it reads
+ * (servePaced): a client that stops reading stops being served, and one that lets replies pile up is dropped.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -11,7 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { HostEvent, RpcEventMessage } from '../../core/protocol.ts';
+import type { HostEvent, HostStatus, RpcEventMessage } from '../../core/protocol.ts';
 import { contentSecurityPolicy } from '../csp.ts';
 import { handleMessage, type HostHandler } from './dispatch.ts';
 
@@ -27,6 +30,41 @@ const MAX_REQUEST_BYTES = 1 << 20;
 /** What web mode serves: host methods plus its event stream. */
 export interface WebHost extends HostHandler {
   onEvent(listener: (e: HostEvent) => void): () => void;
+  /** The host's state, sent to each client as it connects (default: ready). */
+  status?(): HostStatus;
+}
+
+/** How much one client may make the server hold (servePaced). */
+export interface ClientLimits {
+  /** Requests of one client served at the same time. */
+  maxInFlight: number;
+  /** Requests read and waiting; at this many the socket is no longer read (TCP then slows the client down). */
+  maxQueued: number;
+  /** Reply bytes not yet handed to the kernel; above this no request is started and the socket is not read. */
+  highWaterBytes: number;
+  /** Above this many unsent bytes (events keep coming to a client that does not read) the client is dropped. */
+  maxBufferedBytes: number;
+}
+
+/** Default ClientLimits: a UI needs a handful of requests at once; a report is at most a few MB. */
+export const CLIENT_LIMITS: Readonly<ClientLimits> = Object.freeze({
+  maxInFlight: 8,
+  maxQueued: 64,
+  highWaterBytes: 4 << 20,
+  maxBufferedBytes: 32 << 20,
+});
+
+/** Requests queued for one client beyond which it is dropped (see servePaced). */
+export const MAX_QUEUED_BURST = 8192;
+
+/** What the server holds for one client now (for tests and diagnostics). */
+export interface ClientLoad {
+  queued: number;
+  inFlight: number;
+  bufferedBytes: number;
+  paused: boolean;
+  /** Requests served so far. */
+  served: number;
 }
 
 /** How to start web mode. */
@@ -38,6 +76,8 @@ export interface WebServerOptions {
   staticDir: string | null;
   /** The token to demand; a random one when omitted (tests pass their own to check refusals). */
   token?: string;
+  /** Per-client bounds (default CLIENT_LIMITS). */
+  limits?: Partial<ClientLimits>;
 }
 
 /** A running web-mode server. */
@@ -50,6 +90,8 @@ export interface WebServer {
   url: string;
   /** Stops accepting, closes every socket and the HTTP server. */
   close(): Promise<void>;
+  /** What each connected WebSocket client makes the server hold now. */
+  clients(): ClientLoad[];
 }
 
 const MIME: Record<string, string> = {
@@ -88,7 +130,12 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   let port = 0;
   const sockets = new Set<Socket>();
 
-  const server = createServer((req, res) => serveStatic(req, res, staticRoot, port));
+  const limits: ClientLimits = { ...CLIENT_LIMITS, ...opts.limits };
+  const loads = new Set<() => ClientLoad>();
+  const server = createServer((req, res) => {
+    if (!hostAllowed(req.headers.host, port)) return refuseHttp(res, 403, FOREIGN_HOST);
+    serveStatic(req, res, staticRoot, port);
+  });
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -100,13 +147,18 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     const refuse = (status: number, why: string) => {
       socket.end(`HTTP/1.1 ${status} ${why}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(why)}\r\n\r\n${why}`);
     };
+    if (!hostAllowed(req.headers.host, port)) return refuse(403, FOREIGN_HOST);
     if (url.pathname !== RPC_PATH) return refuse(404, 'Not Found');
     if (!tokenMatches(token, url.searchParams.get('token'))) return refuse(401, 'Unauthorized: wrong or missing token');
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${LOOPBACK}:${port}` && origin !== `http://localhost:${port}`) {
+    if (origin !== undefined && !LOOPBACK_NAMES.some((name) => origin === `http://${name}:${port}`)) {
       return refuse(403, 'Forbidden: cross-origin connection');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, opts.host));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const load = servePaced(ws, opts.host, limits);
+      loads.add(load);
+      ws.on('close', () => loads.delete(load));
+    });
   });
 
   await new Promise<void>((resolvePromise, reject) => {
@@ -131,13 +183,74 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         for (const s of sockets) s.destroy();
       });
     },
+    clients: () => [...loads].map((l) => l()),
   };
 }
 
-/** One client: requests in, responses and every host event out. */
-function serveSocket(ws: WebSocket, host: WebHost): void {
+/** Names a browser may use for this server: the loopback address it binds, and the two names of loopback. */
+const LOOPBACK_NAMES = [LOOPBACK, 'localhost', '[::1]'] as const;
+
+const FOREIGN_HOST = 'Forbidden: the Host header must be 127.0.0.1, localhost or [::1] with this port';
+
+/**
+ * Whether a request's Host header names this server: a loopback name and this port (`localhost` in any case).
+ * A missing header (HTTP/1.0) is refused too: a browser always sends one.
+ */
+export function hostAllowed(host: string | undefined, port: number): boolean {
+  if (!host) return false;
+  const h = host.toLowerCase();
+  return LOOPBACK_NAMES.some((name) => h === `${name}:${port}`);
+}
+
+function refuseHttp(res: ServerResponse, status: number, why: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(why), Connection: 'close' }).end(why);
+}
+
+/**
+ * One client: requests in, responses and every host event out, at the pace the client reads. Requests wait in a
+ * queue and at most `maxInFlight` are served at once; none is started while more than `highWaterBytes` of replies
+ * wait to be sent, and the socket is not read while the queue is full or replies pile up — so a client that sends
+ * thousands of requests without reading the replies holds a bounded amount of the server's memory, and TCP slows
+ * it down. A client whose unsent bytes pass `maxBufferedBytes` anyway (events keep coming) is dropped; so is one
+ * whose queue overflows from a single burst.
+ * @returns what the client makes the server hold now.
+ */
+function servePaced(ws: WebSocket, host: WebHost, limits: ClientLimits): () => ClientLoad {
+  const queue: unknown[] = [];
+  let inFlight = 0;
+  let served = 0;
+  let paused = false;
+  const drop = (why: string) => {
+    queue.length = 0;
+    ws.close(1008, why); // policy violation; terminate() if it does not go in time
+    setTimeout(() => ws.terminate(), 1000).unref();
+  };
   const send = (m: unknown) => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > limits.maxBufferedBytes) return drop('the client does not read its replies');
+    // The callback runs once the frame is handed to the kernel: room again, maybe.
+    ws.send(JSON.stringify(m), () => pump());
+  };
+  const pump = () => {
+    while (queue.length && inFlight < limits.maxInFlight && ws.bufferedAmount <= limits.highWaterBytes && ws.readyState === ws.OPEN) {
+      const raw = queue.shift();
+      inFlight++;
+      void handleMessage(host, raw)
+        .then(send)
+        .finally(() => {
+          inFlight--;
+          served++;
+          pump();
+        });
+    }
+    const hold = queue.length >= limits.maxQueued || ws.bufferedAmount > limits.highWaterBytes;
+    if (hold && !paused && ws.readyState === ws.OPEN) {
+      ws.pause();
+      paused = true;
+    } else if (!hold && paused) {
+      ws.resume();
+      paused = false;
+    }
   };
   const off = host.onEvent((event) => send({ event } satisfies RpcEventMessage));
   ws.on('close', off);
@@ -151,9 +264,15 @@ function serveSocket(ws: WebSocket, host: WebHost): void {
       send({ id: -1, error: { code: 'invalid-params', message: 'a request must be one JSON text frame' } });
       return;
     }
-    void handleMessage(host, raw).then(send);
+    // Frames of a chunk already read when the socket was paused still arrive (one 64 KB read holds at most a few
+    // thousand small frames); a queue far past that is abuse.
+    if (queue.length >= MAX_QUEUED_BURST) return drop('too many requests waiting');
+    queue.push(raw);
+    pump();
   });
-  send({ event: { type: 'host.status', status: { state: 'ready', message: 'connected', restarts: 0 } } } satisfies RpcEventMessage);
+  const status = host.status?.() ?? { state: 'ready', message: 'connected', restarts: 0 };
+  send({ event: { type: 'host.status', status } } satisfies RpcEventMessage);
+  return () => ({ queued: queue.length, inFlight, bufferedBytes: ws.bufferedAmount, paused, served });
 }
 
 function serveStatic(req: IncomingMessage, res: ServerResponse, root: string | null, port: number): void {

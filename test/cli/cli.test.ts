@@ -4,7 +4,7 @@
  * one-line error, a non-zero exit, and leave the database consistent (no run marked complete).
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -362,5 +362,157 @@ describe('cancel', () => {
     expect(runs[0]!.layers).toBeGreaterThanOrEqual(2);
     const show = pit(['show', String(runs[0]!.id), '--db', db]);
     expect(show.stdout).toMatch(/INCOMPLETE \(cancelled\)/);
+  });
+});
+
+describe('signals and output paths', () => {
+  it('SIGTERM cancels like Ctrl-C: finished layers kept, run marked cancelled, exit 143', async () => {
+    const db = join(dir, 'sigterm.db');
+    const child = spawn(process.execPath, [join(root, 'bin', 'pit.mjs'), 'profile', '--image-size', '64', '--repeat', '1', '--db', db], {
+      env: { ...process.env },
+    });
+    let err = '';
+    let sent = false;
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (!sent && (err.match(/^\[\d+\/\d+\]/gm) ?? []).length >= 2) {
+          sent = true;
+          child.kill('SIGTERM'); // as a service manager or `kill PID` stops it
+        }
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code, err).toBe(143);
+    expect(err).toMatch(/SIGTERM: cancelling after the layer in flight/);
+    const runs = runStatuses(db);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.status).toBe('incomplete');
+    expect(runs[0]!.layers).toBeGreaterThanOrEqual(2);
+    expect(pit(['show', String(runs[0]!.id), '--db', db]).stdout).toMatch(/INCOMPLETE \(cancelled\)/);
+  });
+
+  it('--json into a missing folder is refused before the profile starts', () => {
+    const model = join(dir, 'synthetic-json.onnx');
+    syntheticMatmulModel(model);
+    writeFileSync(join(dir, 'json.npy'), f32npy([4, 24], randomFloats(96, 5)));
+    const db = join(dir, 'json.db');
+    const t0 = Date.now();
+    const r = pit(['profile', '--model', model, '--input', join(dir, 'json.npy'), '--db', db, '--json', join(dir, 'no-such-folder', 'r.json')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`pit profile: --json ${join(dir, 'no-such-folder', 'r.json')}: the folder ${join(dir, 'no-such-folder')} does not exist; nothing was done`);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(existsSync(db)).toBe(false); // not even the database was touched
+    expect(existsSync(join(dir, 'no-such-folder'))).toBe(false);
+  });
+
+  it('keeps Dawn\u2019s start-up warnings off stderr unless --verbose', () => {
+    const model = join(dir, 'synthetic-quiet.onnx');
+    syntheticMatmulModel(model);
+    writeFileSync(join(dir, 'quiet.npy'), f32npy([4, 24], randomFloats(96, 6)));
+    // stderr through a shell pipe (a FIFO), as a user's `pit profile … 2>&1 | tee log` has.
+    const stderrOf = (extra: string[]) =>
+      spawnSync('sh', ['-c', '"$0" "$@" 2>&1 >/dev/null | cat', process.execPath, join(root, 'bin', 'pit.mjs'), 'profile', '--model', model, '--input', join(dir, 'quiet.npy'), '--repeat', '1', '--db', join(dir, 'quiet.db'), ...extra], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      }).stdout;
+    const quiet = stderrOf([]);
+    expect(quiet).toMatch(/^pit: adapter /m);
+    expect(quiet).not.toMatch(/maxDynamic/);
+    const verbose = stderrOf(['--verbose']);
+    if (/llvmpipe|lavapipe/i.test(verbose)) expect(verbose.match(/^Warning: maxDynamic\w+BuffersPerPipelineLayout artificially reduced/gm)).toHaveLength(2);
+  });
+});
+
+describe('databases that are not ours, missing or read-only', () => {
+  it("refuses another program's SQLite file with one line and leaves it byte-identical", () => {
+    const other = join(dir, 'other-app.db');
+    const raw = new Database(other);
+    raw.pragma('journal_mode = DELETE');
+    raw.exec("CREATE TABLE runs (x INTEGER); CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('Ada');");
+    raw.close();
+    const before = readFileSync(other);
+    for (const args of [['runs'], ['show', '1'], ['profile', '--image-size', '64', '--max-layers', '1']]) {
+      const r = pit([...args, '--db', other]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        `pit ${args[0]}: NotPitDatabaseError: ${other} is not a PIT Studio database (no application_id; tables contacts, runs): left untouched; choose another --db`,
+      );
+    }
+    expect(readFileSync(other).equals(before)).toBe(true);
+    expect(existsSync(`${other}-wal`)).toBe(false);
+  });
+
+  it('reports a --db in a missing folder, and creates no folder', () => {
+    const missing = join(dir, 'no-folder', 'pit.db');
+    for (const args of [['runs'], ['profile', '--image-size', '64']]) {
+      const r = pit([...args, '--db', missing]);
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toBe(`pit ${args[0]}: DatabaseError: ${missing}: the folder ${join(dir, 'no-folder')} does not exist (create it first, or choose another --db)`);
+    }
+    expect(existsSync(join(dir, 'no-folder'))).toBe(false);
+  });
+
+  it('lists and shows runs from a database in a folder the user cannot write', () => {
+    const roDir = mkdtempSync(join(tmpdir(), 'pit-ro-'));
+    chmodSync(roDir, 0o755); // readable and searchable by others, writable by its owner only
+    const db = join(roDir, 'pit.db');
+    const model = join(roDir, 'ro.onnx');
+    syntheticMatmulModel(model);
+    writeFileSync(join(roDir, 'ro.npy'), f32npy([4, 24], randomFloats(96, 8)));
+    expect(pit(['profile', '--model', model, '--input', join(roDir, 'ro.npy'), '--repeat', '1', '--db', db]).status).toBe(0);
+    // root ignores permission bits: read as another user then (nobody); anyone else loses write permission.
+    const asRoot = process.getuid?.() === 0;
+    if (!asRoot) chmodSync(roDir, 0o555);
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [join(root, 'bin', 'pit.mjs'), ...args, '--db', db], { encoding: 'utf8', timeout: 60_000, ...user });
+    try {
+      const before = readFileSync(db);
+      const runs = run(['runs']);
+      expect(runs.status, runs.stderr).toBe(0);
+      expect(runs.stdout).toMatch(/^1\s+\S+ \S+\s+complete\s+ro\.onnx/m);
+      const show = run(['show', '1']);
+      expect(show.status, show.stderr).toBe(0);
+      expect(show.stdout).toContain('synthetic_matmul');
+      const write = run(['profile', '--model', model, '--input', join(roDir, 'ro.npy')]);
+      expect(write.status).toBe(1);
+      expect(write.stderr).toMatch(/read-only/);
+      expect(readFileSync(db).equals(before)).toBe(true);
+      // A folder the user cannot even look into: one line saying so, not "no database".
+      chmodSync(roDir, 0o700);
+      if (asRoot) {
+        const hidden = run(['runs']);
+        expect(hidden.status).toBe(1);
+        expect(hidden.stderr.trim()).toBe(`pit runs: DatabaseError: cannot open ${db}: no permission to look at ${db} (EACCES)`);
+      }
+    } finally {
+      chmodSync(roDir, 0o755);
+    }
+  });
+
+  it('keeps a long runtime error to one short line, in the error and in pit runs', () => {
+    const path = join(dir, 'opset99.onnx');
+    writeFileSync(
+      path,
+      buildModel({
+        opset: 99,
+        inputs: [{ name: 'x', dims: [4, 24] }],
+        outputs: [{ name: 'y', dims: [4, 20] }],
+        initializers: [{ name: 'W', dims: [24, 20], data: randomFloats(24 * 20, 7) }],
+        nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['y'], name: 'mm' }],
+      }),
+    );
+    writeFileSync(join(dir, 'x424.npy'), f32npy([4, 24], randomFloats(96, 9)));
+    const db = join(dir, 'opset.db');
+    const r = pit(['profile', '--model', path, '--input', join(dir, 'x424.npy'), '--db', db]);
+    expect(r.status).toBe(1);
+    const line = r.stderr.trim().split('\n').filter((l) => l.startsWith('pit '));
+    expect(line).toHaveLength(1);
+    expect(line[0]).toMatch(/Opset 99 is under development/);
+    expect(line[0]!.length).toBeLessThan(400);
+    const runs = pit(['runs', '--db', db]);
+    expect(runs.status).toBe(0);
+    for (const l of runs.stdout.split('\n')) expect(l.length).toBeLessThan(200);
   });
 });

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseError, SchemaTooNewError } from '../../db/errors.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../db/migrations.ts';
-import { defaultDbPath, migrate, openDatabase, schemaVersion } from '../../db/open.ts';
+import { defaultDbPath, migrate, openDatabase, PIT_APPLICATION_ID, schemaVersion } from '../../db/open.ts';
 import { createRun, getRunReport, listRuns } from '../../db/runs.ts';
 import { newRun, tempDir } from './fixtures.ts';
 
@@ -15,9 +15,9 @@ describe('openDatabase', () => {
   beforeEach(() => ({ dir, cleanup } = tempDir()));
   afterEach(() => cleanup());
 
-  it('creates parent directories and migrates an empty file to the latest schema', () => {
+  it('creates parent directories (when asked) and migrates an empty file to the latest schema', () => {
     const path = join(dir, 'a', 'b', 'pit.db');
-    const db = openDatabase(path);
+    const db = openDatabase(path, { createDirs: true });
     try {
       expect(existsSync(path)).toBe(true);
       expect(db.name).toBe(path);
@@ -47,6 +47,8 @@ describe('openDatabase', () => {
       expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
       expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
       expect(db.pragma('foreign_key_check')).toEqual([]);
+      expect(db.pragma('application_id', { simple: true })).toBe(PIT_APPLICATION_ID);
+      expect(PIT_APPLICATION_ID).toBe(0x50495453); // "PITS"
     } finally {
       db.close();
     }
@@ -73,6 +75,7 @@ describe('openDatabase', () => {
   it('refuses a database whose schema is newer than the code, and leaves it untouched', () => {
     const path = join(dir, 'future.db');
     const raw = new Database(path);
+    raw.pragma(`application_id = ${PIT_APPLICATION_ID}`); // a newer PIT Studio's file
     raw.pragma(`user_version = ${SCHEMA_VERSION + 3}`);
     raw.exec('CREATE TABLE future_thing (x INTEGER)');
     raw.close();
@@ -117,10 +120,30 @@ describe('openDatabase', () => {
     const blocker = join(dir, 'file');
     const db = new Database(blocker); // a file where a directory is needed
     db.close();
-    expect(() => openDatabase(join(blocker, 'sub', 'pit.db'))).toThrow(DatabaseError);
-    expect(() => openDatabase(join(blocker, 'sub', 'pit.db'))).toThrow(/cannot create the directory of .*file\/sub\/pit\.db/);
+    expect(() => openDatabase(join(blocker, 'sub', 'pit.db'), { createDirs: true })).toThrow(DatabaseError);
+    expect(() => openDatabase(join(blocker, 'sub', 'pit.db'), { createDirs: true })).toThrow(/cannot create the directory of .*file\/sub\/pit\.db/);
+  });
+
+  it('refuses a --db in a folder that does not exist, and creates no folder', () => {
+    const path = join(dir, 'typo', 'pit.db');
+    for (const readonly of [false, true]) {
+      const err = catchError(() => openDatabase(path, { readonly }));
+      expect(err).toBeInstanceOf(DatabaseError);
+      expect((err as DatabaseError).code).toBe('PIT_NO_FOLDER');
+      expect((err as Error).message).toBe(`${path}: the folder ${join(dir, 'typo')} does not exist (create it first, or choose another --db)`);
+    }
+    expect(existsSync(join(dir, 'typo'))).toBe(false);
   });
 });
+
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an error');
+}
 
 describe('defaultDbPath', () => {
   it('prefers $PIT_DB', () => {

@@ -17,6 +17,7 @@ import {
   pruneKernels,
   recordLayer,
   runExists,
+  STATUS_MESSAGE_MAX,
 } from '../../db/runs.ts';
 import { ADAPTER, asReported, INPUTS, K_DENSE, K_DETECT, K_PITK, kernel, layer0, layer0input1, layer1, layer2, MODEL, newRun, tempDir } from './fixtures.ts';
 
@@ -298,6 +299,22 @@ describe('run repository', () => {
       expect(getRunReport(reader, id).layers).toHaveLength(2);
     } finally {
       reader.close();
+    }
+  });
+});
+
+describe('failRun', () => {
+  it('stores one line of at most STATUS_MESSAGE_MAX characters, however long the error', () => {
+    const db = openDatabase(':memory:');
+    try {
+      const id = createRun(db, newRun());
+      failRun(db, id, `${'word '.repeat(200)}\nsecond line of a native stack`);
+      const status = getRunReport(db, id).run.status;
+      expect(status).toHaveLength(STATUS_MESSAGE_MAX);
+      expect(status.endsWith('…')).toBe(true);
+      expect(status).not.toContain('second line');
+    } finally {
+      db.close();
     }
   });
 });

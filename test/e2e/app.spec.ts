@@ -207,10 +207,17 @@ test('a bad model file gives a readable error and the app keeps working', async 
   await page.getByTestId('use-default').uncheck();
   await page.getByTestId('bundled-sample1.jpg').uncheck();
   await page.getByTestId('bundled-sample6.jpg').uncheck();
-  await page.getByTestId('model-path').fill('/nonexistent/model.onnx');
+  // Under the folder pit serve was started in (an allowed root), a missing file is named as such…
+  await page.getByTestId('model-path').fill(join(root, 'nonexistent', 'model.onnx'));
   await page.getByTestId('inputs').fill(PHOTO);
   await page.getByTestId('start').click();
-  await expect(page.getByTestId('profile-error')).toHaveText('model file not found: /nonexistent/model.onnx');
+  await expect(page.getByTestId('profile-error')).toHaveText(`model file not found: ${join(root, 'nonexistent', 'model.onnx')}`);
+  // …outside the allowed folders, existing or not, web mode does not say (no file-existence oracle).
+  for (const outside of ['/etc/hostname', '/nonexistent/model.onnx']) {
+    await page.getByTestId('model-path').fill(outside);
+    await page.getByTestId('start').click();
+    await expect(page.getByTestId('profile-error')).toContainText(`model file ${outside} is outside the folders web mode may read`);
+  }
 
   // A file that exists but is not ONNX fails inside the job: the host's ModelError, on one line.
   await page.getByTestId('model-path').fill(PHOTO);

@@ -5,6 +5,7 @@
  * file is tampered with, and an incomplete run or changed kernel sources are refused with the reason.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,25 +144,74 @@ describe('pit export', () => {
     expect(manifestErrors(badKernel).join()).toMatch(/\/kernels\/0\/role: must be equal to one of the allowed values/);
   });
 
-  it('verify.mjs passes copied alone beside webgpu, and names a tampered kernel', () => {
+  it('verify.mjs passes copied alone beside webgpu, and fails (exit 1) a wrong kernel whose hash was updated too', () => {
     const alone = isolate(out);
     const ok = verify(alone);
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/all passed/);
     const m = JSON.parse(readFileSync(join(alone, 'manifest.json'), 'utf8')) as KernelSetManifest;
-    // Tamper with a main kernel: scale one product term (a silent numeric bug, not a compile error).
+    // Tamper with a main kernel: scale one product term (a silent numeric bug, not a compile error), and make the
+    // manifest agree, so only the numeric check on the GPU can catch it.
     const main = m.kernels.find((k) => k.role === 'pit-m') ?? m.kernels.find((k) => k.role === 'dense')!;
     const path = join(alone, main.file);
     const text = readFileSync(path, 'utf8');
     const tampered = text.replace(/fma\(([^,]+), ([^,]+), /, 'fma($1, $2 * 1.01, ');
     expect(tampered).not.toBe(text);
     writeFileSync(path, tampered);
+    main.sha256 = createHash('sha256').update(tampered).digest('hex');
+    writeFileSync(join(alone, 'manifest.json'), JSON.stringify(m));
     const bad = verify(alone);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`FAIL ${main.id} (${main.file}`);
     expect(bad.stderr).toMatch(/exceeds|tolerance/);
-    expect(bad.stderr).toContain(`${main.file} was modified since export`);
     expect(bad.stderr).toMatch(new RegExp(`verify: FAILED — 1 kernel\\(s\\): ${main.id}`));
+  });
+
+  it('verify.mjs refuses a set that is not as exported with exit 2 and one line per problem, before any GPU work', () => {
+    const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as KernelSetManifest;
+    const main = m.kernels.find((k) => k.role === 'pit-m') ?? m.kernels.find((k) => k.role === 'dense')!;
+    const refused = (tamper: (set: string) => void) => {
+      const alone = isolate(out);
+      tamper(alone);
+      const r = verify(alone);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stdout).not.toMatch(/^ok /m); // nothing ran
+      expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
+      expect(r.stderr).toMatch(/verify: the set is not as exported \(1 problem\(s\)\): nothing was run; re-export it\n$/);
+      return r.stderr.split('\n')[0]!;
+    };
+    // 1. A kernel edited after export (the manifest untouched): its hash differs.
+    const edited = refused((set) => {
+      const path = join(set, main.file);
+      writeFileSync(path, readFileSync(path, 'utf8').replace(/fma\(([^,]+), ([^,]+), /, 'fma($1, $2 * 2.0, '));
+    });
+    expect(edited).toMatch(new RegExp(`^NOT AS EXPORTED: ${main.file} \\(${main.id}\\) was modified since export: sha256 [0-9a-f]{12}…, manifest ${main.sha256.slice(0, 12)}…$`));
+    // 2. A tolerance loosened to 1e30 (with which a kernel scaled ×2 would pass the numeric check).
+    const fx = m.fixtures[0]!;
+    const loose = refused((set) => {
+      const mm = JSON.parse(readFileSync(join(set, 'manifest.json'), 'utf8')) as KernelSetManifest;
+      mm.fixtures[0]!.tolerance = 1e30;
+      writeFileSync(join(set, 'manifest.json'), JSON.stringify(mm));
+    });
+    expect(loose).toMatch(new RegExp(`^NOT AS EXPORTED: fixture ${fx.id}: tolerance 1e\\+30 is outside the range derived from its data \\[\\S+, \\S+\\]$`));
+    // 3. A truncated fixture file.
+    const file = Object.values(fx.expected)[0]!;
+    const truncated = refused((set) => {
+      const bytes = readFileSync(join(set, file));
+      writeFileSync(join(set, file), bytes.subarray(0, bytes.length - 10));
+    });
+    expect(truncated).toMatch(new RegExp(`^NOT AS EXPORTED: fixture ${fx.id}: truncated \\.npy: shape \\([\\d, ]+\\) needs \\d+ data bytes, the file has \\d+$`));
+    // 4. A malformed manifest.
+    const alone = isolate(out);
+    writeFileSync(join(alone, 'manifest.json'), '{"kernels": 3}');
+    const r = verify(alone);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('verify: manifest.json is not a kernel set manifest (no kernels or fixtures list)');
+  });
+
+  it('pit export writes the set atomically: no partial folder is left beside it', () => {
+    expect(readdirSync(dir).filter((n) => n.includes('.partial-'))).toEqual([]);
+    expect(readdirSync(out).sort()).toEqual(['fixtures', 'kernels', 'manifest.json', 'manifest.schema.json', 'pit-kernels.mjs', 'verify.mjs']);
   });
 
   it('pit-kernels.mjs runs a layer on a GPUDevice from the manifest alone: sparse below the threshold, dense above', async () => {

@@ -125,6 +125,32 @@ describe('HostSupervisor', () => {
   });
 });
 
+describe("the host's output", () => {
+  it("drops Dawn's start-up warnings, keeps every other line; dropLines null keeps them all", async () => {
+    for (const [dropLines, expected] of [
+      [undefined, ['fake host: a line that matters']],
+      [
+        null,
+        [
+          'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.',
+          'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.',
+          'fake host: a line that matters',
+        ],
+      ],
+    ] as const) {
+      const logs: string[] = [];
+      const { s } = supervise({ args: ['--dawn-warnings'], ...(dropLines === null ? { dropLines } : {}) });
+      s.on('log', (l) => logs.push(l));
+      s.start();
+      await raw(s, 'pid');
+      await until(() => logs.length >= expected.length);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(logs).toEqual(expected);
+      await s.stop();
+    }
+  });
+});
+
 describe('errorLineOf', () => {
   it('picks the line naming the error, not the Node banner or a driver warning', () => {
     expect(errorLineOf(['x', 'SyntaxError: bad', '    at foo (a.js:1)', 'Node.js v20.20.2'])).toBe('SyntaxError: bad');
