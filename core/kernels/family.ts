@@ -41,6 +41,20 @@ export interface PlanBuffer {
   role: 'output' | 'scratch';
 }
 
+/**
+ * What a plan may read besides the shape and configuration: the operands (a static pattern's index is built from the
+ * weight B once per layer, not per call) and facts the profile job knows about the layer (the valid rows of a padded
+ * batch, from which a sequence-length index is built instead of detected).
+ */
+export interface PlanContext {
+  /** A [M, K] row-major f32. */
+  a?: Float32Array;
+  /** B [K, N] row-major f32. */
+  b?: Float32Array;
+  /** Rows of A that hold real data (e.g. the tokens of the valid part of each padded sample), ascending. */
+  validRows?: readonly number[];
+}
+
 /** What a configuration runs at one shape: the programs in dispatch order, by phase, and the buffers they bind. */
 export interface FamilyPlan {
   /** The layout of A the programs bind (`a` or `at`). */
@@ -51,6 +65,12 @@ export interface FamilyPlan {
   detect: KernelProgram[];
   /** The computation (timed as the kernel): zero-fill of C where needed, index merges, the matmul; the last is the main kernel. */
   compute: KernelProgram[];
+  /**
+   * Contents of buffers the family computes on the CPU at plan time (a static index from the weight, an index from
+   * known valid rows): uploaded before the first run, not poisoned and not timed (their cost is reported apart).
+   * Each must also be listed in `buffers`.
+   */
+  uploads?: Record<string, Uint32Array | Float32Array>;
   /**
    * Where detection leaves its per-block counts: density = Σ count / microTiles of the micro-tile `microTile` it
    * indexes (null for dense). The profile job checks it against the CPU coverage of that micro-tile.
@@ -104,10 +124,11 @@ export interface KernelFamily {
   /** Non-zero micro-tiles per block as the kernel iterates them, from the coverage of `microTile(c, k)`. */
   blockCounts(cov: { rowCounts: Uint32Array; colCounts: Uint32Array }): ArrayLike<number>;
   /**
-   * Programs and buffers of `c` at shape `s`, as `runVariant` dispatches and the export writes them.
-   * @throws RangeError when the configuration is inconsistent or illegal for the shape.
+   * Programs and buffers of `c` at shape `s`, as `runVariant` dispatches and the export writes them. `ctx` carries
+   * the operands and layer facts for families whose index is not detected online (static patterns, known lengths).
+   * @throws RangeError when the configuration is inconsistent or illegal for the shape, or needs context not given.
    */
-  plan(s: MatmulShape, c: FamilyConfig): FamilyPlan;
+  plan(s: MatmulShape, c: FamilyConfig, ctx?: PlanContext): FamilyPlan;
   /** Cost-model features of the main kernel. */
   readonly costFeatures: CostFeatures;
   /**

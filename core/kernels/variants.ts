@@ -15,7 +15,7 @@ import { readF32, readU32, storageFrom, uniformU32 } from '../gpu/buffers.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { encodeDispatches, median, runDispatches, samplePhases, type Dispatch, type PhaseSample } from '../gpu/timing.ts';
 import { extents, transposeProgram } from './detect.ts';
-import type { ALayout, FamilyConfig, FamilyPlan } from './family.ts';
+import type { ALayout, FamilyConfig, FamilyPlan, PlanContext } from './family.ts';
 import { checkProgramLimits, prepareDispatch, type BufferSet, type KernelProgram } from './program.ts';
 import { transpose } from './reference.ts';
 import { familyOfConfig } from './registry.ts';
@@ -38,6 +38,8 @@ export interface MatmulOperands {
    * A family reading a layout not listed gets a timed layout phase (a GPU transpose).
    */
   freeLayouts?: readonly ALayout[];
+  /** Facts about the layer a family's plan may use (see `PlanContext`), e.g. the valid rows of a padded batch. */
+  context?: Omit<PlanContext, 'a' | 'b'>;
 }
 
 /** One way to compute the matmul: a kernel family's configuration with its micro-tile resolved for the layer. */
@@ -56,10 +58,10 @@ export interface VariantPlan extends FamilyPlan {
  * write it, `a` is the input and a transpose writes `at` (scratch) inside the timed work.
  * @throws RangeError when the family cannot run the configuration at this shape, or the family is unknown.
  */
-export function planVariant(s: MatmulShape, spec: VariantSpec, freeLayouts: readonly ALayout[] = ['a']): VariantPlan {
+export function planVariant(s: MatmulShape, spec: VariantSpec, freeLayouts: readonly ALayout[] = ['a'], ctx?: PlanContext): VariantPlan {
   // The family's plan validates the configuration itself (legality for rule enumeration is a separate question:
   // a `1xW` with W ≥ K runs fine, it is only not a distinct rule).
-  const plan = familyOfConfig(spec).plan(s, spec);
+  const plan = familyOfConfig(spec).plan(s, spec, ctx);
   const weight = { name: 'b' as const, role: 'weight' as const, shape: [s.k, s.n] };
   const needs = plan.aLayout;
   if (freeLayouts.includes(needs)) {
@@ -136,7 +138,7 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
   if (ops.a.length !== ops.m * ops.k) throw new RangeError(`A has ${ops.a.length} elements, [${ops.m}, ${ops.k}] needs ${ops.m * ops.k}`);
   if (ops.b.length !== ops.k * ops.n) throw new RangeError(`B has ${ops.b.length} elements, [${ops.k}, ${ops.n}] needs ${ops.k * ops.n}`);
   assertAlive(ctx);
-  const plan = planVariant(ops, spec, ops.freeLayouts ?? ['a']);
+  const plan = planVariant(ops, spec, ops.freeLayouts ?? ['a'], { a: ops.a, b: ops.b, ...ops.context });
   const { device } = ctx;
   const programs = planPrograms(plan);
   const name = `${spec.family}${spec.microTile ? ' ' + spec.microTile : ''}`;
@@ -157,7 +159,10 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
       const data = o.name === 'b' ? ops.b : o.name === 'a' ? ops.a : transpose(ops.a, ops.m, ops.k);
       shared[o.name] = track(storageFrom(device, data, o.name));
     }
-    for (const b of plan.buffers) shared[b.name] = track(poisoned(device, 4 * b.shape.reduce((x, y) => x * y, 1), b.name));
+    for (const b of plan.buffers) {
+      const given = plan.uploads?.[b.name];
+      shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, 4 * b.shape.reduce((x, y) => x * y, 1), b.name));
+    }
     const prepared: { phase: string; d: Dispatch & { hash: string }; p: KernelProgram }[] = [];
     for (const { phase, program } of programs) {
       const set: BufferSet = { ...shared };
