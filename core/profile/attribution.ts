@@ -12,9 +12,13 @@
  *   re-measured; if it persists it is flagged and never chosen.
  * - **Beyond noise**: a PIT variant is chosen only when its third quartile is below the baseline's first (the two
  *   interquartile ranges do not touch). Overlapping ranges are re-measured; if they still overlap the layer is
- *   *undecided*: the baseline is kept and the layer says why. A PIT variant chosen at effective density ≥ 0.95 is
- *   marked with its noise band, since its density cannot explain the gain.
- * - **Wide spread**: a baseline or candidate whose IQR exceeds 20 % of its median is re-measured once.
+ *   *undecided*: the baseline is kept and the layer says why — unless the rule has (almost) nothing to skip
+ *   (effective density ≥ 0.95): then keeping the baseline is simply the decision. A PIT variant chosen at effective
+ *   density ≥ 0.95 is marked with its noise band, since its density cannot explain the gain.
+ * - Suspect applies to gains beyond the noise only: a figure within the baseline's noise claims nothing.
+ * - **Contenders**: on the first pass, every PIT variant whose interquartile range reaches below the baseline's third
+ *   quartile while overlapping it, or whose IQR exceeds 20 % of its median, is re-measured once with the baseline
+ *   (and the baseline alone when its own spread is that wide).
  */
 import type { LayerResult } from '../protocol.ts';
 import { relativeSpread, type SampleStats } from './stats.ts';
@@ -94,7 +98,9 @@ export function attribute(variants: readonly MeasuredVariant[], defaultDense: st
     let why = '';
     if (gain > EXPLAINED_FACTOR / eff) why = `speed-up ${gain.toFixed(2)}x over ${base.name} exceeds ${EXPLAINED_FACTOR}/effective density ${eff.toFixed(3)} = ${(EXPLAINED_FACTOR / eff).toFixed(2)}x`;
     else if (v.stats.median < idealMs) why = `${fmt(v.stats.median)} ms is below ideal ${fmt(idealMs)} ms (baseline × lowest effective density ${idealDensity.toFixed(3)})`;
-    if (!why) continue;
+    // A figure within the noise of the baseline claims nothing (it is never chosen either): only a gain beyond the
+    // noise that the density cannot explain is suspect.
+    if (!why || !(v.stats.q3 < base.stats.q1)) continue;
     if (final) suspects.set(v.name, `${why}, after ${v.stats.n} samples: not explained by skipped work`);
     else remeasure.add(v.name).add(base.name);
   }
@@ -107,9 +113,16 @@ export function attribute(variants: readonly MeasuredVariant[], defaultDense: st
     suspects,
     remeasure: [...remeasure],
   });
-  if (!final && (relativeSpread(base.stats) > WIDE_SPREAD || (best && relativeSpread(best.stats) > WIDE_SPREAD))) {
-    remeasure.add(base.name);
-    if (best) remeasure.add(best.name);
+  if (!final) {
+    // Re-measure every contender the first samples cannot settle: a PIT variant whose range reaches below the
+    // baseline's third quartile while overlapping it, or spread too wide to trust (on a loaded machine the median of a
+    // few samples can land anywhere in a wide range), and the baseline itself when its own spread is wide.
+    for (const v of eligible) {
+      // A rule with (almost) nothing to skip is a contender only when its median is lower: it can win by tile fit only.
+      const contender = v.stats.q1 < base.stats.q3 && ((v.effectiveDensity ?? 1) < HIGH_DENSITY || v.stats.median < base.stats.median);
+      if (contender && (v.stats.q3 >= base.stats.q1 || relativeSpread(v.stats) > WIDE_SPREAD)) remeasure.add(v.name).add(base.name);
+    }
+    if (relativeSpread(base.stats) > WIDE_SPREAD) remeasure.add(base.name);
   }
   if (!best || best.stats.median >= base.stats.median) {
     return keepBase(best ? `baseline ${base.name} ${band(base.stats)} is faster than ${best.name} ${band(best.stats)}` : `baseline ${base.name} ${band(base.stats)}; no PIT variant eligible`);
@@ -132,6 +145,10 @@ export function attribute(variants: readonly MeasuredVariant[], defaultDense: st
   }
   if (!final) remeasure.add(base.name).add(best.name);
   const overlap = `${best.name} ${band(best.stats)} and baseline ${base.name} ${band(base.stats)} overlap`;
+  if (final && eff >= HIGH_DENSITY) {
+    // Nothing to skip and no win beyond the noise: the baseline, decided (not a question the timer could settle).
+    return keepBase(`${overlap}; at effective density ${eff.toFixed(3)} the rule skips nothing: keeping the baseline`);
+  }
   return final
     ? keepBase(`undecided: ${overlap}; keeping the baseline`, { undecided: `${overlap} after re-measuring: the timer cannot tell them apart` })
     : keepBase(`${overlap}: re-measuring`);
