@@ -42,7 +42,9 @@ export function layoutModelGraph(graph: ModelGraph): { nodes: PlacedNode[]; edge
   const text = new Map<string, { label: string; sublabel: string }>();
   for (const n of graph.nodes) {
     const label = n.kind === 'op' ? n.op : `${n.kind} ${n.name}`;
-    const sublabel = n.layer !== undefined ? `layer ${n.layer}${n.unsupported ? ' · not profiled' : ''}` : n.kind === 'op' ? '' : (n.attrs.type ?? '');
+    const full = n.layer !== undefined ? `layer ${n.layer}${n.unsupported ? ' · not profiled' : ''}` : n.kind === 'op' ? '' : (n.attrs.type ?? '');
+    // A long type (symbolic dims) would make a box as wide as the screen: cut it, the tooltip has it whole.
+    const sublabel = full.length > 44 ? `${full.slice(0, 43)}…` : full;
     text.set(n.id, { label, sublabel });
     const width = Math.max(64, Math.ceil(Math.max(label.length, sublabel.length) * CHAR_PX) + 16);
     g.setNode(n.id, { width, height: NODE_HEIGHT });
