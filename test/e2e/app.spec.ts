@@ -445,6 +445,11 @@ test('Compare refuses to headline a difference between runs whose settings diffe
   await expect(page.getByTestId('setting-imageSize')).toHaveClass(/differs/);
   // The layers still line up for looking, shapes marked where they changed.
   await expect(page.getByTestId('compare-table')).toContainText('*');
+  // The compared layers filter like every layer list.
+  await page.getByTestId('compare-filter').fill('Conv.2');
+  await expect(page.getByTestId('compare-table').locator('tbody tr')).toHaveCount(1);
+  await expect(page.getByTestId('compare-count')).toHaveText(`1 of ${Number(QUICK.maxLayers)} layers`);
+  await page.getByTestId('compare-filter').fill('');
   await shot(page, 'compare-refused');
 });
 
