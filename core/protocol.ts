@@ -161,6 +161,11 @@ export interface LayerResult {
   decision?: string;
   /** Input index (0-based) the layer was measured on. */
   input: number;
+  /**
+   * Time to copy the chosen variant's output C [M, N] back to the host and map it (its verification run), ms, CPU clock:
+   * the readback in the timeline. Absent for skipped layers and runs recorded before it existed.
+   */
+  readbackMs?: number;
   /** Why the layer was not profiled (e.g. grouped conv); then `variants` is empty and `chosen` is `dense`. */
   skipped?: string;
   /** Occupancy of A downsampled to at most 128x128 cells (fraction 0–1 of non-zero elements per cell). */
@@ -233,6 +238,11 @@ export interface InputRef {
   preprocess: string;
   /** True when the data is synthetic (generated), false for real files. */
   synthetic: boolean;
+  /**
+   * Wall time of the reference run on this input (onnxruntime on the CPU, the whole model with every profiled layer's
+   * tensors captured), ms: the model's own end-to-end time in the timeline. Absent in runs recorded before it existed.
+   */
+  referenceMs?: number;
 }
 
 export interface RunSummary {
@@ -334,7 +344,13 @@ export interface HostMethods {
   /** `adapter` is null (and `gpuError` says why) when no WebGPU device could be had. */
   'host.info': { params: Record<string, never>; result: { version: string; adapter: AdapterDescriptor | null; dbPath: string; gpuError?: string; families: FamilyInfo[] } };
   'runs.list': { params: Record<string, never>; result: RunListItem[] };
-  'runs.get': { params: { id: number }; result: RunReport };
+  /**
+   * A stored run. `heatmaps: false` leaves the layers' heat maps out (they are most of the bytes; a client that shows
+   * one layer at a time fetches them with `runs.heatmap`); default true.
+   */
+  'runs.get': { params: { id: number; heatmaps?: boolean }; result: RunReport };
+  /** The heat map of one layer of a run on one input; null when the layer has none (skipped, or not recorded). */
+  'runs.heatmap': { params: { id: number; input: number; layer: number }; result: Heatmap | null };
   'runs.delete': { params: { id: number }; result: { deleted: boolean } };
   'wgsl.get': { params: { hash: string }; result: { hash: string; wgsl: string } };
   'profile.start': { params: ProfileRequest; result: { jobId: string } };
@@ -361,6 +377,22 @@ export interface HostMethods {
   'tiledb.cancel': { params: { jobId: string }; result: { cancelled: boolean } };
   /** The tune in flight, if any. */
   'tiledb.status': { params: Record<string, never>; result: { job: TuneJobInfo | null } };
+  /**
+   * What changed in a run since a client's cursor (issue 13: a run being written is followed without re-reading it
+   * whole): the layers recorded after `since` (0: all), without heat maps (`runs.heatmap`), the summary and totals
+   * now, and the cursor to send next time.
+   */
+  'runs.layers': { params: { id: number; since: number }; result: RunLayersDelta };
+  /**
+   * The run as a Chrome-trace / Perfetto timeline (core/report/trace.ts): per input the reference model's own time, then
+   * per layer detection, layout preparation, each variant's kernel phases (stored medians) and the readback.
+   */
+  'runs.trace': { params: { id: number }; result: ChromeTrace };
+  /**
+   * The operator graph of a model (a run's model by `runId`, or a file by `modelPath`), with the profiled layers marked
+   * (core/model/graph.ts): what the Graph view lays out.
+   */
+  'models.graph': { params: { runId?: number; modelPath?: string }; result: ModelGraph };
 }
 
 export type HostMethod = keyof HostMethods;
@@ -621,4 +653,83 @@ export interface TuneEnd {
   skipped: number;
   failed: number;
   elapsedMs: number;
+}
+
+// ---- The whole model at a glance (issue 13): incremental run updates, the timeline, the model graph. ----
+
+/** What `runs.layers` answers. */
+export interface RunLayersDelta {
+  run: RunSummary;
+  totals: RunTotals;
+  /** Layers recorded after the cursor sent, in recording order. */
+  layers: LayerResult[];
+  /** Opaque, increasing: send it as `since` next time (unchanged when nothing new was recorded). */
+  cursor: number;
+}
+
+/**
+ * One event of the Chrome trace event format (the JSON Perfetto, chrome://tracing and Nsight-style viewers read):
+ * `X` a complete event with a duration, `i` an instant, `M` metadata (process and thread names and order).
+ * Times in microseconds.
+ */
+export interface TraceEvent {
+  name: string;
+  /** Category: `reference`, `layer`, `layout`, `detect`, `kernel`, `readback`, `skipped`, … */
+  cat?: string;
+  ph: 'X' | 'i' | 'M';
+  /** Start, µs from the trace's origin. */
+  ts?: number;
+  /** Duration, µs (`X` only). */
+  dur?: number;
+  pid: number;
+  tid: number;
+  /** Instant scope (`i` only): `t` thread. */
+  s?: 't';
+  args?: Record<string, string | number | boolean | null>;
+}
+
+/** A Chrome-trace JSON object (`traceEvents` plus what the viewer shows about it). */
+export interface ChromeTrace {
+  traceEvents: TraceEvent[];
+  displayTimeUnit: 'ms';
+  /** What the trace is: run, model, adapter, how times were laid out. */
+  metadata: Record<string, string | number | boolean | null>;
+}
+
+/** A node of a model graph: an operator, a graph input or a graph output. */
+export interface ModelGraphNode {
+  /** Unique within the graph. */
+  id: string;
+  /** The node's name (ONNX `NodeProto.name`, or the value name for inputs and outputs). */
+  name: string;
+  /** Operator type (`Conv`, `Relu`…), or `input` / `output`. */
+  op: string;
+  kind: 'op' | 'input' | 'output';
+  /** Attributes, one short line each (`strides: [2, 2]`, `value: tensor float32 [16]`). */
+  attrs: Record<string, string>;
+  /** Inputs that are constants (weights, biases): value name and dims, shown on hover rather than as nodes. */
+  constants: { name: string; dims: number[] }[];
+  /** The profiled layer this node is (`LayerResult.index`), when it is one of the sparse-capable operators. */
+  layer?: number;
+  /** Why the sparse-capable operator is not profiled (grouped conv…), when it is not. */
+  unsupported?: string;
+}
+
+/** A value flowing from one node to another. */
+export interface ModelGraphEdge {
+  from: string;
+  to: string;
+  /** The value's name. */
+  value: string;
+}
+
+/** What `models.graph` answers. */
+export interface ModelGraph {
+  model: ModelRef;
+  nodes: ModelGraphNode[];
+  edges: ModelGraphEdge[];
+  /** Constant-producing nodes folded into their consumers (ONNX `Constant` ops), counted. */
+  foldedConstants: number;
+  /** Set when the file at the run's model path no longer has the run's sha256 (the graph may not be what ran). */
+  warning?: string;
 }

@@ -319,11 +319,20 @@ LEFT JOIN measurements c ON c.layer_id = l.id AND c.variant = l.chosen AND c.ms 
 WHERE l.skipped IS NULL;
 `;
 
+const v4 = /* sql */ `
+-- The timeline of a run (issue 13): the reference model's own time per input (onnxruntime on the CPU, the whole model
+-- with the profiled layers' tensors captured), and per layer the readback of the chosen variant's output (copy and map
+-- of C [M, N] after its verification run, CPU clock). NULL for runs recorded before v4.
+ALTER TABLE inputs ADD COLUMN reference_ms REAL CHECK (reference_ms >= 0);
+ALTER TABLE layers ADD COLUMN readback_ms REAL CHECK (readback_ms >= 0);
+`;
+
 /** All migrations, in order; `MIGRATIONS[i].version === i + 1`. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'runs, layers, micro-tiles, measurements, kernels', sql: v1 },
   { version: 2, description: 'tile databases, tile points, per-layer policy decisions', sql: v2 },
   { version: 3, description: 'families as data, dense baselines, attribution, measurement statistics and samples', sql: v3 },
+  { version: 4, description: 'timeline: reference-run time per input, readback time per layer', sql: v4 },
 ];
 
 /** The schema version this code writes and reads (`PRAGMA user_version` after all migrations). */

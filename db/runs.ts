@@ -177,8 +177,8 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
         db
           .prepare(
             `INSERT INTO layers (run_id, input_position, layer_index, name, op, m, n, k, sparsity, chosen, skipped, recorded_at,
-                                 baseline, default_dense, ideal_density, attribution_json)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                                 baseline, default_dense, ideal_density, attribution_json, readback_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             runId,
@@ -197,6 +197,7 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
             layer.defaultDense ?? null,
             layer.idealDensity ?? null,
             JSON.stringify(attributionOf(layer)),
+            layer.readbackMs ?? null,
           )
           .lastInsertRowid,
       );
@@ -287,6 +288,19 @@ function validateLayer(layer: RecordedLayer, kernels: readonly KernelSource[]): 
 function variantKernels(v: RecordedVariant): string[] {
   const list = v.kernelHashes ?? (v.wgslHash ? [v.wgslHash] : []);
   return [...new Set(v.wgslHash && !list.includes(v.wgslHash) ? [...list, v.wgslHash] : list)];
+}
+
+/**
+ * Stores the reference run's wall time on one input of a run (the model's own end-to-end time in the timeline), ms.
+ * @throws RunNotFoundError when the run does not exist; RunStateError when it has no such input; DatabaseError.
+ */
+export function recordReference(db: Db, runId: number, input: number, ms: number): void {
+  guarded(db.name, `recording the reference time of input ${input} of run ${runId}`, () => {
+    const info = db.prepare('UPDATE inputs SET reference_ms = ? WHERE run_id = ? AND position = ?').run(ms, runId, input);
+    if (info.changes === 1) return;
+    if (!runExists(db, runId)) throw new RunNotFoundError(runId, db.name);
+    throw new RunStateError(`run ${runId} has no input ${input}`, runId);
+  });
 }
 
 /**
@@ -464,6 +478,7 @@ interface InputRow {
   shape_json: string;
   preprocess: string;
   synthetic: number;
+  reference_ms: number | null;
 }
 
 interface TotalsRow {
@@ -515,7 +530,9 @@ function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
 }
 
 function toInput(r: InputRow): InputRef {
-  return { path: r.path, kind: r.kind, shape: JSON.parse(r.shape_json) as number[], preprocess: r.preprocess, synthetic: r.synthetic === 1 };
+  const input: InputRef = { path: r.path, kind: r.kind, shape: JSON.parse(r.shape_json) as number[], preprocess: r.preprocess, synthetic: r.synthetic === 1 };
+  if (r.reference_ms !== null) input.referenceMs = r.reference_ms;
+  return input;
 }
 
 /**
@@ -557,6 +574,7 @@ interface LayerRow {
   default_dense: string | null;
   ideal_density: number | null;
   attribution_json: string;
+  readback_ms: number | null;
 }
 
 interface MeasurementRow {
@@ -606,73 +624,125 @@ interface HeatmapRow {
  * The summary's `complete` is true only for a run marked by finishRun.
  * @throws RunNotFoundError when no run has this id.
  */
-export function getRunReport(db: Db, runId: number): RunReport {
+export function getRunReport(db: Db, runId: number, opts: { heatmaps?: boolean } = {}): RunReport {
   return guarded(db.name, `reading run ${runId}`, () =>
     // One read transaction: a writer adding a layer meanwhile cannot make layers and totals disagree.
     db.transaction(() => {
-      const run = db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(runId) as RunRow | undefined;
-      if (!run) throw new RunNotFoundError(runId, db.name);
-      const inputs = (db.prepare('SELECT * FROM inputs WHERE run_id = ? ORDER BY position').all(runId) as InputRow[]).map(toInput);
-
-      const tiles = groupBy(
-        db
-          .prepare(
-            `SELECT t.layer_id, t.shape, t.density, t.effective_density FROM micro_tiles t JOIN layers l ON l.id = t.layer_id
-             WHERE l.run_id = ? ORDER BY t.layer_id, t.position`,
-          )
-          .all(runId) as { layer_id: number; shape: string; density: number; effective_density: number | null }[],
-        (r): MicroTileDensity => (r.effective_density === null ? { shape: r.shape, density: r.density } : { shape: r.shape, density: r.density, effectiveDensity: r.effective_density }),
-      );
-      const variants = groupBy(
-        db
-          .prepare(
-            `SELECT ms.* FROM measurements ms JOIN layers l ON l.id = ms.layer_id
-             WHERE l.run_id = ? ORDER BY ms.layer_id, ms.position`,
-          )
-          .all(runId) as MeasurementRow[],
-        toVariant,
-      );
-      const heatmaps = new Map(
-        (
-          db
-            .prepare('SELECT h.* FROM heatmaps h JOIN layers l ON l.id = h.layer_id WHERE l.run_id = ?')
-            .all(runId) as HeatmapRow[]
-        ).map((h): [number, Heatmap] => [h.layer_id, { rows: h.rows, cols: h.cols, cellM: h.cell_m, cellK: h.cell_k, values: decodeF64(h.cell_values) }]),
-      );
-
-      const layerRows = db.prepare('SELECT * FROM layers WHERE run_id = ? ORDER BY input_position, layer_index').all(runId) as LayerRow[];
-      const layers = layerRows.map((l) => {
-        const out: LayerResult = {
-          index: l.layer_index,
-          name: l.name,
-          op: l.op,
-          m: l.m,
-          n: l.n,
-          k: l.k,
-          sparsity: nan(l.sparsity),
-          microTiles: tiles.get(l.id) ?? [],
-          variants: variants.get(l.id) ?? [],
-          chosen: l.chosen,
-          input: l.input_position,
-        };
-        if (l.skipped !== null) out.skipped = l.skipped;
-        if (l.baseline !== null) out.baseline = l.baseline;
-        if (l.default_dense !== null) out.defaultDense = l.default_dense;
-        if (l.ideal_density !== null) out.idealDensity = l.ideal_density;
-        Object.assign(out, JSON.parse(l.attribution_json) as Partial<LayerResult>);
-        const h = heatmaps.get(l.id);
-        if (h) out.heatmap = h;
-        return out;
-      });
-      const policies = layerPolicies(db, runId);
-      for (const [i, l] of layerRows.entries()) {
-        const p = policies.get(l.id);
-        if (p) Object.assign(layers[i]!, p);
-      }
-      const totals = toTotals(db.prepare(`${TOTALS_SELECT} WHERE run_id = ? GROUP BY run_id`).get(runId) as TotalsRow | undefined);
-      return { run: toSummary(run, inputs), layers, totals };
+      const { run, totals } = runHead(db, runId);
+      return { run, layers: readLayers(db, runId, 0, opts.heatmaps !== false).layers, totals };
     })(),
   );
+}
+
+/**
+ * The heat map of one layer of a run on one input, or null when it has none (skipped, or not recorded).
+ * @throws RunNotFoundError when no run has this id.
+ */
+export function getLayerHeatmap(db: Db, runId: number, input: number, layerIndex: number): Heatmap | null {
+  return guarded(db.name, `reading the heat map of layer ${layerIndex} of run ${runId}`, () => {
+    if (!runExists(db, runId)) throw new RunNotFoundError(runId, db.name);
+    const h = db
+      .prepare('SELECT h.* FROM heatmaps h JOIN layers l ON l.id = h.layer_id WHERE l.run_id = ? AND l.input_position = ? AND l.layer_index = ?')
+      .get(runId, input, layerIndex) as HeatmapRow | undefined;
+    return h ? { rows: h.rows, cols: h.cols, cellM: h.cell_m, cellK: h.cell_k, values: decodeF64(h.cell_values) } : null;
+  });
+}
+
+/**
+ * What changed in a run since `since` (a cursor a previous call returned; 0 for everything): the layers recorded
+ * after it, in recording order and without heat maps (getLayerHeatmap), with the run's summary and totals now, and
+ * the next cursor. The cursor is the row id of the last layer returned, so a layer is never sent twice nor skipped.
+ * @throws RunNotFoundError when no run has this id.
+ */
+export function getRunLayersSince(db: Db, runId: number, since: number): { run: RunSummary; totals: RunTotals; layers: LayerResult[]; cursor: number } {
+  return guarded(db.name, `reading run ${runId}`, () =>
+    db.transaction(() => {
+      const head = runHead(db, runId);
+      const { layers, cursor } = readLayers(db, runId, since, false);
+      return { ...head, layers, cursor: Math.max(since, cursor) };
+    })(),
+  );
+}
+
+/** The model a run profiled, or null when no run has this id. */
+export function getRunModel(db: Db, runId: number): ModelRef | null {
+  return guarded(db.name, `reading the model of run ${runId}`, () => {
+    const row = db.prepare('SELECT m.path, m.sha256 FROM runs r JOIN models m ON m.id = r.model_id WHERE r.id = ?').get(runId) as ModelRef | undefined;
+    return row ? { path: row.path, sha256: row.sha256 } : null;
+  });
+}
+
+/** A run's summary and totals. @throws RunNotFoundError */
+function runHead(db: Db, runId: number): { run: RunSummary; totals: RunTotals } {
+  const run = db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(runId) as RunRow | undefined;
+  if (!run) throw new RunNotFoundError(runId, db.name);
+  const inputs = (db.prepare('SELECT * FROM inputs WHERE run_id = ? ORDER BY position').all(runId) as InputRow[]).map(toInput);
+  const totals = toTotals(db.prepare(`${TOTALS_SELECT} WHERE run_id = ? GROUP BY run_id`).get(runId) as TotalsRow | undefined);
+  return { run: toSummary(run, inputs), totals };
+}
+
+/**
+ * A run's layers whose row id is above `since`, in (input, index) order for a whole run (since = 0) and in recording
+ * order otherwise (the same order: a job records input by input, layer by layer), with the largest row id read.
+ */
+function readLayers(db: Db, runId: number, since: number, withHeatmaps: boolean): { layers: LayerResult[]; cursor: number } {
+  const tiles = groupBy(
+    db
+      .prepare(
+        `SELECT t.layer_id, t.shape, t.density, t.effective_density FROM micro_tiles t JOIN layers l ON l.id = t.layer_id
+         WHERE l.run_id = ? AND l.id > ? ORDER BY t.layer_id, t.position`,
+      )
+      .all(runId, since) as { layer_id: number; shape: string; density: number; effective_density: number | null }[],
+    (r): MicroTileDensity => (r.effective_density === null ? { shape: r.shape, density: r.density } : { shape: r.shape, density: r.density, effectiveDensity: r.effective_density }),
+  );
+  const variants = groupBy(
+    db
+      .prepare(
+        `SELECT ms.* FROM measurements ms JOIN layers l ON l.id = ms.layer_id
+         WHERE l.run_id = ? AND l.id > ? ORDER BY ms.layer_id, ms.position`,
+      )
+      .all(runId, since) as MeasurementRow[],
+    toVariant,
+  );
+  const heatmaps = new Map(
+    (withHeatmaps
+      ? (db.prepare('SELECT h.* FROM heatmaps h JOIN layers l ON l.id = h.layer_id WHERE l.run_id = ? AND l.id > ?').all(runId, since) as HeatmapRow[])
+      : []
+    ).map((h): [number, Heatmap] => [h.layer_id, { rows: h.rows, cols: h.cols, cellM: h.cell_m, cellK: h.cell_k, values: decodeF64(h.cell_values) }]),
+  );
+
+  const order = since > 0 ? 'id' : 'input_position, layer_index';
+  const layerRows = db.prepare(`SELECT * FROM layers WHERE run_id = ? AND id > ? ORDER BY ${order}`).all(runId, since) as LayerRow[];
+  const layers = layerRows.map((l) => {
+    const out: LayerResult = {
+      index: l.layer_index,
+      name: l.name,
+      op: l.op,
+      m: l.m,
+      n: l.n,
+      k: l.k,
+      sparsity: nan(l.sparsity),
+      microTiles: tiles.get(l.id) ?? [],
+      variants: variants.get(l.id) ?? [],
+      chosen: l.chosen,
+      input: l.input_position,
+    };
+    if (l.skipped !== null) out.skipped = l.skipped;
+    if (l.baseline !== null) out.baseline = l.baseline;
+    if (l.default_dense !== null) out.defaultDense = l.default_dense;
+    if (l.ideal_density !== null) out.idealDensity = l.ideal_density;
+    if (l.readback_ms !== null) out.readbackMs = l.readback_ms;
+    Object.assign(out, JSON.parse(l.attribution_json) as Partial<LayerResult>);
+    const h = heatmaps.get(l.id);
+    if (h) out.heatmap = h;
+    return out;
+  });
+  const policies = layerPolicies(db, runId);
+  for (const [i, l] of layerRows.entries()) {
+    const p = policies.get(l.id);
+    if (p) Object.assign(layers[i]!, p);
+  }
+  return { layers, cursor: layerRows.reduce((m, l) => Math.max(m, l.id), 0) };
 }
 
 function toVariant(r: MeasurementRow): VariantResult {

@@ -6,12 +6,13 @@ import { profileCommand } from './commands/profile.ts';
 import { runsCommand } from './commands/runs.ts';
 import { serveCommand } from './commands/serve.ts';
 import { showCommand } from './commands/show.ts';
+import { traceCommand } from './commands/trace.ts';
 import { tuneCommand } from './commands/tune.ts';
 import { exportCommand } from './commands/export.ts';
 import { pruneCommand } from './commands/prune.ts';
 import { UsageError, type Command } from './commands/common.ts';
 
-const commands: Command[] = [profileCommand, runsCommand, showCommand, serveCommand, tuneCommand, exportCommand, pruneCommand];
+const commands: Command[] = [profileCommand, runsCommand, showCommand, traceCommand, serveCommand, tuneCommand, exportCommand, pruneCommand];
 
 const HELP = `pit — PIT Studio's command line: dynamic sparsity profiling with PIT kernels over WebGPU
 

@@ -116,8 +116,11 @@ export interface PreparedVariant {
   plan: VariantPlan;
   /** Every distinct program that runs (layout, detection, zero-fills, kernel), in dispatch order; `hash` = sha256 of `text`. */
   wgsl: { label: string; hash: string; text: string }[];
-  /** Runs all phases once and reads back C [M, N] and the detected micro-tile density (null without detection). */
-  runOnce(): Promise<{ output: Float32Array; density: number | null }>;
+  /**
+   * Runs all phases once and reads back C [M, N] and the detected micro-tile density (null without detection);
+   * `readbackMs`: the copy and map of C, CPU clock (the readback of the timeline).
+   */
+  runOnce(): Promise<{ output: Float32Array; density: number | null; readbackMs: number }>;
   /** `count` timed samples; each sample's phases are `[layout, detection, kernel]` ms. */
   sample(count: number): Promise<{ samples: PhaseSample[]; method: 'timestamp' | 'cpu' }>;
   /** The dispatches of every phase in order (for warming the GPU up). */
@@ -183,7 +186,9 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
         await runDispatches(ctx, phases.flat());
         const verr = await device.popErrorScope();
         if (verr) throw new Error(`variant ${name}: GPU validation error: ${verr.message.split('\n')[0]}`);
+        const t0 = performance.now();
         const output = await readF32(device, shared.c!, ops.m * ops.n);
+        const readbackMs = performance.now() - t0;
         let density: number | null = null;
         if (plan.counts) {
           const counts = await readU32(device, shared[plan.counts.buffer]!, plan.counts.length);
@@ -191,7 +196,7 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
           for (const c of counts) sum += c;
           density = sum / plan.counts.microTiles;
         }
-        return { output, density };
+        return { output, density, readbackMs };
       },
       sample: (count) => samplePhases(ctx, phases, count),
       dispatches: () => phases.flat(),

@@ -46,6 +46,8 @@ export interface Measured {
   /** Every sample's phases `[layout, detection, kernel]`, ms, in the order taken. */
   samples: PhaseSample[];
   stats: SampleStats;
+  /** Copy and map of C after the verification run, ms (CPU clock); NaN when it did not run. */
+  readbackMs: number;
 }
 
 /** Thrown through when the job is cancelled or the device lost (measurement must stop, not record an error). */
@@ -96,7 +98,7 @@ export class LayerMeasurement {
           wgslHash: '',
           effectiveDensity: c.effectiveDensity,
         };
-        const m: Measured = { candidate: c, result, samples: [], stats: sampleStats([]) };
+        const m: Measured = { candidate: c, result, samples: [], stats: sampleStats([]), readbackMs: NaN };
         lm.measured.push(m);
         let v: PreparedVariant | null = null;
         try {
@@ -104,7 +106,8 @@ export class LayerMeasurement {
           for (const w of v.wgsl) onKernel(w);
           result.wgslHash = v.wgsl.at(-1)!.hash;
           result.kernelHashes = v.wgsl.map((w) => w.hash);
-          const { output, density } = await v.runOnce();
+          const { output, density, readbackMs } = await v.runOnce();
+          m.readbackMs = readbackMs;
           const cmp = verify.output(output);
           Object.assign(result, { maxAbsErr: cmp.maxAbsErr, maxRelErr: cmp.maxRelErr, ok: cmp.ok });
           if (!cmp.ok) result.error = `output differs from the reference: max abs err ${cmp.maxAbsErr.toExponential(2)} > tolerance ${cmp.tolerance.toExponential(2)}`;

@@ -194,7 +194,9 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     for (const [inputIndex, input] of inputs.entries()) {
       checkCancel(env.signal);
       emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${input.label}` });
+      const refStart = performance.now();
       const captured = await session.run(input.feeds);
+      env.sink.recordReference?.(runId, inputIndex, performance.now() - refStart);
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
         checkCancel(env.signal);
@@ -342,6 +344,9 @@ async function profileLayer(
     defaultDense,
     ...att.layer,
   };
+  // The readback of the timeline: the chosen variant's output copied back after its verification run.
+  const readbackMs = lm.measured.find((x) => x.candidate.name === att.chosen)?.readbackMs;
+  if (readbackMs !== undefined && Number.isFinite(readbackMs)) layer.readbackMs = readbackMs;
   if (decision) {
     layer.predicted = { variant: decision.chosen.variant, ms: decision.chosen.ms };
     layer.candidates = decision.candidates.map((c) => ({ variant: c.variant, rule: c.rule, ms: c.ms, kernelMs: c.kernelMs, detectMs: c.detectMs, density: c.density }));

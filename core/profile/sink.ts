@@ -17,6 +17,8 @@ export interface RunSink {
   createRun(run: { model: ModelRef; adapter: AdapterDescriptor; inputs: InputRef[]; families: string[]; repeat: number; options: object }): number;
   /** Stores one finished layer with the WGSL of every kernel that ran for it. */
   recordLayer(runId: number, layer: LayerResult, kernels: KernelText[]): void;
+  /** Stores the reference run's wall time on input `input`, ms (the timeline's model time). Optional for older sinks. */
+  recordReference?(runId: number, input: number, ms: number): void;
   /** Marks the run complete. */
   finishRun(runId: number): void;
   /** Marks the run incomplete with a one-line reason (`cancelled`, or the error). */

@@ -45,7 +45,8 @@ const JOB_ID = /^[\w-]{1,64}$/;
 const SCHEMAS = {
   'host.info': {},
   'runs.list': {},
-  'runs.get': { id: { type: 'int', min: 1 } },
+  'runs.get': { id: { type: 'int', min: 1 }, heatmaps: { type: 'bool', optional: true } },
+  'runs.heatmap': { id: { type: 'int', min: 1 }, input: { type: 'int', min: 0 }, layer: { type: 'int', min: 0 } },
   'runs.delete': { id: { type: 'int', min: 1 } },
   'runs.kernels': { id: { type: 'int', min: 1 }, input: { type: 'int', min: 0 }, layer: { type: 'int', min: 0 } },
   'wgsl.get': { hash: { type: 'string', pattern: SHA256, what: 'a sha256 in lowercase hex (64 characters)' } },
@@ -76,6 +77,9 @@ const SCHEMAS = {
   },
   'tiledb.cancel': { jobId: { type: 'string', pattern: JOB_ID, what: 'a job id' } },
   'tiledb.status': {},
+  'runs.layers': { id: { type: 'int', min: 1 }, since: { type: 'int', min: 0 } },
+  'runs.trace': { id: { type: 'int', min: 1 } },
+  'models.graph': { runId: { type: 'int', min: 1, optional: true }, modelPath: { type: 'string', optional: true } },
 } satisfies { [M in HostMethod]: { [K in keyof HostMethods[M]['params']]-?: Field } };
 
 /** Every method the host serves, in a stable order (the preload's allow-list, the host's dispatch table). */

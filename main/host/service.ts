@@ -15,7 +15,11 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describeAdapter, type GpuContext } from '../../core/gpu/device.ts';
 import type { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
-import { oneLine } from '../../core/model/errors.ts';
+import { ModelError, oneLine } from '../../core/model/errors.ts';
+import { modelGraph } from '../../core/model/graph.ts';
+import { importModel } from '../../core/model/import.ts';
+import { findSparseOps } from '../../core/model/sparse-ops.ts';
+import { runTrace } from '../../core/report/trace.ts';
 import { kernelSourcesHash, pointKey, TUNER_VERSION } from '../../core/pit/tiledb.ts';
 import type { tune as tuneFn, TunePlan } from '../../core/pit/tuner.ts';
 import type { ProfileEnv, ProfileOptions } from '../../core/profile/profile.ts';
@@ -28,6 +32,8 @@ import type {
   JobEnd,
   LayerResult,
   FamilyInfo,
+  Heatmap,
+  ModelGraph,
   ProfileDefaults,
   ProfileJobInfo,
   ProfileRequest,
@@ -40,7 +46,7 @@ import type {
   TuneRequest,
 } from '../../core/protocol.ts';
 import type { PitDatabase } from '../../db/open.ts';
-import { deleteRun, getKernelWgsl, getLayerKernels, getRunReport, listRuns } from '../../db/runs.ts';
+import { deleteRun, getKernelWgsl, getLayerHeatmap, getLayerKernels, getRunLayersSince, getRunModel, getRunReport, listRuns } from '../../db/runs.ts';
 import { listTileDbs, loadTileDb, openTileDb, recordTilePoint, tilePointKeys } from '../../db/tiledb.ts';
 import type { ImagePresetName } from '../../core/inputs/presets.ts';
 import { lookupTileDb } from '../commands/tune.ts';
@@ -98,6 +104,7 @@ export class HostService {
   private tuneJob: TuneJob | null = null;
   private gpu: Promise<GpuHandle> | null = null;
   private closed = false;
+  private graphCache: { key: string; graph: ModelGraph } | null = null;
 
   constructor(private readonly deps: HostDeps) {}
 
@@ -124,7 +131,9 @@ export class HostService {
       case 'runs.list':
         return listRuns(db);
       case 'runs.get':
-        return forTheWire(getRunReport(db, p.id as number));
+        return forTheWire(getRunReport(db, p.id as number, { heatmaps: p.heatmaps !== false }));
+      case 'runs.heatmap':
+        return heatmapForTheWire(getLayerHeatmap(db, p.id as number, p.input as number, p.layer as number));
       case 'runs.delete':
         return this.deleteRun(p.id as number);
       case 'runs.kernels':
@@ -152,7 +161,49 @@ export class HostService {
         return this.cancelTune(p.jobId as string);
       case 'tiledb.status':
         return { job: this.tuneJob ? { ...this.tuneJob.info } : null };
+      case 'runs.layers':
+        return getRunLayersSince(db, p.id as number, p.since as number);
+      case 'runs.trace':
+        return runTrace(getRunReport(db, p.id as number));
+      case 'models.graph':
+        return this.modelGraph(p.runId as number | undefined, p.modelPath as string | undefined);
     }
+  }
+
+  /** The graph of a run's model (checked against the run's sha256) or of a model file; the last one is cached. */
+  private modelGraph(runId: number | undefined, modelPath: string | undefined): ModelGraph {
+    if ((runId === undefined) === (modelPath === undefined)) throw new RpcError('invalid-params', 'models.graph: give either runId or modelPath');
+    let path: string;
+    let expected: string | null = null;
+    if (runId !== undefined) {
+      const ref = getRunModel(this.deps.db, runId);
+      if (!ref) throw new RpcError('not-found', `no run ${runId} in ${this.deps.dbPath}`);
+      path = ref.path;
+      expected = ref.sha256;
+    } else path = resolve(modelPath!);
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      throw new RpcError('not-found', `model file not found: ${path}${runId !== undefined ? ` (the model of run ${runId} was moved or deleted)` : ''}`);
+    }
+    const key = `${path}\0${st.size}\0${st.mtimeMs}`;
+    if (this.graphCache?.key !== key) {
+      // The importer of the model's format gives the IR; modelGraph works on the IR whatever the format.
+      let model;
+      try {
+        model = importModel(path);
+      } catch (e) {
+        if (e instanceof ModelError) throw new RpcError('invalid-params', `models.graph: ${e.message}`);
+        throw e;
+      }
+      this.graphCache = { key, graph: { model: { path, sha256: model.sha256 }, ...modelGraph(model, findSparseOps(model)) } };
+    }
+    const graph = this.graphCache.graph;
+    if (expected !== null && graph.model.sha256 !== expected) {
+      return { ...graph, warning: `the file at ${path} is not the model run ${runId} profiled (sha256 ${graph.model.sha256.slice(0, 12)}…, the run's ${expected.slice(0, 12)}…)` };
+    }
+    return graph;
   }
 
   /**
@@ -306,6 +357,7 @@ export class HostService {
         base.recordLayer(runId, layer, kernels);
         this.emit({ type: 'runs.changed', runId, change: 'layer' });
       },
+      ...(base.recordReference ? { recordReference: (runId: number, input: number, ms: number) => base.recordReference!(runId, input, ms) } : {}),
       finishRun: (runId) => base.finishRun(runId),
       failRun: (runId, message) => base.failRun(runId, message),
     };
@@ -470,11 +522,15 @@ const HEATMAP_SCALE = 1e4;
  * The report as clients get it: heat-map occupancies rounded to 4 decimals (the database keeps full precision).
  * Dividing by an integer scale gives the double nearest the decimal, so JSON prints it short (0.4375, not 0.43750000000000006).
  */
-export function forTheWire(report: RunReport): RunReport {
-  for (const l of report.layers) {
-    if (l.heatmap) l.heatmap.values = l.heatmap.values.map((v) => Math.round(v * HEATMAP_SCALE) / HEATMAP_SCALE);
-  }
+export function forTheWire<R extends Pick<RunReport, 'layers'>>(report: R): R {
+  for (const l of report.layers) heatmapForTheWire(l.heatmap ?? null);
   return report;
+}
+
+/** One heat map rounded as `forTheWire` does (in place); null stays null. */
+export function heatmapForTheWire(h: Heatmap | null): Heatmap | null {
+  if (h) h.values = h.values.map((v) => Math.round(v * HEATMAP_SCALE) / HEATMAP_SCALE);
+  return h;
 }
 
 /** `Name: message` on one line (`ModelError: model file not found: …`); plain `Error`s without the prefix. */

@@ -9,10 +9,11 @@
  * (servePaced): a client that stops reading stops being served, and one that lets replies pile up is dropped.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HostEvent, HostStatus, RpcEventMessage } from '../../core/protocol.ts';
 import { contentSecurityPolicy } from '../csp.ts';
@@ -299,6 +300,7 @@ function serveStatic(req: IncomingMessage, res: ServerResponse, root: string | n
     return;
   }
   if (pathname === '/' || pathname === '') pathname = '/index.html';
+  pathname = staticAlias(pathname);
   // normalize + prefix check: no `..` or encoded separators escape the renderer directory.
   const file = normalize(join(root, pathname));
   if (!(file === root || file.startsWith(root + sep)) || pathname.includes('\0')) {
@@ -311,7 +313,54 @@ function serveStatic(req: IncomingMessage, res: ServerResponse, root: string | n
   }
   const type = MIME[extname(file)] ?? 'application/octet-stream';
   const extra = type.startsWith('text/html') ? { 'Content-Security-Policy': contentSecurityPolicy([`ws://${LOOPBACK}:${port}`, `ws://localhost:${port}`]), 'X-Frame-Options': 'DENY' } : {};
-  res.writeHead(200, { ...headers, ...extra, 'Content-Type': type, 'Content-Length': statSync(file).size });
+  const gz = acceptsGzip(req) ? gzipped(file, type) : null;
+  if (gz) {
+    res.writeHead(200, { ...headers, ...extra, 'Content-Type': type, 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding', 'Content-Length': gz.length });
+    res.end(req.method === 'HEAD' ? undefined : gz);
+    return;
+  }
+  res.writeHead(200, { ...headers, ...extra, 'Content-Type': type, 'Content-Length': statSync(file).size, ...(isCompressible(type) ? { Vary: 'Accept-Encoding' } : {}) });
   if (req.method === 'HEAD') res.end();
   else createReadStream(file).pipe(res);
+}
+
+/**
+ * Paths served under another name: browsers ask for `/favicon.ico` whatever the page links, and the build ships an
+ * SVG icon (renderer/public/favicon.svg), so the request is answered instead of logging a 404 on every load.
+ */
+export function staticAlias(pathname: string): string {
+  return pathname === '/favicon.ico' ? '/favicon.svg' : pathname;
+}
+
+/** Whether the request accepts a gzip body (`Accept-Encoding: gzip`, not refused with q=0). */
+export function acceptsGzip(req: Pick<IncomingMessage, 'headers'>): boolean {
+  const ae = req.headers['accept-encoding'];
+  const value = Array.isArray(ae) ? ae.join(',') : (ae ?? '');
+  return value.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== '*') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return !q || Number(q.slice(2)) > 0;
+  });
+}
+
+/** Text types worth compressing (the bundle, styles, the page, icons); images and fonts are compressed already. */
+function isCompressible(type: string): boolean {
+  return type.startsWith('text/') || type.startsWith('application/json') || type.startsWith('image/svg');
+}
+
+/** Compressed bodies by file, kept while the file is unchanged (the build is static: each file is compressed once). */
+const gzipCache = new Map<string, { stamp: string; body: Buffer }>();
+
+/** The gzip body of a compressible static file (cached by size and mtime), or null when not worth it. */
+export function gzipped(file: string, type: string): Buffer | null {
+  if (!isCompressible(type)) return null;
+  const st = statSync(file);
+  if (st.size < 1024) return null; // a few hundred bytes gain nothing over the header overhead
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  const hit = gzipCache.get(file);
+  if (hit && hit.stamp === stamp) return hit.body;
+  const body = gzipSync(readFileSync(file), { level: 9 });
+  gzipCache.set(file, { stamp, body });
+  return body;
 }

@@ -1,13 +1,35 @@
 /**
- * ECharts, tree-shaken to what the app draws (bar and line charts on a canvas). Animation is off everywhere: the
- * charts are redrawn on every layer step and progress event, and tweening big series costs more than it shows.
+ * ECharts, tree-shaken to what the app draws (bar, line, scatter and custom series on a canvas). Animation is off
+ * everywhere: the charts are redrawn on every layer step and progress event, and tweening big series costs more than
+ * it shows.
  */
-import { BarChart, LineChart } from 'echarts/charts';
-import { DatasetComponent, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent } from 'echarts/components';
+import { BarChart, CustomChart, LineChart, ScatterChart } from 'echarts/charts';
+import {
+  DataZoomComponent,
+  DatasetComponent,
+  GridComponent,
+  LegendComponent,
+  MarkLineComponent,
+  TitleComponent,
+  TooltipComponent,
+} from 'echarts/components';
 import { use } from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
 
-use([CanvasRenderer, BarChart, LineChart, GridComponent, TooltipComponent, LegendComponent, TitleComponent, DatasetComponent, MarkLineComponent]);
+use([
+  CanvasRenderer,
+  BarChart,
+  LineChart,
+  ScatterChart,
+  CustomChart,
+  GridComponent,
+  TooltipComponent,
+  LegendComponent,
+  TitleComponent,
+  DatasetComponent,
+  MarkLineComponent,
+  DataZoomComponent,
+]);
 
 /** Options every chart starts from. */
 export const BASE_OPTION = {
@@ -17,3 +39,6 @@ export const BASE_OPTION = {
   hoverLayerThreshold: 3000,
   progressiveThreshold: 3000,
 } as const;
+
+/** Axis and label grey with at least 4.5:1 contrast on white (WCAG AA for text). */
+export const AXIS_TEXT = '#4a545f';

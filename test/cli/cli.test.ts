@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../core/protocol.ts';
+import type { ChromeTrace, RunReport } from '../../core/protocol.ts';
 import { buildModel, randomFloats } from '../model/onnx-builders.ts';
 import { npyBytes } from '../inputs/npy-fixtures.ts';
 
@@ -165,6 +165,30 @@ describe('pit profile on the real PaddleOCR det model', () => {
     expect(show.stdout).toContain(profiled[0]!.name);
     expect(show.stdout).toMatch(/chosen/);
     expect(pit(['show', '999', '--db', db]).stderr).toMatch(/no run 999/);
+
+    // The timeline (issue 13): the reference time per input and the readback per layer are measured and stored…
+    const id = String(report.run.id);
+    const stored = JSON.parse(pit(['show', id, '--db', db, '--json', '-']).stdout) as RunReport;
+    for (const i of stored.run.inputs) expect(i.referenceMs).toBeGreaterThan(0);
+    for (const l of stored.layers.filter((x) => !x.skipped)) expect(l.readbackMs).toBeGreaterThan(0);
+    // …and `pit trace` writes them as a Chrome trace whose chosen lane adds up to the run's chosen total.
+    const out = join(dir, 'trace.json');
+    const tr = pit(['trace', id, '--db', db, '--out', out, '--json']);
+    expect(tr.status, tr.stderr).toBe(0);
+    const summary = JSON.parse(tr.stdout) as { events: number; spans: number; chosenMs: number; referenceMs: number };
+    const trace = JSON.parse(readFileSync(out, 'utf8')) as ChromeTrace;
+    expect(summary.events).toBe(trace.traceEvents.length);
+    expect(trace.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'reference')).toHaveLength(2);
+    expect(trace.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'layer')).toHaveLength(profiled.length);
+    expect(trace.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'readback')).toHaveLength(profiled.length);
+    expect(trace.traceEvents.filter((e) => e.ph === 'i' && e.cat === 'skipped')).toHaveLength(skipped.length);
+    expect(summary.chosenMs).toBeCloseTo(stored.totals.chosenMs, 5); // the trace rounds to the nanosecond
+    expect(summary.referenceMs).toBeCloseTo(stored.run.inputs.reduce((s, i) => s + i.referenceMs!, 0), 5);
+    expect(pit(['trace', '--help']).stdout).toMatch(/Usage: pit trace RUN --out FILE/);
+    expect(pit(['trace', id, '--db', db]).status).toBe(2);
+    const missing = pit(['trace', '999', '--db', db, '--out', out]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/no run 999/);
   });
 
   it('profiles a user model on a .npy input (synthetic MatMul model)', () => {

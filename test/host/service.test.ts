@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../core/gpu/device.ts';
 import type { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { wgslHash } from '../../core/gpu/pipeline-cache.ts';
+import { defaultModelPath } from '../../core/inputs/default.ts';
 import type { ProfileEnv, ProfileOptions } from '../../core/profile/profile.ts';
 import type { AdapterDescriptor, FamilyInfo, HostEvent, LayerResult } from '../../core/protocol.ts';
 import { openDatabase, type PitDatabase } from '../../db/open.ts';
@@ -61,7 +62,7 @@ describe('validateRequest', () => {
     ['runs.get', { id: '3' }, "runs.get: 'id' must be an integer, got '3'"],
     ['runs.get', { id: 0 }, "runs.get: 'id' must be ≥ 1, got 0"],
     ['runs.get', { id: 1.5 }, "runs.get: 'id' must be an integer, got 1.5"],
-    ['runs.get', { id: 1, extra: true }, "runs.get: unknown parameter 'extra' (known: id)"],
+    ['runs.get', { id: 1, extra: true }, "runs.get: unknown parameter 'extra' (known: id, heatmaps)"],
     ['runs.get', [1], 'runs.get: params must be an object, got an array'],
     ['runs.list', { id: 1 }, "runs.list: unknown parameter 'id' (it takes none)"],
     ['wgsl.get', { hash: 'abc' }, "wgsl.get: 'hash' must be a sha256 in lowercase hex (64 characters), got 'abc'"],
@@ -83,6 +84,13 @@ describe('validateRequest', () => {
     ['tiledb.tune', { sparsities: 0.5 }, "tiledb.tune: 'sparsities' must be an array of numbers, got 0.5"],
     ['tiledb.cancel', {}, "tiledb.cancel: missing parameter 'jobId'"],
     ['tiledb.cancel', { jobId: '../x' }, "tiledb.cancel: 'jobId' must be a job id, got '../x'"],
+    ['runs.layers', { id: 1 }, "runs.layers: missing parameter 'since'"],
+    ['runs.layers', { id: 1, since: -1 }, "runs.layers: 'since' must be ≥ 0, got -1"],
+    ['runs.heatmap', { id: 1, input: 0 }, "runs.heatmap: missing parameter 'layer'"],
+    ['runs.get', { id: 1, heatmaps: 'no' }, "runs.get: 'heatmaps' must be true or false, got 'no'"],
+    ['runs.trace', { id: 'x' }, "runs.trace: 'id' must be an integer, got 'x'"],
+    ['models.graph', { runId: 0 }, "models.graph: 'runId' must be ≥ 1, got 0"],
+    ['models.graph', { path: '/x' }, "models.graph: unknown parameter 'path' (known: runId, modelPath)"],
   ])('%s %j → %s', (method, params, message) => {
     expect(() => validateRequest(method, params)).toThrow(new RpcError('invalid-params', message));
   });
@@ -256,6 +264,45 @@ describe('HostService', () => {
     expect(await s.call('profile.status', {})).toEqual({ job: null });
   });
 
+  it('follows a run incrementally (runs.layers with a cursor), serves heat maps on demand and the trace', async () => {
+    const s = service({ profile: fakeProfile(3).profile });
+    await s.call('profile.start', { useDefault: true, inputs: [] });
+    await jobEnd();
+    const a = await s.call('runs.layers', { id: 1, since: 0 });
+    expect(a.layers.map((l) => l.name)).toEqual(['conv0', 'conv1', 'conv2']);
+    expect(a.layers[0]!.heatmap).toBeUndefined();
+    expect(a.run.complete).toBe(true);
+    expect(await s.call('runs.layers', { id: 1, since: a.cursor })).toMatchObject({ layers: [], cursor: a.cursor });
+    expect(await s.call('runs.heatmap', { id: 1, input: 0, layer: 1 })).toEqual(layer(1).heatmap);
+    expect(await s.call('runs.heatmap', { id: 1, input: 0, layer: 7 })).toBeNull();
+    const lean = await s.call('runs.get', { id: 1, heatmaps: false });
+    expect(lean.layers.every((l) => l.heatmap === undefined)).toBe(true);
+    const trace = await s.call('runs.trace', { id: 1 });
+    // Three layers, each with the chosen pit-k (1 ms + 0.1 ms detection) on the chosen lane.
+    expect(trace.metadata.chosenMs).toBeCloseTo(3 * 1.1, 9);
+    expect(trace.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'layer').map((e) => e.name)).toEqual(['conv0', 'conv1', 'conv2']);
+    await expect(s.call('runs.layers', { id: 9, since: 0 })).rejects.toThrow(/run 9/);
+  });
+
+  it('answers models.graph for a model file and for a run, and says when the file is not what ran', async () => {
+    const s = service({ profile: fakeProfile(1).profile });
+    const DET = defaultModelPath();
+    const g = await s.call('models.graph', { modelPath: DET });
+    expect(g.nodes.filter((n) => n.kind === 'op')).toHaveLength(330);
+    expect(g.model.path).toBe(DET);
+    expect(g.warning).toBeUndefined();
+    // The fake job records the model with a made-up sha256: the graph comes with a warning.
+    await s.call('profile.start', { modelPath: DET, inputs: [photo] });
+    await jobEnd();
+    const fromRun = await s.call('models.graph', { runId: 1 });
+    expect(fromRun.nodes).toHaveLength(g.nodes.length);
+    expect(fromRun.warning).toMatch(/is not the model run 1 profiled/);
+    await expect(s.call('models.graph', {})).rejects.toMatchObject({ code: 'invalid-params' });
+    await expect(s.call('models.graph', { runId: 5 })).rejects.toMatchObject({ code: 'not-found' });
+    await expect(s.call('models.graph', { modelPath: join(dir, 'gone.onnx') })).rejects.toMatchObject({ code: 'not-found' });
+    await expect(s.call('models.graph', { modelPath: photo })).rejects.toMatchObject({ code: 'invalid-params', message: expect.stringContaining('not a valid ONNX model') });
+  });
+
   it('fills the job from the defaults and resolves paths', async () => {
     const fake = fakeProfile(1);
     const s = service({ profile: fake.profile });
@@ -337,7 +384,7 @@ describe('HostService', () => {
 
   it('rounds heat maps to 4 decimals for the wire, printing short', () => {
     const r = { run: {}, layers: [{ ...layer(0), heatmap: { rows: 1, cols: 3, cellM: 1, cellK: 1, values: [1 / 3, 0.1 + 0.2, 0.43750000001] } }], totals: {} };
-    const out = forTheWire(r as never);
+    const out = forTheWire(r as unknown as { layers: LayerResult[] });
     expect(JSON.stringify(out.layers[0]!.heatmap!.values)).toBe('[0.3333,0.3,0.4375]');
   });
 

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,8 @@ beforeAll(() => {
   mkdirSync(join(staticDir, 'assets'));
   writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>PIT</title>');
   writeFileSync(join(staticDir, 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(join(staticDir, 'assets', 'big.js'), `/* bundle */\n${'export const x = 1;\n'.repeat(500)}`);
+  writeFileSync(join(staticDir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
 });
 
 afterEach(async () => {
@@ -117,6 +120,34 @@ describe('startWebServer', () => {
     expect((await get(`${s.origin}missing.js`)).status).toBe(404);
     expect([403, 404]).toContain((await get(`${s.origin}../package.json`)).status);
     expect([403, 404]).toContain((await get(`${s.origin}%2e%2e/%2e%2e/etc/passwd`)).status);
+  });
+
+  it('gzips text files for clients that accept it, answers /favicon.ico with the SVG icon', async () => {
+    const s = await serve();
+    const raw = (path: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
+        const req = request({ host: LOOPBACK, port: s.port, path, method: 'GET', headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const plain = await raw('/assets/big.js', {});
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.length).toBe(10_013);
+    const gz = await raw('/assets/big.js', { 'Accept-Encoding': 'br, gzip;q=0.8' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.headers.vary).toBe('Accept-Encoding');
+    expect(gz.body.length).toBeLessThan(200);
+    expect(gunzipSync(gz.body).toString()).toBe(plain.body.toString());
+    expect((await raw('/assets/big.js', { 'Accept-Encoding': 'gzip;q=0' })).headers['content-encoding']).toBeUndefined();
+    // Too small to be worth it.
+    expect((await raw('/assets/app.js', { 'Accept-Encoding': 'gzip' })).headers['content-encoding']).toBeUndefined();
+    const icon = await raw('/favicon.ico', {});
+    expect(icon.status).toBe(200);
+    expect(icon.headers['content-type']).toBe('image/svg+xml');
   });
 
   it('says so when the renderer is not built', async () => {

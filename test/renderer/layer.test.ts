@@ -55,8 +55,14 @@ describe('explainChoice', () => {
   it('says when the tile database predicted the choice, or when its prediction failed', () => {
     const predicted = explainChoice(layer(0, 2, 0.9, 0, { predicted: { variant: 'pit-k', ms: 0.95 }, regret: 0 }));
     expect(predicted.candidates[0]).toMatchObject({ name: 'pit-k', verdict: 'chosen', note: 'predicted fastest by the tile database (0.950 ms predicted), verified' });
+    // A prediction that was not measured, failed, or verified and was only slower says which (never "failed" for slower).
     const overridden = explainChoice(layer(0, 2, 0.9, 0, { predicted: { variant: 'pit-m', ms: 0.5 } }));
-    expect(overridden.candidates[0]!.note).toBe('fastest verified variant (the predicted pit-m failed)');
+    expect(overridden.candidates[0]!.note).toBe('fastest verified variant (the predicted pit-m was not measured)');
+    const l = layer(0, 2, 0.9, 0, { predicted: { variant: 'pit-m 1x32', ms: 0.5 } });
+    l.variants.push(variant('pit-m 1x32', 1.4, 0.1));
+    expect(explainChoice(l).candidates[0]!.note).toBe('fastest verified variant: the predicted pit-m 1x32 verified but measured slower (1.500 ms against 1.000 ms)');
+    l.variants[2] = variant('pit-m 1x32', Number.NaN, 0, { ok: false, error: 'ShaderCompileError: x' });
+    expect(explainChoice(l).candidates[0]!.note).toBe('fastest verified variant (the predicted pit-m 1x32 failed: ShaderCompileError: x)');
     // A prediction that missed: a variant measured faster than the chosen one says so (that is the regret).
     const missed = explainChoice(layer(0, 2, 0.9, 0, { chosen: 'dense', predicted: { variant: 'dense', ms: 1.5 }, regret: 1 }));
     expect(missed.candidates.map((c) => [c.name, c.verdict])).toEqual([

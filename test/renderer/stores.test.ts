@@ -5,7 +5,7 @@ import { useCompareStore } from '../../renderer/src/stores/compare.ts';
 import { useHostStore } from '../../renderer/src/stores/host.ts';
 import { formToRequest, useProfileStore, type ProfileForm } from '../../renderer/src/stores/profile.ts';
 import { REFRESH_DEBOUNCE_MS, toggleSelection, useRunsStore } from '../../renderer/src/stores/runs.ts';
-import { useRunStore } from '../../renderer/src/stores/run.ts';
+import { FOLLOW_DEBOUNCE_MS, useRunStore } from '../../renderer/src/stores/run.ts';
 import { HostError } from '../../renderer/src/transport/types.ts';
 import type { FamilyInfo } from '../../core/protocol.ts';
 import { fakeTransport, layer, report, skipped } from './fixtures.ts';
@@ -140,15 +140,24 @@ describe('run and compare stores', () => {
   it('opens a run, steps through the current input and follows a layer across inputs', async () => {
     const r = report(3, [layer(0, 2, 1), skipped(1), layer(0, 2, 1, 1, { sparsity: 0.9 }), skipped(1, 1)]);
     r.run.inputs.push({ ...r.run.inputs[0]!, path: '/i/b.jpg' });
-    const f = fakeTransport({ 'host.info': () => INFO, 'runs.get': () => r, 'runs.kernels': () => ({}) });
+    const hm = { rows: 1, cols: 2, cellM: 64, cellK: 16, values: [0.5, 1] };
+    const f = fakeTransport({
+      'host.info': () => INFO,
+      'runs.layers': () => ({ run: r.run, totals: r.totals, layers: r.layers, cursor: 4 }),
+      'runs.kernels': () => ({}),
+      'runs.heatmap': () => hm,
+    });
     useHostStore().connect(f.t);
     const run = useRunStore();
     await run.open(3);
+    expect(f.calls.find((c) => c.method === 'runs.layers')!.params).toEqual({ id: 3, since: 0 });
     expect(run.layers.map((l) => l.name)).toEqual(['conv0', 'conv1']);
+    expect(run.heatmap).toEqual(hm);
     expect(run.acrossInputs.map((l) => l.sparsity)).toEqual([0.5, 0.9]);
     await run.select(5);
     expect(run.position).toBe(1);
     expect(run.current?.skipped).toBeTruthy();
+    expect(run.heatmap).toBeNull();
     await run.select(0);
     await run.selectInput(1);
     expect(run.current).toMatchObject({ input: 1, index: 0 });
@@ -158,6 +167,72 @@ describe('run and compare stores', () => {
       { id: 3, input: 0, layer: 0 },
       { id: 3, input: 1, layer: 0 },
     ]);
+    // Heat maps are fetched once per layer however often it is shown (never for skipped layers).
+    expect(f.calls.filter((c) => c.method === 'runs.heatmap').map((c) => c.params)).toEqual([
+      { id: 3, input: 0, layer: 0 },
+      { id: 3, input: 1, layer: 0 },
+    ]);
+  });
+
+  it('sorts and filters the layer list, keeping the current layer', async () => {
+    const r = report(3, [layer(0, 2, 1), skipped(1), layer(2, 8, 9), layer(3, 4, 1, 0, { name: 'attn_qk', op: 'MatMul' })]);
+    const f = fakeTransport({ 'host.info': () => INFO, 'runs.layers': () => ({ run: r.run, totals: r.totals, layers: r.layers, cursor: 4 }), 'runs.kernels': () => ({}), 'runs.heatmap': () => null });
+    useHostStore().connect(f.t);
+    const run = useRunStore();
+    await run.open(3);
+    await run.select(2); // conv2
+    run.sortBy('chosenMs');
+    expect(run.layers.map((l) => l.index)).toEqual([2, 0, 3, 1]); // 8 ms, then 1.1 ms twice (model order on ties), skipped last
+    expect(run.current?.index).toBe(2);
+    run.setFilter({ status: 'pit' });
+    expect(run.layers.map((l) => l.index)).toEqual([0, 3]);
+    expect(run.position).toBe(0); // conv2 is filtered out: back to the first
+    run.setFilter({ status: 'all', text: 'matmul' });
+    expect(run.layers.map((l) => l.name)).toEqual(['attn_qk']);
+    await run.selectLayer(1);
+    expect(run.filter.text).toBe(''); // a filter hiding the layer asked for is cleared
+    expect(run.current?.index).toBe(1);
+  });
+
+  it('follows a run being written: after each burst of runs.changed, only the layers since its cursor', async () => {
+    vi.useFakeTimers();
+    try {
+      const r = report(3, [layer(0, 2, 1)]);
+      r.run.complete = false;
+      r.run.status = 'running';
+      const answers = [
+        { run: r.run, totals: r.totals, layers: [layer(0, 2, 1)], cursor: 10 },
+        { run: r.run, totals: { ...r.totals, chosenMs: 5 }, layers: [skipped(1), layer(2, 3, 1)], cursor: 12 },
+      ];
+      const f = fakeTransport({ 'host.info': () => INFO, 'runs.layers': () => answers.shift()!, 'runs.kernels': () => ({}), 'runs.heatmap': () => null });
+      useHostStore().connect(f.t);
+      const run = useRunStore();
+      await run.open(3);
+      for (let i = 0; i < 5; i++) f.emit({ type: 'runs.changed', runId: 3, change: 'layer' });
+      f.emit({ type: 'runs.changed', runId: 99, change: 'layer' }); // another run: ignored
+      await vi.advanceTimersByTimeAsync(FOLLOW_DEBOUNCE_MS + 10);
+      expect(f.calls.filter((c) => c.method === 'runs.layers').map((c) => c.params)).toEqual([
+        { id: 3, since: 0 },
+        { id: 3, since: 10 },
+      ]);
+      expect(run.layers.map((l) => l.index)).toEqual([0, 1, 2]);
+      expect(run.report?.totals.chosenMs).toBe(5);
+      expect(run.current?.index).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('fetches a WGSL text once, even when asked twice at the same time', async () => {
+    const f = fakeTransport({ 'host.info': () => INFO, 'wgsl.get': (p) => ({ hash: p.hash, wgsl: `// ${p.hash}` }) });
+    useHostStore().connect(f.t);
+    const run = useRunStore();
+    const h = 'a'.repeat(64);
+    const [x, y] = await Promise.all([run.loadWgsl(h), run.loadWgsl(h)]);
+    expect(x).toBe(`// ${h}`);
+    expect(y).toBe(x);
+    expect(await run.loadWgsl(h)).toBe(x);
+    expect(f.calls.filter((c) => c.method === 'wgsl.get')).toHaveLength(1);
   });
 
   it('loads two runs, compares and sorts them', async () => {

@@ -2,8 +2,10 @@
  * Two runs side by side: layers matched by (input, layer index, name), per-layer Δ of the chosen time (kernel +
  * detection) and of dense, and sorting. Pure functions (tested in test/renderer). Δ = B − A; Δ% is a fraction of A.
  */
-import type { LayerResult, RunReport } from '../../../core/protocol.ts';
-import { layerTimes } from './layer.ts';
+import type { LayerResult, RunSummary, RunReport, VariantResult } from '../../../core/protocol.ts';
+import { adapterName, basename } from './format.ts';
+import { findVariant, layerTimes } from './layer.ts';
+import { withinSpread } from './spread.ts';
 
 /** One matched layer. Times in ms; null when a side did not profile the layer (skipped, missing, failed). */
 export interface CompareRow {
@@ -25,6 +27,11 @@ export interface CompareRow {
   deltaMs: number | null;
   /** (msB − msA) / msA, a fraction (−0.25 = B is 25 % faster). */
   deltaRel: number | null;
+  /** The chosen variants' measurements (their spread). */
+  variantA: VariantResult | null;
+  variantB: VariantResult | null;
+  /** Whether the two chosen times overlap within their interquartile ranges (the Δ is not beyond the noise). */
+  withinNoise: boolean;
 }
 
 /** Sums over layers both runs timed. */
@@ -78,7 +85,12 @@ export function compareRuns(a: RunReport, b: RunReport): { rows: CompareRow[]; t
       denseB: tb ? finite(tb.denseMs) : null,
       deltaMs,
       deltaRel: deltaMs !== null && msA ? deltaMs / msA : null,
+      variantA: ta && la ? (findVariant(la, la.chosen) ?? null) : null,
+      variantB: tb && lb ? (findVariant(lb, lb.chosen) ?? null) : null,
+      withinNoise: false,
     });
+    const row = rows[rows.length - 1]!;
+    row.withinNoise = deltaMs !== null && withinSpread(row.variantA, row.variantB);
     if (msA !== null && msB !== null) {
       totals.msA += msA;
       totals.msB += msB;
@@ -112,4 +124,45 @@ export function sortRows(rows: readonly CompareRow[], key: CompareSortKey, dir: 
     if (vy === null) return -1;
     return sign * (vx - vy) || order(x, y);
   });
+}
+
+/** One setting of a run, as Runs and Compare show it. */
+export interface RunSetting {
+  key: 'imageSize' | 'policy' | 'statistic' | 'repeat' | 'warmup' | 'inputs' | 'adapter' | 'families' | 'maxLayers' | 'model';
+  label: string;
+  value: string;
+  /** Whether a difference in this setting makes two runs' times incomparable (Compare then refuses a headline). */
+  critical: boolean;
+}
+
+const opt = (r: RunSummary, k: string): unknown => (r.options as Record<string, unknown>)[k];
+
+/** The settings of a run that make its numbers what they are, in display order. Missing ones read `—`. */
+export function runSettings(r: RunSummary): RunSetting[] {
+  const imageSize = opt(r, 'imageSize');
+  const warmupMs = opt(r, 'warmupMs');
+  const maxLayers = opt(r, 'maxLayers');
+  const policy = r.policy ? `${r.policy.policy}${r.policy.audit ? ' + audit' : ''}` : 'measure';
+  const inputs = r.inputs.map((i) => `${basename(i.path)} ${JSON.stringify(i.shape)}`).join(', ') || '—';
+  return [
+    { key: 'imageSize', label: 'image size', value: typeof imageSize === 'number' ? `${imageSize} px` : '—', critical: true },
+    { key: 'policy', label: 'policy', value: policy, critical: true },
+    { key: 'statistic', label: 'statistic', value: String(opt(r, 'statistic') ?? 'median'), critical: true },
+    { key: 'repeat', label: 'repeat', value: String(r.repeat), critical: true },
+    { key: 'warmup', label: 'warm-up', value: typeof warmupMs === 'number' ? `${warmupMs} ms` : '—', critical: false },
+    { key: 'inputs', label: 'inputs', value: inputs, critical: true },
+    { key: 'adapter', label: 'adapter', value: adapterName(r.adapter), critical: true },
+    { key: 'families', label: 'families', value: r.families.join(', '), critical: false },
+    { key: 'maxLayers', label: 'max layers', value: typeof maxLayers === 'number' ? String(maxLayers) : 'all', critical: false },
+    { key: 'model', label: 'model', value: `${basename(r.model.path)} (${r.model.sha256.slice(0, 12)})`, critical: true },
+  ];
+}
+
+/** Settings whose values differ between runs `a` and `b` (critical ones first). */
+export function settingsDiff(a: RunSummary, b: RunSummary): { key: RunSetting['key']; label: string; a: string; b: string; critical: boolean }[] {
+  const sb = new Map(runSettings(b).map((s) => [s.key, s]));
+  return runSettings(a)
+    .filter((s) => sb.get(s.key)!.value !== s.value)
+    .map((s) => ({ key: s.key, label: s.label, a: s.value, b: sb.get(s.key)!.value, critical: s.critical }))
+    .sort((x, y) => Number(y.critical) - Number(x.critical));
 }

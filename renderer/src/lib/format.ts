@@ -5,6 +5,8 @@ import type { AdapterDescriptor } from '../../../core/protocol.ts';
 export function fmtMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
   if (ms !== 0 && Math.abs(ms) < 0.01) return `${(ms * 1000).toPrecision(3)} µs`;
+  // toPrecision would write 1.50e+3 from 1000 ms on: whole milliseconds read better there.
+  if (Math.abs(ms) >= 1000) return `${ms.toFixed(0)} ms`;
   return `${ms.toPrecision(3)} ms`;
 }
 

@@ -155,7 +155,15 @@ function chosenNote(layer: LayerResult): string {
   if (layer.decision && !p) return layer.decision;
   if (!p) return 'fastest verified variant';
   if (p.variant === layer.chosen) return `predicted fastest by the tile database (${p.ms.toPrecision(3)} ms predicted), verified`;
-  return `fastest verified variant (the predicted ${p.variant} failed)`;
+  // Say what happened to the prediction: it failed verification, was not trusted, or verified and measured slower.
+  const pv = findVariant(layer, p.variant);
+  if (!pv) return `fastest verified variant (the predicted ${p.variant} was not measured)`;
+  if (pv.error || !pv.ok) return `fastest verified variant (the predicted ${p.variant} failed: ${pv.error ?? 'output differs from the reference'})`;
+  if (pv.suspect) return `fastest verified variant (the predicted ${p.variant} measured a speed-up its density cannot explain: not trusted)`;
+  const chosen = findVariant(layer, layer.chosen);
+  const ms = (v: VariantResult | undefined) => (v ? `${variantTime(v).toFixed(3)} ms` : 'no time');
+  if (layer.undecided) return `the baseline, kept: the predicted ${p.variant} (${ms(pv)}) verified but could not be told apart from it within the noise`;
+  return `fastest verified variant: the predicted ${p.variant} verified but measured slower (${ms(pv)} against ${ms(chosen)})`;
 }
 
 /**

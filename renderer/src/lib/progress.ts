@@ -3,6 +3,7 @@
  * test/renderer): every function returns a new state and never mutates its input.
  */
 import type { HostEvent, JobEnd, LayerResult, ProfileJobInfo } from '../../../core/protocol.ts';
+import { fmtEta } from './format.ts';
 import { layerTimes } from './layer.ts';
 
 /** One finished layer, as the progress table lists it (a summary: the full result is fetched with the run). */
@@ -15,6 +16,8 @@ export interface ProgressRow {
   shape: string;
   sparsity: number;
   chosen: string;
+  /** Whether the chosen variant is the layer's dense baseline (not PIT). */
+  baselineChosen: boolean;
   /** dense / chosen (with detection); NaN for skipped layers. */
   speedup: number;
   skipped: string;
@@ -32,6 +35,8 @@ export interface JobState {
   total: number;
   /** Estimated time left (the host's estimate), ms; null before the first layer. */
   etaMs: number | null;
+  /** When the estimate arrived (client clock, ms since the epoch), so the view counts it down between events. */
+  etaAt: number;
   rows: ProgressRow[];
   /** The job's log lines (e.g. which policy it runs and why it could not use the tile database), oldest first. */
   notes: string[];
@@ -47,7 +52,7 @@ export const MAX_NOTES = 20;
 
 /** A job the client just asked for (its id comes with the response or its first event). */
 export function startingJob(): JobState {
-  return { jobId: null, runId: null, message: 'starting…', done: 0, total: 0, etaMs: null, rows: [], notes: [], end: null };
+  return { jobId: null, runId: null, message: 'starting…', done: 0, total: 0, etaMs: null, etaAt: 0, rows: [], notes: [], end: null };
 }
 
 /** A job already running when the client connected (`profile.status`). */
@@ -67,6 +72,7 @@ export function toRow(layer: LayerResult, done: number): ProgressRow {
     shape: `${layer.m}×${layer.n}×${layer.k}`,
     sparsity: layer.sparsity,
     chosen: layer.chosen,
+    baselineChosen: layer.chosen === (layer.baseline ?? layer.chosen),
     speedup: layer.skipped ? Number.NaN : layerTimes(layer).speedup,
     skipped: layer.skipped ?? '',
     failed: layer.variants.filter((v) => !v.ok).map((v) => v.name),
@@ -77,7 +83,7 @@ export function toRow(layer: LayerResult, done: number): ProgressRow {
  * Folds one host event into the job. Events of other jobs are ignored; while the job id is not known yet, the
  * first progress event names it (events can overtake the response to `profile.start`).
  */
-export function applyEvent(s: JobState, e: HostEvent): JobState {
+export function applyEvent(s: JobState, e: HostEvent, now = Date.now()): JobState {
   if (e.type === 'progress') {
     if (s.end) return s;
     if (s.jobId !== null && e.jobId !== s.jobId) return s;
@@ -85,7 +91,7 @@ export function applyEvent(s: JobState, e: HostEvent): JobState {
     const ev = e.event;
     if (ev.kind === 'layer') {
       const rows = s.rows.length >= MAX_ROWS ? s.rows : [...s.rows, toRow(ev.layer, ev.done)];
-      return { ...s, jobId, runId: ev.runId, done: ev.done, total: ev.total, etaMs: ev.etaMs, rows };
+      return { ...s, jobId, runId: ev.runId, done: ev.done, total: ev.total, etaMs: ev.etaMs, etaAt: now, rows };
     }
     if (ev.kind === 'log') return { ...s, jobId, message: ev.message, notes: [...s.notes, ev.message].slice(-MAX_NOTES) };
     return { ...s, jobId, message: ev.message };
@@ -96,6 +102,17 @@ export function applyEvent(s: JobState, e: HostEvent): JobState {
     return { ...s, end: e.end, runId: e.end.runId ?? s.runId, etaMs: 0, message };
   }
   return s;
+}
+
+/**
+ * The ETA as shown `nowMs` after it arrived: counted down from the host's estimate, and, once that has run out while
+ * the job goes on, how much longer than estimated it is taking (instead of a stuck "1 s"). Null before any estimate.
+ */
+export function etaText(s: Pick<JobState, 'etaMs' | 'etaAt' | 'end'>, nowMs: number): { text: string; overdue: boolean } | null {
+  if (s.end || s.etaMs === null) return null;
+  const left = s.etaMs - Math.max(0, nowMs - s.etaAt);
+  if (left > 0) return { text: `ETA ${fmtEta(left)}`, overdue: false };
+  return { text: `longer than estimated (+${fmtEta(-left)})`, overdue: true };
 }
 
 /** Fraction 0–1 of layers done (0 before the total is known). */

@@ -52,7 +52,7 @@ export function tuneFromInfo(info: TuneJobInfo): TuneState {
 
 /** One line for a measured point. */
 export function pointLine(p: TileDbPointInfo): string {
-  const what = p.ok ? `${fmt(p.kernelMs)} ms${p.family === 'dense' ? '' : ` + detection ${fmt(p.detectMs)} ms`}` : `FAILED${p.error ? `: ${p.error}` : ''}`;
+  const what = p.ok ? `${fmt(p.kernelMs)} ms${isDense(p) ? '' : ` + detection ${fmt(p.detectMs)} ms`}` : `FAILED${p.error ? `: ${p.error}` : ''}`;
   return `${p.config} ${sizeKey(p)} s=${p.sparsity} → ${what}`;
 }
 
@@ -177,11 +177,19 @@ export function seriesAt(points: readonly TileDbPointInfo[], size: string, metri
   return [...out.values()];
 }
 
+/**
+ * Whether a configuration is a dense one (the reference lines): it has no micro-tile. Families are data (issue 13):
+ * nothing here names one; the dense family is the one whose configurations skip nothing.
+ */
+export function isDense(c: { microTile: string | null }): boolean {
+  return c.microTile === null;
+}
+
 /** The fastest dense time at each measured sparsity (the reference a sparse configuration must beat). */
 export function bestDense(series: readonly Series[]): Map<number, number> {
   const best = new Map<number, number>();
   for (const s of series) {
-    if (s.family !== 'dense') continue;
+    if (!isDense(s)) continue;
     for (const [x, ms] of s.data) if (!best.has(x) || ms < best.get(x)!) best.set(x, ms);
   }
   return best;
@@ -191,6 +199,7 @@ export function bestDense(series: readonly Series[]): Map<number, number> {
 export interface SeriesSummary {
   config: string;
   family: Series['family'];
+  microTile: string | null;
   points: number;
   failed: number;
   /** Its lowest time over the sparsities measured. */
@@ -210,7 +219,7 @@ export function summarise(series: readonly Series[]): SeriesSummary[] {
   return series.map((s) => {
     let beatsDenseFrom: number | null = null;
     let speedupAtMax = Number.NaN;
-    if (s.family !== 'dense') {
+    if (!isDense(s)) {
       const compared = s.data.filter(([x]) => dense.has(x));
       for (let i = compared.length - 1; i >= 0; i--) {
         const [x, ms] = compared[i]!;
@@ -223,6 +232,7 @@ export function summarise(series: readonly Series[]): SeriesSummary[] {
     return {
       config: s.config,
       family: s.family,
+      microTile: s.microTile,
       points: s.data.length + s.failed.length,
       failed: s.failed.length,
       minMs: s.data.length ? Math.min(...s.data.map(([, ms]) => ms)) : Number.NaN,
@@ -241,7 +251,8 @@ export function plannedPoints(plan: TunePlanInfo, sizes: readonly string[], spar
     if (!sizes.includes(size)) continue;
     const k = Number(size.split('x')[2]);
     for (const c of plan.configs) {
-      const w = c.family === 'pit-m' && c.microTile && c.microTile !== '1xK' ? Number(c.microTile.split('x')[1]) : null;
+      // A row-segment micro-tile 1xW (W a number; 1xK is whole rows) is only legal where W < K.
+      const w = c.microTile && /^1x\d+$/.test(c.microTile) ? Number(c.microTile.split('x')[1]) : null;
       if (w === null || w < k) n++;
     }
   }

@@ -21,7 +21,8 @@ export const useCompareStore = defineStore('compare', () => {
   async function load(idA: number, idB: number): Promise<void> {
     loading.value = true;
     try {
-      const [ra, rb] = await Promise.all([host.call('runs.get', { id: idA }), host.call('runs.get', { id: idB })]);
+      // Heat maps are not compared: leaving them out makes each read a fraction of the run.
+      const [ra, rb] = await Promise.all([host.call('runs.get', { id: idA, heatmaps: false }), host.call('runs.get', { id: idB, heatmaps: false })]);
       a.value = markRaw(ra);
       b.value = markRaw(rb);
     } catch (e) {

@@ -1,15 +1,18 @@
-/** Which view is shown. The app has five; no router is needed (and the URL fragment carries the token). */
+/** Which view is shown. No router is needed (and the URL fragment carries the token). */
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
 /** The views of the app. */
-export type ViewName = 'runs' | 'new' | 'layers' | 'compare' | 'tiledb';
+export type ViewName = 'runs' | 'new' | 'model' | 'layers' | 'graph' | 'timeline' | 'compare' | 'tiledb';
 
 /** The views in tab order, with their labels. */
 export const VIEWS: { name: ViewName; label: string }[] = [
   { name: 'runs', label: 'Runs' },
   { name: 'new', label: 'New profile' },
+  { name: 'model', label: 'Model' },
   { name: 'layers', label: 'Layers' },
+  { name: 'graph', label: 'Graph' },
+  { name: 'timeline', label: 'Timeline' },
   { name: 'compare', label: 'Compare' },
   { name: 'tiledb', label: 'Tile database' },
 ];

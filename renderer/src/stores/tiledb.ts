@@ -163,9 +163,17 @@ export const useTileDbStore = defineStore('tiledb', () => {
       void refresh();
     } else if (ev.kind === 'point' && detail.value && detail.value.db.id === ev.tileDbId) {
       const d = detail.value;
+      // A database that had no points was listed "not usable: it has no points": with its first point that no longer
+      // holds, so the overview and the key are read again (once) rather than contradicting the count beside them.
+      if (d.db.points === 0) void refresh(false);
       const points = [...d.points, ev.point];
       // The fitted model is refreshed with the database when the tune ends.
-      detail.value = markRaw({ ...d, db: { ...d.db, points: d.db.points + 1, failed: d.db.failed + (ev.point.ok ? 0 : 1) }, points });
+      const db = { ...d.db, points: d.db.points + 1, failed: d.db.failed + (ev.point.ok ? 0 : 1) };
+      if (db.mismatch === 'it has no points') {
+        delete db.mismatch;
+        db.usable = true;
+      }
+      detail.value = markRaw({ ...d, db, points });
       if (!size.value) size.value = defaultSize(points);
     }
   });
