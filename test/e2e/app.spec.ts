@@ -328,7 +328,7 @@ test('Graph view: the model laid out, nodes coloured by sparsity or gain, attrib
   await expect(svg).toBeVisible({ timeout: 60_000 });
   expect(Number(await svg.getAttribute('data-nodes'))).toBe(332); // 330 operators, the input and the output
   expect(Number(await svg.getAttribute('data-edges'))).toBeGreaterThan(330);
-  await expect(page.getByTestId('graph-summary')).toContainText('330 operators (342 constants folded), 62 of them matmul-like layers');
+  await expect(page.getByTestId('graph-summary')).toContainText('330 operators (342 constants folded), 64 of them matmul-like layers');
   const node0 = page.getByTestId('graph-node-0');
   const bySparsity = await node0.getAttribute('data-fill');
   await page.getByTestId('graph-colour').selectOption('gain');

@@ -39,11 +39,11 @@ describe('modelGraph on a synthetic model (Conv → Relu → grouped Conv → Ma
     expect(g.edges.map((e) => `${name(e.from)} -${e.value}→ ${name(e.to)}`)).toEqual(['x -x→ conv_a', 'conv_a -c1→ relu', 'relu -r1→ dw', 'dw -c2→ mm', 'mm -y→ y']);
   });
 
-  it('marks the sparse-capable operators with their layer index, and says why the grouped one is not profiled', () => {
+  it('marks the sparse-capable operators with their layer index (the grouped conv lowers as a batched matmul)', () => {
     const byName = new Map(g.nodes.map((n) => [n.name, n]));
     expect(byName.get('conv_a')!.layer).toBe(0);
     expect(byName.get('dw')!.layer).toBe(1);
-    expect(byName.get('dw')!.unsupported).toBe('grouped conv (group=2)');
+    expect(byName.get('dw')!.unsupported).toBeUndefined();
     expect(byName.get('mm')!.layer).toBe(2);
     expect(byName.get('relu')!.layer).toBeUndefined();
   });
@@ -73,14 +73,15 @@ describe('modelGraph on the PaddleOCR v4 det model', () => {
   const model = importOnnx(defaultModelPath());
   const g = modelGraph(model, findSparseOps(model));
 
-  it('has 330 operators (672 nodes less 342 Constant), its input and output, and 62 layers of which 14 are grouped convs', () => {
+  it('has 330 operators (672 nodes less 342 Constant), its input and output, and 64 layers: 62 Conv (14 grouped) and 2 ConvTranspose', () => {
     expect(g.foldedConstants).toBe(342);
     expect(g.nodes.filter((n) => n.kind === 'op')).toHaveLength(330);
     expect(g.nodes.filter((n) => n.kind !== 'op').map((n) => n.id)).toEqual(['in:x', 'out:sigmoid_0.tmp_0']);
     const layers = g.nodes.filter((n) => n.layer !== undefined);
-    expect(layers).toHaveLength(62);
-    expect(layers.map((n) => n.layer)).toEqual([...Array(62).keys()]);
-    expect(layers.filter((n) => n.unsupported?.startsWith('grouped conv'))).toHaveLength(14);
+    expect(layers).toHaveLength(64);
+    expect(layers.map((n) => n.layer)).toEqual([...Array(64).keys()]);
+    expect(layers.filter((n) => n.op === 'ConvTranspose')).toHaveLength(2);
+    expect(layers.filter((n) => n.op === 'Conv' && n.attrs.group !== undefined && n.attrs.group !== '1')).toHaveLength(14);
   });
 
   it('every edge joins two nodes of the graph, and every operator but the first is reached', () => {
