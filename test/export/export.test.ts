@@ -140,7 +140,7 @@ describe('pit export', () => {
     bad.layers[0]!.plan.steps[0]!.workgroups = [1, 1] as never;
     expect(manifestErrors(bad).join()).toMatch(/\/layers\/0\/plan\/steps\/0\/workgroups/);
     const badKernel = structuredClone(m);
-    badKernel.kernels[0]!.role = 'bcsr' as never;
+    badKernel.kernels[0]!.role = 'no-such-role' as never;
     expect(manifestErrors(badKernel).join()).toMatch(/\/kernels\/0\/role: must be equal to one of the allowed values/);
   });
 
