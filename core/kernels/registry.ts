@@ -4,6 +4,7 @@
  * a family up by name. Adding a family is one WGSL template, one module implementing `KernelFamily`, one line here,
  * and its tests.
  */
+import { bcsrFamily } from './bcsr.ts';
 import { denseFamily } from './dense.ts';
 import type { FamilyConfig, KernelFamily } from './family.ts';
 import { pitKFamily } from './pit-k.ts';
@@ -11,7 +12,7 @@ import { pitMFamily } from './pit-m.ts';
 import type { FamilyInfo } from '../protocol.ts';
 
 /** Every family, dense first (the baseline), in report order. */
-export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily];
+export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily, bcsrFamily];
 
 /** The baseline family: the fastest verified of its configurations is every layer's dense baseline. */
 export const BASELINE_FAMILY: KernelFamily = denseFamily;
