@@ -71,12 +71,12 @@ export function nmMatmulWgsl(params: NmMatmulWgslParams): string {
     aDecls = vec4RegDecls('ra', Math.ceil(total / nt));
     aLoad = stridedSlots(total, nt, (j) =>
       [
-        `  let r = e / AS4; let c4 = e % AS4; let s = s0 + r;`,
+        `  let r = e / ASW; let c4 = e % ASW; let s = s0 + r;`,
         `  ra${j} = vec4<f32>();`,
         `  if (s < cnt) { ra${j} = loadAT(kept[slotOff + s], row0 + c4 * 4u, P.k, P.m, P.m); }`,
       ].join('\n'),
     );
-    aStore = stridedSlots(total, nt, (j) => `  As[e] = ra${j};`);
+    aStore = stridedSlots(total, nt, (j) => `  As[(e / ASW) * AS4 + e % ASW] = ra${j};`);
   } else {
     const [decls, load, store] = aBlockTranspose(
       t,
@@ -135,10 +135,13 @@ const BK = ${t.bk}u;
 const TX = ${t.bn / t.tn}u; // threads along N
 const TY = ${t.bm / t.tm}u; // threads along M (each owns ${g4} vec4 row group(s))
 const NT = ${nt}u;
-const AS4 = ${t.bm / 4}u; // vec4s per staged k-row of A
+const ASW = ${t.bm / 4}u; // vec4s of a staged k-row of A
+// Row stride, one vec4 of padding: the threads of a subgroup read up to 4 different k-rows (their positions) of the
+// same columns, which an unpadded stride of BM floats would put in the same banks.
+const AS4 = ${t.bm / 4 + 1}u;
 
 // A slice, k-major, vec4s along m; the slice's value rows and decoded 4-bit position codes.
-var<workgroup> As: array<vec4<f32>, ${(t.bk * t.bm) / 4}>;
+var<workgroup> As: array<vec4<f32>, ${t.bk * (t.bm / 4 + 1)}>;
 var<workgroup> Vs: array<f32, ${(t.bk / 2) * t.bn}>;
 var<workgroup> Ps: array<u32, ${(t.bk / 4) * t.bn}>;
 ${hinm ? 'var<workgroup> blockInfo: vec4<u32>;' : ''}
