@@ -3,7 +3,7 @@
  * (bench/suite.ts) on the local WebGPU adapter, merges the peers' JSON (bench/peers.py) when given, evaluates the
  * issue-5 targets and writes the JSON report and its Markdown summary.
  *
- * Usage: node out/bench/index.mjs [--quick] [--sweep] [--only sweep,dense,sparse,detect,layers] [--json FILE]
+ * Usage: node out/bench/index.mjs [--quick] [--sweep] [--only sweep,dense,sparse,detect,layers,static] [--json FILE]
  *   [--md FILE] [--peers FILE] [--layers FILE] [--no-layers] [--max-layers N] [--repeat N] [--warmup N]
  *   [--warmup-ms MS] [--robustness-off] [--autotune | --no-autotune]
  * Default is the full issue-5 suite (4096³ sparse, 1024–8192³ dense: meant for a real GPU); `--quick` runs tiny
@@ -30,6 +30,9 @@ export function fullConfig(layers: LayerFile | null): BenchConfig {
     detectSize: 4096,
     detectSparsities: [0.5, 0.9, 0.95, 0.99],
     detectTiles: ['1x1', '32x1', '1x64', '32x32'],
+    staticSize: 4096,
+    staticSparsities: [0.5, 0.75, 0.875, 0.9375],
+    staticVector: 64,
     layers,
     warmup: 2,
     repeat: 10,
@@ -51,6 +54,9 @@ export function quickConfig(layers: LayerFile | null): BenchConfig {
     detectSize: 256,
     detectSparsities: [0.5, 0.9],
     detectTiles: ['1x1', '32x1', '1x64', '32x32'],
+    staticSize: 128,
+    staticSparsities: [0.5, 0.75, 0.875, 0.9375],
+    staticVector: 64,
     layers: small,
     warmup: 0,
     repeat: 2,
@@ -154,7 +160,12 @@ const isEntry = process.argv[1] && /(?:bench[\\/]index\.(?:ts|mjs))$/.test(proce
 if (isEntry) {
   main(process.argv.slice(2)).then(
     (r) => {
-      const bad = r.suite.errors.length > 0 || r.suite.dense.some((f) => !f.check.ok) || r.suite.sparse.some((f) => !f.check.ok) || r.suite.detection.some((f) => !f.indexOk);
+      const bad =
+        r.suite.errors.length > 0 ||
+        r.suite.dense.some((f) => !f.check.ok) ||
+        r.suite.sparse.some((f) => !f.check.ok) ||
+        (r.suite.static ?? []).some((f) => !f.check.ok) ||
+        r.suite.detection.some((f) => !f.indexOk);
       process.exitCode = bad ? 1 : 0;
     },
     (e) => {

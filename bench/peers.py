@@ -2,7 +2,11 @@
 """Peer baselines for the PIT Studio bench, on the same GPU in the same command (issue 5 §1).
 
 cuBLAS SGEMM (torch fp32 matmul with TF32 off), cuSPARSE CSR SpMM (torch.sparse CSR @ dense), PyTorch's BSR
-(`to_sparse_bsr` @ dense), and the dense->CSR / dense->BSR conversion costs for the detection comparison.
+(`to_sparse_bsr` @ dense), and the dense->CSR / dense->BSR conversion costs for the detection comparison. For the
+static weight patterns (issue 12, the suite's section e): C = A.W with a sparse weight W, computed as
+(W^T_sparse @ A^T)^T since torch wants the sparse operand first: BSR (fp32, 32x32 blocks, W block-sparse at 50 /
+75 / 87.5 / 93.75 %) against cuBLAS fp32, and semi-structured 2:4 (`to_sparse_semi_structured`, fp16,
+cuSPARSELt/CUTLASS) against cuBLAS fp16 on the same shape.
 Timing: CUDA events around each call, warm-up first, median/min/max over `repeat` calls (ms). Writes one JSON
 object to --out (or stdout) that the node side (bench/index.ts --peers) merges.
 
@@ -71,13 +75,82 @@ def try_call(fn):
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
 
 
+def static_peers(size, warm, rep, gen):
+    """The weight-sparse peers of the suite's section (e); every figure's error is kept instead of stopping."""
+    out = {"size": size, "bsr": []}
+    m = n = k = size
+    a = torch.rand(m, k, device="cuda", generator=gen) * 2 - 1
+    at = a.t().contiguous()
+    w = torch.rand(k, n, device="cuda", generator=gen) * 2 - 1
+    wt = w.t().contiguous()
+
+    def dense(dtype):
+        x, y = wt.to(dtype), at.to(dtype)
+        t = timed(lambda: x @ y, warm, rep)
+        t.pop("samplesMs")
+        return t
+
+    out["cublasFp32"], err = try_call(lambda: dense(torch.float32))
+    if err:
+        out["cublasFp32"] = {"error": err}
+    out["cublasFp16"], err = try_call(lambda: dense(torch.float16))
+    if err:
+        out["cublasFp16"] = {"error": err}
+    for sp in [0.5, 0.75, 0.875, 0.9375]:
+        # W^T [N, K] with 32x32 blocks kept at random (exactly round((1-sp)*blocks)), as the suite's bw pattern.
+        sw, _ = block_sparse(n, k, 32, 32, sp, gen)
+        fig = {"sparsity": sp, "blocksize": [32, 32]}
+        bsr, err = try_call(lambda: sw.to_sparse_bsr((32, 32)))
+        if err is None:
+            res, err = try_call(lambda: bsr @ at)
+        if err is None:
+            t = timed(lambda: bsr @ at, warm, rep)
+            t.pop("samplesMs")
+            fig.update(t)
+            fig["check"] = check(res.t().contiguous(), a, sw.t().contiguous())
+        else:
+            fig["error"] = err
+        out["bsr"].append(fig)
+        print(f"peers: static bsr s={sp} {fig.get('medianMs', float('nan')):.3f} ms", file=sys.stderr)
+    # Semi-structured 2:4 along K (per row of W^T: 2 of every 4 consecutive k), fp16.
+    ss = {"sparsity": 0.5}
+    try:
+        mask = torch.zeros(n, k, dtype=torch.bool, device="cuda")
+        keep = torch.rand(n, k // 4, 4, device="cuda", generator=gen).argsort(dim=2)[:, :, :2]
+        mask.view(n, k // 4, 4).scatter_(2, keep, True)
+        w24 = (wt * mask).half()
+        from torch.sparse import to_sparse_semi_structured
+        sst = to_sparse_semi_structured(w24)
+        ss["backend"] = type(sst).__name__  # SparseSemiStructuredTensorCUSPARSELT or ...CUTLASS
+        ah = at.half()
+        res = torch.mm(sst, ah)
+        t = timed(lambda: torch.mm(sst, ah), warm, rep)
+        t.pop("samplesMs")
+        ss.update(t)
+        ref = w24.double() @ ah.double()
+        err = (res.double() - ref).abs().max().item()
+        scale = w24.abs().double().sum(1).max().item() * ah.abs().max().item()
+        tol = 16 * 2.0**-11 * math.sqrt(k) * scale
+        ss["check"] = {"maxAbsErr": err, "tolerance": tol, "ok": bool(err <= tol)}
+    except Exception as exc:  # noqa: BLE001 - record why the peer cannot run
+        ss = {"sparsity": 0.5, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
+    out["semiStructured"] = ss
+    print(f"peers: static 2:4 fp16 {ss.get('medianMs', float('nan')):.3f} ms", file=sys.stderr)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="-")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     ap.add_argument("--layers", default="bench/data/ocr-det-layers.json")
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--only", default="", help="comma-separated sections: dense,sparse,conversion,layers,static (default all)")
     args = ap.parse_args()
+    only = set(s for s in args.only.split(",") if s)
+
+    def on(section):
+        return not only or section in only
     t0 = time.time()
     gen = torch.Generator(device="cuda")
     gen.manual_seed(1234)
@@ -106,72 +179,75 @@ def main():
         t.pop("samplesMs")
         return {"m": m, "n": n, "k": k, **t, "tflops": 2 * m * n * k / t["medianMs"] / 1e9, "check": check(out, a, b)}
 
-    for s in dense_sizes:
-        res["dense"].append(dense_fig(s, s, s))
-        print(f"peers: cuBLAS {s}^3 {res['dense'][-1]['medianMs']:.3f} ms", file=sys.stderr)
+    if on("dense"):
+        for s in dense_sizes:
+            res["dense"].append(dense_fig(s, s, s))
+            print(f"peers: cuBLAS {s}^3 {res['dense'][-1]['medianMs']:.3f} ms", file=sys.stderr)
 
     # Sparse matmul (PIT Figure 15 style): cuSPARSE CSR and torch BSR at each granularity and sparsity.
     m = n = k = sp_size
-    b = torch.rand(k, n, device="cuda", generator=gen) * 2 - 1
-    for g in grans:
-        bh, bw = (int(x) for x in g.split("x"))
-        for sp in sparsities:
-            a, density = block_sparse(m, k, bh, bw, sp, gen)
-            fig = {"granularity": g, "sparsity": sp, "microTileDensity": density, "m": m, "n": n, "k": k}
-            td = timed(lambda: a @ b, warm, rep)
-            td.pop("samplesMs")
-            fig["cublas"] = td
-            csr = a.to_sparse_csr()
-            out, err = try_call(lambda: csr @ b)
-            if err is None:
-                tc = timed(lambda: csr @ b, warm, rep)
-                tc.pop("samplesMs")
-                fig["cusparseCsr"] = {**tc, "check": check(out, a, b), "nnz": int(csr.values().numel())}
-            else:
-                fig["cusparseCsr"] = {"error": err}
-            # BSR: the granularity's own block when torch accepts it, else square blocks that tile it.
-            tried = []
-            for blk in [(bh, bw), (32, 32), (16, 16)]:
-                if m % blk[0] or k % blk[1]:
-                    continue
-                bsr, err = try_call(lambda: a.to_sparse_bsr(blk))
+    if on("sparse"):
+        b = torch.rand(k, n, device="cuda", generator=gen) * 2 - 1
+        for g in grans:
+            bh, bw = (int(x) for x in g.split("x"))
+            for sp in sparsities:
+                a, density = block_sparse(m, k, bh, bw, sp, gen)
+                fig = {"granularity": g, "sparsity": sp, "microTileDensity": density, "m": m, "n": n, "k": k}
+                td = timed(lambda: a @ b, warm, rep)
+                td.pop("samplesMs")
+                fig["cublas"] = td
+                csr = a.to_sparse_csr()
+                out, err = try_call(lambda: csr @ b)
                 if err is None:
-                    out, err = try_call(lambda: bsr @ b)
-                if err is None:
-                    tb = timed(lambda: bsr @ b, warm, rep)
-                    tb.pop("samplesMs")
-                    fig["torchBsr"] = {**tb, "blocksize": list(blk), "check": check(out, a, b), "tried": tried}
-                    break
-                tried.append({"blocksize": list(blk), "error": err})
-            else:
-                fig["torchBsr"] = {"error": "no block size ran", "tried": tried}
-            res["sparse"].append(fig)
-            del a, csr
-            print(f"peers: {g} s={sp} cublas {td['medianMs']:.3f} csr {fig['cusparseCsr'].get('medianMs', float('nan')):.3f} "
-                  f"bsr {fig['torchBsr'].get('medianMs', float('nan')):.3f}", file=sys.stderr)
+                    tc = timed(lambda: csr @ b, warm, rep)
+                    tc.pop("samplesMs")
+                    fig["cusparseCsr"] = {**tc, "check": check(out, a, b), "nnz": int(csr.values().numel())}
+                else:
+                    fig["cusparseCsr"] = {"error": err}
+                # BSR: the granularity's own block when torch accepts it, else square blocks that tile it.
+                tried = []
+                for blk in [(bh, bw), (32, 32), (16, 16)]:
+                    if m % blk[0] or k % blk[1]:
+                        continue
+                    bsr, err = try_call(lambda: a.to_sparse_bsr(blk))
+                    if err is None:
+                        out, err = try_call(lambda: bsr @ b)
+                    if err is None:
+                        tb = timed(lambda: bsr @ b, warm, rep)
+                        tb.pop("samplesMs")
+                        fig["torchBsr"] = {**tb, "blocksize": list(blk), "check": check(out, a, b), "tried": tried}
+                        break
+                    tried.append({"blocksize": list(blk), "error": err})
+                else:
+                    fig["torchBsr"] = {"error": "no block size ran", "tried": tried}
+                res["sparse"].append(fig)
+                del a, csr
+                print(f"peers: {g} s={sp} cublas {td['medianMs']:.3f} csr {fig['cusparseCsr'].get('medianMs', float('nan')):.3f} "
+                      f"bsr {fig['torchBsr'].get('medianMs', float('nan')):.3f}", file=sys.stderr)
 
     # Conversion costs (the peers' "detection"): dense -> CSR and dense -> BSR of the same kind of masks.
-    for g in ["1x1", "32x1", "1x64", "32x32"]:
-        bh, bw = (int(x) for x in g.split("x"))
-        for sp in [0.5, 0.9, 0.95, 0.99]:
-            a, density = block_sparse(m, k, bh, bw, sp, gen)
-            fig = {"microTile": g, "sparsity": sp, "microTileDensity": density, "rows": m, "cols": k}
-            tc = timed(lambda: a.to_sparse_csr(), warm, rep)
-            tc.pop("samplesMs")
-            fig["toCsr"] = tc
-            blk = (bh, bw)
-            _, err = try_call(lambda: a.to_sparse_bsr(blk))
-            if err is None:
-                tb = timed(lambda: a.to_sparse_bsr(blk), warm, rep)
-                tb.pop("samplesMs")
-                fig["toBsr"] = {**tb, "blocksize": list(blk)}
-            else:
-                fig["toBsr"] = {"error": err, "blocksize": list(blk)}
-            res["conversion"].append(fig)
-            del a
+    if on("conversion"):
+        for g in ["1x1", "32x1", "1x64", "32x32"]:
+            bh, bw = (int(x) for x in g.split("x"))
+            for sp in [0.5, 0.9, 0.95, 0.99]:
+                a, density = block_sparse(m, k, bh, bw, sp, gen)
+                fig = {"microTile": g, "sparsity": sp, "microTileDensity": density, "rows": m, "cols": k}
+                tc = timed(lambda: a.to_sparse_csr(), warm, rep)
+                tc.pop("samplesMs")
+                fig["toCsr"] = tc
+                blk = (bh, bw)
+                _, err = try_call(lambda: a.to_sparse_bsr(blk))
+                if err is None:
+                    tb = timed(lambda: a.to_sparse_bsr(blk), warm, rep)
+                    tb.pop("samplesMs")
+                    fig["toBsr"] = {**tb, "blocksize": list(blk)}
+                else:
+                    fig["toBsr"] = {"error": err, "blocksize": list(blk)}
+                res["conversion"].append(fig)
+                del a
 
     # cuBLAS at the demo model's layer shapes.
-    if not args.quick:
+    if not args.quick and on("layers"):
         try:
             with open(args.layers) as f:
                 layers = json.load(f)["layers"]
@@ -184,6 +260,9 @@ def main():
                 res["layers"].append(dense_fig(*key))
         except FileNotFoundError as exc:
             res["layersError"] = str(exc)
+    # Weight-sparse peers of the static weight patterns (the suite's section e), at its size.
+    if on("static"):
+        res["static"] = static_peers(256 if args.quick else 4096, warm, rep, gen)
     res["meta"]["wallS"] = time.time() - t0
     text = json.dumps(res)
     if args.out == "-":

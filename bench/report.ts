@@ -32,6 +32,19 @@ export interface PeersResult {
     toBsr: (PeerTiming & { blocksize: number[] }) | { error: string; blocksize: number[] };
   }[];
   layers: { m: number; n: number; k: number; medianMs: number; tflops: number }[];
+  /**
+   * Weight-sparse peers at the §e size (C = A·W computed as (Wᵀ_sparse · Aᵀ)ᵀ, the sparse operand first as torch
+   * requires): cuBLAS fp32 and fp16 dense, torch BSR (fp32, 32x32 blocks at each sparsity, block-sparse W like our
+   * bw pattern), torch semi-structured 2:4 (fp16, `to_sparse_semi_structured`, cuSPARSELt/CUTLASS). Absent in
+   * peers files written before it existed.
+   */
+  static?: {
+    size: number;
+    cublasFp32: PeerTiming | { error: string };
+    cublasFp16: PeerTiming | { error: string };
+    bsr: ((PeerTiming & { sparsity: number; blocksize: number[]; check?: { ok: boolean } }) | { sparsity: number; error: string })[];
+    semiStructured: (PeerTiming & { sparsity: number; check?: { ok: boolean; maxAbsErr?: number; tolerance?: number }; backend?: string }) | { error: string };
+  };
 }
 
 /** One issue-5 target. */
@@ -177,6 +190,45 @@ export function evaluateTargets(suite: SuiteResult, peers: PeersResult | null, s
   return targets;
 }
 
+/**
+ * §e: the static weight-pattern families against our dense at the same shape, with the index build (CPU, once per
+ * model) apart, the ideal speed-up 1 / effective density, and the PyTorch peers (BSR on block-sparse W, fp32;
+ * semi-structured 2:4 in fp16 against cuBLAS fp16 — another precision, so only its own ratio is comparable).
+ */
+export function staticSection(suite: SuiteResult, peers: PeersResult | null): string[] {
+  const figs = suite.static ?? [];
+  if (!figs.length) return [];
+  const base = figs.find((f) => f.pattern === 'dense');
+  const ps = peers?.static;
+  const out: string[] = [];
+  const size = `${figs[0]!.size}³`;
+  out.push(`## (e) Static weight patterns (synthetic pruned W ${size}, dense A): each family vs our dense`, '');
+  if (base) out.push(`Our dense at this shape: ${fmt(base.kernel.medianMs)} ms (${base.label}). Index = CPU time to build the family's index and packed weight from W, once per model (not in the kernel time). Ideal = 1 / effective density.`, '');
+  const cublas = ps && timed(ps.cublasFp32) ? ps.cublasFp32 : undefined;
+  out.push('| pattern | target | W sparsity | family | effective density | kernel ms [min–max] | index ms (CPU, once) | speedup vs our dense | ideal | torch BSR fp32 ms (32x32) | BSR speedup vs cuBLAS fp32 | verified |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const f of figs) {
+    if (f.pattern === 'dense') continue;
+    const bsr = f.pattern === 'bw' ? ps?.bsr.find((b) => b.sparsity === f.target) : undefined;
+    const bsrT = bsr && timed(bsr) ? bsr : undefined;
+    out.push(
+      `| ${f.pattern} | ${f.target} | ${fmt(f.sparsity, 4)} | ${f.variant} | ${fmt(f.effectiveDensity, 4)} | ${fmt(f.kernel.medianMs)} [${fmt(f.kernel.minMs)}–${fmt(f.kernel.maxMs)}] | ${fmt(f.indexMs ?? NaN, 1)} | ${fmt(f.speedup, 2)} | ${fmt(1 / f.effectiveDensity, 2)} | ` +
+        `${bsrT ? fmt(bsrT.medianMs) : bsr ? 'error' : 'n/a'} | ${bsrT && cublas ? fmt(cublas.medianMs / bsrT.medianMs, 2) : 'n/a'} | ${f.check.ok ? 'yes' : 'NO'} |`,
+    );
+  }
+  out.push('');
+  if (ps) {
+    const c16 = timed(ps.cublasFp16) ? ps.cublasFp16 : undefined;
+    const ss = timed(ps.semiStructured) ? ps.semiStructured : undefined;
+    out.push(`PyTorch at ${ps.size}³: cuBLAS fp32 ${cublas ? `${fmt(cublas.medianMs)} ms` : 'error'}, fp16 ${c16 ? `${fmt(c16.medianMs)} ms` : 'error'}.`);
+    if (ss) out.push(`Semi-structured 2:4 (fp16, to_sparse_semi_structured${ss.backend ? `, ${ss.backend}` : ''}): ${fmt(ss.medianMs)} ms = ${c16 ? fmt(c16.medianMs / ss.medianMs, 2) : 'n/a'}x cuBLAS fp16${ss.check && !ss.check.ok ? ' (CHECK FAILED)' : ''}; our nm is fp32 on SIMT cores (no sparse tensor cores in WGSL): compare ratios, not times.`);
+    else out.push(`Semi-structured 2:4 did not run: ${(ps.semiStructured as { error: string }).error}.`);
+    const errs = ps.bsr.filter((b) => !timed(b)).map((b) => `${b.sparsity}: ${(b as { error: string }).error}`);
+    if (errs.length) out.push(`torch BSR did not run at: ${errs.join('; ')}.`);
+    out.push('');
+  }
+  return out;
+}
+
 const mark = (m: boolean | null): string => (m === null ? 'not measured' : m ? '**met**' : '**not met**');
 
 /** The Markdown summary of a report. */
@@ -251,6 +303,7 @@ export function renderMarkdown(r: BenchReport): string {
     }
     out.push(`| **total** | ${suite.layers.length} layers | | | | ${fmt(dt)} | ${fmt(cb)} | | ${fmt(ct)} | ${fmt(dt / ct, 2)} |`, '');
   }
+  out.push(...staticSection(suite, peers));
   if (suite.tuned) {
     out.push('## Per-adapter tuning', '', `Chosen for this run: dense ${suite.tuned.dense}; pit-k 32x1 ${suite.tuned.pitK} at sparsity >= 0.7 and ${suite.tuned.pitKLow} below; pit-m 1x64 ${suite.tuned.pitM64} (fastest verified at the §b size).`, '');
     out.push('| family | tile | data | kernel ms | detect ms | TFLOP/s (dense-equivalent) | verified |', '|---|---|---|---|---|---|---|');

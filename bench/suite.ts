@@ -1,7 +1,8 @@
 /**
  * The bench suite (issue 5 §1 a–d) over one GPU device: dense matmuls at square sizes and at the demo model's layer
  * shapes (a), PIT's sparse-matmul micro-benchmark over granularities and sparsities (b, PIT Figure 15), detection
- * cost (c, PIT §4.3) and the demo model's layers dense vs chosen (d); plus an optional tile sweep. Every timed
+ * cost (c, PIT §4.3), the demo model's layers dense vs chosen (d), the static weight-pattern families against dense
+ * at the same shape (e, issue 12 item 5: tile-wise, 2:4, HiNM, block-sparse weights); plus an optional tile sweep. Every timed
  * figure comes from `runVariant` (timestamp queries per compute pass, warm-up, `repeat` samples, median) and every
  * matmul output is verified on sampled rows/columns/elements in float64 (`verifySampled`); detection indexes are
  * compared with the generator's mask in full. Nothing here knows about the peers (bench/peers.py).
@@ -15,11 +16,13 @@ import { detectKProgram } from '../core/kernels/pit-k.ts';
 import { detectMProgram } from '../core/kernels/pit-m.ts';
 import { prepareDispatch, type KernelProgram } from '../core/kernels/program.ts';
 import { transpose } from '../core/kernels/reference.ts';
-import { FAMILIES } from '../core/kernels/registry.ts';
+import type { PlanContext } from '../core/kernels/family.ts';
+import { FAMILIES, familyOf } from '../core/kernels/registry.ts';
 import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, runVariant, spin, type VariantSpec } from '../core/kernels/variants.ts';
 import { tileName, type ComputeTile } from '../shaders/common.wgsl.ts';
 import { blockSparse, randomDense, rng, verifySampled, type SampledCheck } from './data.ts';
 import { synthesiseA, type LayerFile } from './layers.ts';
+import { patternTakes, STATIC_PATTERNS, staticWeight, type StaticPattern } from './static.ts';
 
 /** What to run. Sizes are element counts; sparsities fractions (0–1) of zero micro-tiles. */
 export interface BenchConfig {
@@ -35,6 +38,12 @@ export interface BenchConfig {
   detectSparsities: number[];
   /** Micro-tiles detected in §c, [M, K] terms. */
   detectTiles: string[];
+  /** M = N = K of §e (static weight patterns). */
+  staticSize: number;
+  /** Target weight sparsities of §e (fractions of W's entries pruned); 2:4 runs at 0.5 only. */
+  staticSparsities: number[];
+  /** HiNM vector size V of §e (a divisor of `staticSize`). */
+  staticVector: number;
   /** §d: the captured layers (null: skip), at most `maxLayers` of them. */
   layers: LayerFile | null;
   maxLayers?: number;
@@ -50,7 +59,7 @@ export interface BenchConfig {
    * kernel + detection at 0.9 sparsity, pit-m by 0.9 and 0.99). Off: the kernels' defaults.
    */
   autotune: boolean;
-  /** Sections to run (default all): 'sweep' (with `sweep`), 'dense', 'sparse', 'detect', 'layers'. */
+  /** Sections to run (default all): 'sweep' (with `sweep`), 'dense', 'sparse', 'detect', 'layers', 'static'. */
   only?: string[];
   /** Sampled verification sizes. */
   verify: { rows: number; cols: number; elements: number };
@@ -85,6 +94,8 @@ export interface VariantFigure {
   gpuDensity: number | null;
   check: SampledCheck;
   timing: 'timestamp' | 'cpu';
+  /** CPU time of building a static pattern's index at plan time, ms (once per model; not in `kernel`); null otherwise. */
+  indexMs?: number | null;
 }
 
 export interface DenseFigure extends VariantFigure {
@@ -128,6 +139,22 @@ export interface LayerFigure {
   chosenMs: number;
 }
 
+/** §e: one static weight-pattern family (or the dense baseline) on A [S, S] · W [S, S]. */
+export interface StaticFigure extends VariantFigure {
+  /** `dense` for the baseline, else the pit prune pattern (tw, nm, hinm, bw). */
+  pattern: 'dense' | StaticPattern;
+  /** M = N = K. */
+  size: number;
+  /** Target sparsity asked of the pattern (0 for dense). */
+  target: number;
+  /** Fraction (0–1) of W's entries that are zero. */
+  sparsity: number;
+  /** Fraction of the weight's work the kernel does (the family's definition); 1 for dense. */
+  effectiveDensity: number;
+  /** Our dense kernel ms at this shape in this run / this kernel ms (NaN for dense itself). */
+  speedup: number;
+}
+
 export interface SweepFigure {
   family: string;
   tile: string;
@@ -157,6 +184,8 @@ export interface SuiteResult {
   sparse: SparseFigure[];
   detection: DetectFigure[];
   layers: LayerFigure[];
+  /** §e (absent in reports written before it existed). */
+  static?: StaticFigure[];
   errors: string[];
 }
 
@@ -201,12 +230,13 @@ async function measure(
   k: number,
   spec: VariantSpec,
   seed: number,
+  context?: Omit<PlanContext, 'a' | 'b'>,
 ): Promise<VariantFigure> {
   // The micro-benchmarks give each kernel the layout it reads (as im2col would): layout preparation is not measured here.
-  const run = await runVariant(ctx, cache, { m, n, k, a, b, freeLayouts: ['a', 'at'] }, spec, { warmup: cfg.warmup, repeat: cfg.repeat, warmupMs: cfg.warmupMs });
+  const run = await runVariant(ctx, cache, { m, n, k, a, b, freeLayouts: ['a', 'at'], context }, spec, { warmup: cfg.warmup, repeat: cfg.repeat, warmupMs: cfg.warmupMs });
   const check = verifySampled(a, b, run.output, m, n, k, rng(seed), cfg.verify);
   const kernel = timingOf(run.kernelSamplesMs, run.kernelMs);
-  const detect = spec.family === 'dense' ? null : timingOf(run.detectSamplesMs, run.detectMs);
+  const detect = run.microTileDensity === null && run.detectMs === 0 ? null : timingOf(run.detectSamplesMs, run.detectMs);
   return {
     variant: spec.family,
     microTile: spec.microTile,
@@ -219,6 +249,7 @@ async function measure(
     gpuDensity: run.microTileDensity,
     check,
     timing: run.timing,
+    indexMs: run.indexMs,
   };
 }
 
@@ -426,7 +457,7 @@ async function detectFigure(
  * Per-figure failures are recorded in `errors` and the suite goes on; a lost device ends it (DeviceLostError).
  */
 export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: BenchConfig, log: Log): Promise<SuiteResult> {
-  const res: SuiteResult = { sweep: [], tuned: null, dense: [], sparse: [], detection: [], layers: [], errors: [] };
+  const res: SuiteResult = { sweep: [], tuned: null, dense: [], sparse: [], detection: [], layers: [], static: [], errors: [] };
   const tiles: { dense: ComputeTile; pitK: ComputeTile; pitKLow: ComputeTile; pitM64: ComputeTile } = {
     dense: { ...BENCH_TILES.dense },
     pitK: { ...BENCH_TILES.pitK },
@@ -548,7 +579,8 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
       const a = synthesiseA(L, r);
       const b = randomDense(L.k * L.n, r);
       const variants: VariantFigure[] = [];
-      for (const spec of FAMILIES.flatMap((f) => f.layerConfigs(L))) {
+      // The families `pit profile` measures by default (others, e.g. baselines, only when asked for).
+      for (const spec of FAMILIES.filter((f) => f.defaultOn).flatMap((f) => f.layerConfigs(L))) {
         const lcfg = { ...cfg, warmupMs: Math.min(cfg.warmupMs, 150), verify: { rows: 2, cols: 1, elements: 64 } };
         const f = await guard(`layer ${L.name} ${spec.family}`, () => measure(ctx, cache, lcfg, a, b, L.m, L.n, L.k, spec, li));
         if (f) variants.push(f);
@@ -572,6 +604,42 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
         chosenMs: chosen.totalMs,
       });
       log(`layer ${L.name} ${L.m}x${L.n}x${L.k}: dense ${dense.kernel.medianMs.toFixed(4)} ms, chosen ${chosen.variant} ${chosen.totalMs.toFixed(4)} ms`);
+    }
+  }
+
+  // (e) static weight patterns (issue 12 item 5): each family vs our dense on the same A [S, S], synthetic pruned W.
+  if (on('static')) {
+    const s = cfg.staticSize;
+    const r = rng(4242);
+    const a = randomDense(s * s, r);
+    const denseW = randomDense(s * s, r);
+    const base = await guard(`static dense ${s}^3`, () => measure(ctx, cache, cfg, a, denseW, s, s, s, { family: 'dense', microTile: null, tile: tiles.dense }, 4242));
+    if (base) {
+      res.static!.push({ ...base, pattern: 'dense', size: s, target: 0, sparsity: 0, effectiveDensity: 1, speedup: NaN });
+      log(`static: dense ${s}^3 ${base.kernel.medianMs.toFixed(3)} ms`);
+    }
+    for (const sp of cfg.staticSparsities) {
+      for (const pattern of Object.keys(STATIC_PATTERNS) as StaticPattern[]) {
+        if (!patternTakes(pattern, sp)) continue;
+        const what = `static ${pattern} s=${sp}`;
+        const w = await guard(`${what} (weight)`, async () => staticWeight(pattern, s, s, sp, cfg.staticVector, r));
+        if (!w) continue;
+        const family = familyOf(STATIC_PATTERNS[pattern]);
+        const layer = `bench ${pattern} ${sp}`;
+        const cand = family.weightCandidates!({ m: s, n: s, k: s }, { layer, b: w.b, pattern: w.meta })[0];
+        if (!cand) {
+          res.errors.push(`${what}: ${family.name} does not apply to its own pattern`);
+          continue;
+        }
+        const f = await guard(what, () => measure(ctx, cache, cfg, a, w.b, s, s, s, cand.config, Math.round(sp * 1e4), { pattern: w.meta, layer }));
+        if (!f) continue;
+        const speedup = base ? base.kernel.medianMs / f.kernel.medianMs : NaN;
+        res.static!.push({ ...f, pattern, size: s, target: sp, sparsity: w.sparsity, effectiveDensity: cand.effectiveDensity, speedup });
+        log(
+          `${what} ${family.name} ${tileName(cand.config.tile)}: ${f.kernel.medianMs.toFixed(3)} ms (index ${f.indexMs?.toFixed(1)} ms CPU, once), ` +
+            `effective density ${cand.effectiveDensity.toFixed(3)}, ${speedup.toFixed(2)}x dense ${f.check.ok ? 'ok' : 'WRONG'}`,
+        );
+      }
     }
   }
   return res;

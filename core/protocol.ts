@@ -89,11 +89,19 @@ export interface VariantResult extends Partial<TimingStats> {
   detectMs: number;
   /** Layout-preparation phase of the median sample (e.g. pit-k's transpose of a MatMul activation), ms; 0 when none. */
   layoutMs?: number;
+  /**
+   * Static-pattern families (tile-wise, nm, hinm, bcsr-w): CPU time, ms, of building the weight's index and packed
+   * values at plan time — once per model, not per call, so it is neither in `ms` nor in `totalMs`. Absent otherwise.
+   */
+  indexMs?: number;
   /** Median of the per-sample totals (layout + detection + kernel), ms: the variant's time. */
   totalMs?: number;
   /** Every sample's total, ms, in the order taken (the spread behind the statistics). */
   samplesMs?: number[];
-  /** Effective density (0–1) of `microTile` on this layer's A; null for dense. */
+  /**
+   * Effective density (0–1) of the work the variant does: of `microTile` on this layer's A, or for a static-pattern
+   * family (`microTile` null) the fraction of the weight's work its kernel does; null for dense.
+   */
   effectiveDensity?: number | null;
   /**
    * Set when the measured speed-up over the dense baseline is more than what skipping zero micro-tiles can explain

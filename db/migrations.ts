@@ -327,12 +327,19 @@ ALTER TABLE inputs ADD COLUMN reference_ms REAL CHECK (reference_ms >= 0);
 ALTER TABLE layers ADD COLUMN readback_ms REAL CHECK (readback_ms >= 0);
 `;
 
+const v5 = /* sql */ `
+-- Static weight-pattern families (tile-wise, nm, hinm, bcsr-w) build their index from the weight on the CPU once per
+-- model: its cost, ms, is stored apart from the kernel time (NULL for families that detect online or need no index).
+ALTER TABLE measurements ADD COLUMN index_ms REAL CHECK (index_ms >= 0);
+`;
+
 /** All migrations, in order; `MIGRATIONS[i].version === i + 1`. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'runs, layers, micro-tiles, measurements, kernels', sql: v1 },
   { version: 2, description: 'tile databases, tile points, per-layer policy decisions', sql: v2 },
   { version: 3, description: 'families as data, dense baselines, attribution, measurement statistics and samples', sql: v3 },
   { version: 4, description: 'timeline: reference-run time per input, readback time per layer', sql: v4 },
+  { version: 5, description: 'static weight-pattern index build time per measurement', sql: v5 },
 ];
 
 /** The schema version this code writes and reads (`PRAGMA user_version` after all migrations). */

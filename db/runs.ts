@@ -218,8 +218,8 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
       const insertMeasurement = db.prepare(
         `INSERT INTO measurements (layer_id, position, variant, micro_tile, compute_tile, ms, detect_ms, max_abs_err, max_rel_err,
                                    ok, error, wgsl_hash, family, layout_ms, total_ms, min_ms, max_ms, q1_ms, q3_ms, repeats,
-                                   method, statistic, samples, effective_density, suspect)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                                   method, statistic, samples, effective_density, suspect, index_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       const insertUse = db.prepare('INSERT INTO measurement_kernels (measurement_id, position, kernel_sha256) VALUES (?, ?, ?)');
       layer.variants.forEach((v, i) => {
@@ -249,6 +249,7 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
           v.samplesMs ? encodeF64(v.samplesMs) : null,
           v.effectiveDensity ?? null,
           v.suspect ?? null,
+          v.indexMs ?? null,
         ).lastInsertRowid;
         variantKernels(v).forEach((h, j) => insertUse.run(id, j, h));
       });
@@ -602,6 +603,8 @@ interface MeasurementRow {
   samples: Buffer | null;
   effective_density: number | null;
   suspect: string | null;
+  /** Added by migration v4. */
+  index_ms: number | null;
 }
 
 interface HeatmapRow {
@@ -776,6 +779,7 @@ function toVariant(r: MeasurementRow): VariantResult {
   if (r.samples !== null) v.samplesMs = decodeF64(r.samples);
   if (r.effective_density !== null) v.effectiveDensity = r.effective_density;
   if (r.suspect !== null) v.suspect = r.suspect;
+  if (r.index_ms !== null) v.indexMs = r.index_ms;
   return v;
 }
 

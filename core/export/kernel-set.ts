@@ -7,6 +7,11 @@
  * builders of core/kernels at the layer's shape, and the two must agree: a kernel whose recorded hash the current
  * builders no longer generate means the kernel sources changed since the run, and the export refuses (re-profile).
  * Pure: no file system, no database, no GPU. The caller reads the run and writes `files`.
+ *
+ * Static weight-pattern families (tile-wise, nm, hinm, bcsr-w: `sparseOperand: 'b'`) are refused: their plans bind
+ * an index and packed weight built on the CPU from the layer's weight, which a kernel set (format v1) has no place for
+ * (the run database does not keep weights, and a runtime would need the index beside the kernels). A layer whose
+ * chosen variant is one of them makes the export fail with the layer, the variant and what to do instead.
  */
 import { createHash } from 'node:crypto';
 import { tileName } from '../../shaders/common.wgsl.ts';
@@ -331,6 +336,13 @@ export function buildKernelSet(src: ExportSource): KernelSet {
     if (!variant || !l) throw new ExportError(`layer ${group[0]!.name}: its chosen variant has no verified measurement`);
     const v = l.variants.find((x) => x.name === variant)!;
     const config = configOfVariant(v, l.k);
+    const family = familyOfConfig(config);
+    if (family.sparseOperand === 'b') {
+      throw new ExportError(
+        `layer ${l.name} (input ${l.input}): its chosen variant ${variant} runs on an index built from the layer's weight (static ${family.name} pattern), ` +
+          `which kernel set format v${KERNEL_SET_VERSION} cannot carry; re-profile with --variants leaving out ${family.name} to export a dense or PIT plan for it`,
+      );
+    }
     const plan = buildPlan(config, variant, l.op, l, table, checkRecorded(src, l, variant, config));
     const density = layerDensity(l, config);
     let dense: ManifestPlan | null = null;

@@ -7,9 +7,13 @@
  * export, protocol, database and UI loop over the registry (registry.ts); no other module names a family.
  *
  * Every family computes the lowered matmul `C[M,N] = A[M,K] · B[K,N]` (fp32, row-major), A the dynamically sparse
- * activation; a PIT family skips A's zero micro-tiles along its permutation-invariant axis.
+ * activation; a PIT family skips A's zero micro-tiles along its permutation-invariant axis. A *static-pattern* family
+ * (`sparseOperand: 'b'`: tile-wise, N:M, HiNM, block-sparse weights) skips the zeros of the weight B instead: its
+ * index is built on the CPU from B once per layer (`plan` with `ctx.b`, `FamilyPlan.uploads`), not detected per
+ * call; it says which layers it applies to through `weightCandidates`.
  */
 import type { ComputeTile } from '../../shaders/common.wgsl.ts';
+import type { LayerPattern } from '../prune/types.ts';
 import type { KernelProgram } from './program.ts';
 import type { MatmulShape } from './shape.ts';
 
@@ -53,6 +57,53 @@ export interface PlanContext {
   b?: Float32Array;
   /** Rows of A that hold real data (e.g. the tokens of the valid part of each padded sample), ascending. */
   validRows?: readonly number[];
+  /**
+   * The layer's weight pattern from the model's `pit.prune` metadata (core/prune/metadata.ts), when it has one: the
+   * permutations a static family folds into its SRead/SWrite indices (HiNM's channel blocks and gather order, the
+   * tile-wise column tiles).
+   */
+  pattern?: LayerPattern;
+  /** The layer's name, for messages about its pattern. */
+  layer?: string;
+}
+
+/** Which operand's zeros a family skips: `a` (dynamic, indexed online by detection) or `b` (a static weight pattern). */
+export type SparseOperand = 'a' | 'b';
+
+/** What a static-pattern family reads of a layer to decide whether it applies (`KernelFamily.weightCandidates`). */
+export interface WeightFacts {
+  /** The layer (node name), for messages. */
+  layer: string;
+  /** B [K, N] row-major f32: the layer's weight as the matmul operand (Conv: Wᵀ in im2col order). */
+  b: Float32Array;
+  /** The layer's entry in the model's `pit.prune` metadata, when the model has one for it. */
+  pattern?: LayerPattern;
+}
+
+/** A static-pattern configuration that applies to a layer. */
+export interface WeightCandidate {
+  config: FamilyConfig;
+  /**
+   * Fraction (0–1) of the weight's work the kernel does (multiply-adds per row of A over K·N; each family's module
+   * defines it exactly). Attribution credits a speed-up by it, as it does an A micro-tile's effective density.
+   */
+  effectiveDensity: number;
+  /** One line: where the index comes from (the `pit.prune` metadata or the weight's zeros) and what it skips. */
+  source: string;
+}
+
+/**
+ * A layer's weight does not follow the pattern its `pit.prune` metadata declares (a hand-edited file, a weight changed
+ * after pruning, a shape the pattern cannot take): the message names the layer and what does not fit.
+ */
+export class WeightPatternError extends RangeError {
+  override name = 'WeightPatternError';
+  constructor(
+    readonly layer: string,
+    message: string,
+  ) {
+    super(`layer ${layer}: ${message}`);
+  }
 }
 
 /** What a configuration runs at one shape: the programs in dispatch order, by phase, and the buffers they bind. */
@@ -76,6 +127,11 @@ export interface FamilyPlan {
    * indexes (null for dense). The profile job checks it against the CPU coverage of that micro-tile.
    */
   counts: { buffer: string; length: number; microTiles: number; microTile: string } | null;
+  /**
+   * CPU time, ms, the plan spent building `uploads` from the operands (a static pattern's index and packed weight:
+   * once per model, not per call, so it is reported apart from the kernel time). Absent when there are none.
+   */
+  indexMs?: number;
 }
 
 /** The CPU reference of a family's detection index (for exported fixtures); entries are unordered within a block. */
@@ -102,8 +158,10 @@ export interface KernelFamily {
   readonly summary: string;
   /** Program roles besides its own name that its plans dispatch (`detect-k`, `fill`, …): the manifest's kernel roles. */
   readonly helperRoles: readonly string[];
-  /** Whether `pit profile` measures it by default. */
+  /** Whether `pit profile` measures it by default (a static-pattern family: on the layers whose weight it fits). */
   readonly defaultOn: boolean;
+  /** The operand whose zeros it skips (default `a`). `b`: a static weight pattern, see `weightCandidates`. */
+  readonly sparseOperand?: SparseOperand;
   /** The configurations `pit tune` measures and the tile-database policy chooses among. */
   tuningConfigs(): FamilyConfig[];
   /**
@@ -147,6 +205,15 @@ export interface KernelFamily {
    * @throws RangeError when the tile name cannot be parsed.
    */
   configOf(v: { microTile: string | null; computeTile: string }, k: number): FamilyConfig;
-  /** CPU reference of the index detection builds for `a` [M, K] (null for dense). */
+  /** CPU reference of the index detection builds for `a` [M, K] (null for dense and static-pattern families). */
   referenceIndex(c: FamilyConfig, a: Float32Array, s: MatmulShape): ReferenceIndex | null;
+  /**
+   * Static-pattern families only: the configurations that apply to a layer of shape `s` given its weight and its
+   * `pit.prune` entry, each with its effective density ([] when the weight does not have the family's pattern). A
+   * family whose pattern the metadata declares for the layer must apply; the weight's zeros are read otherwise. M
+   * only chooses the computation tile.
+   * @throws WeightPatternError naming the layer when the metadata declares this family's pattern and the weight or
+   *   its shape does not follow it.
+   */
+  weightCandidates?(s: MatmulShape, w: WeightFacts): WeightCandidate[];
 }

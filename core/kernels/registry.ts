@@ -4,14 +4,22 @@
  * a family up by name. Adding a family is one WGSL template, one module implementing `KernelFamily`, one line here,
  * and its tests.
  */
+import { bcsrFamily } from './bcsr.ts';
+import { bcsrWFamily } from './bcsr-w.ts';
 import { denseFamily } from './dense.ts';
 import type { FamilyConfig, KernelFamily } from './family.ts';
+import { hinmFamily } from './hinm.ts';
+import { nmFamily } from './nm.ts';
 import { pitKFamily } from './pit-k.ts';
 import { pitMFamily } from './pit-m.ts';
+import { tileWiseFamily } from './tile-wise.ts';
 import type { FamilyInfo } from '../protocol.ts';
 
-/** Every family, dense first (the baseline), in report order. */
-export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily];
+/**
+ * Every family, dense first (the baseline), in report order: PIT's rules and the block-sparse baseline over the
+ * activation A, then the static weight-pattern families (`sparseOperand: 'b'`).
+ */
+export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily, bcsrFamily, tileWiseFamily, nmFamily, hinmFamily, bcsrWFamily];
 
 /** The baseline family: the fastest verified of its configurations is every layer's dense baseline. */
 export const BASELINE_FAMILY: KernelFamily = denseFamily;

@@ -219,6 +219,11 @@ export interface VariantRun {
   detectMs: number;
   /** Median layout preparation time, ms; 0 when the producer writes the layout. */
   layoutMs: number;
+  /**
+   * CPU time, ms, of building the plan's uploads (a static weight pattern's index, once per model: not in
+   * `kernelMs`); null when the plan uploads nothing.
+   */
+  indexMs: number | null;
   /** 'timestamp' when the samples used GPU timestamp queries, else 'cpu'. */
   timing: 'timestamp' | 'cpu';
   /** Every distinct program that ran, in dispatch order; `hash` is `wgslHash(text)`. */
@@ -281,6 +286,7 @@ export async function runVariant(
       kernelMs: median(col(2)),
       detectMs: v.plan.detect.length ? median(col(1)) : 0,
       layoutMs: median(col(0)),
+      indexMs: v.plan.indexMs ?? null,
       timing: method,
       wgsl: v.wgsl,
       microTileDensity: density,

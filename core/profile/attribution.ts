@@ -6,7 +6,9 @@
  *   computation tile for the shape, measured the same way in the same rounds. Every speed-up is against it; the gain
  *   of that tile over the default dense tile is reported apart (`denseTileGain`), never as PIT's.
  * - **Ideal**: baseline × the lowest effective density among the rules measured (what the time would be if only
- *   non-zero micro-tiles cost anything).
+ *   non-zero micro-tiles cost anything). A rule's effective density is that of its micro-tile of A; for a static
+ *   weight-pattern family (tile-wise, nm, hinm, bcsr-w) it is the fraction of the weight's work its kernel does, as
+ *   its module defines it, and every check below credits it the same way.
  * - **Suspect**: a PIT variant whose speed-up over the baseline exceeds 1.25 / its effective density, or whose time is
  *   below ideal, did better than skipping its zeros can explain (tile fit, noise, a timer artefact). It is
  *   re-measured; if it persists it is flagged and never chosen.

@@ -103,6 +103,7 @@ export class LayerMeasurement {
         let v: PreparedVariant | null = null;
         try {
           v = await prepareVariant(ctx, cache, ops, c.spec);
+          if (v.plan.indexMs !== undefined) result.indexMs = v.plan.indexMs;
           for (const w of v.wgsl) onKernel(w);
           result.wgslHash = v.wgsl.at(-1)!.hash;
           result.kernelHashes = v.wgsl.map((w) => w.hash);

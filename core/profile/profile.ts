@@ -12,6 +12,9 @@
  *   database at the layer's shape and exact micro-tile coverage; the `shortlist` rules predicted fastest (default 2)
  *   are measured — or, with `audit`, every rule too (never chosen unless shortlisted), so the regret is known. The
  *   default when a tile database for this adapter and these kernel sources is given; otherwise the job says why.
+ * Under both policies, the static weight-pattern families (tile-wise, nm, hinm, bcsr-w) are measured on the layers whose
+ * weight has their pattern, from a pruned model's `pit.prune` metadata (checked before the run exists) or from the
+ * weight's zeros (core/profile/static-patterns.ts).
  * Measurement (core/profile/measure.ts): verification run, warm-up by time, interleaved rounds, every sample kept,
  * the median with its spread. The choice (core/profile/attribution.ts): a PIT variant only when it beats the
  * baseline beyond the noise and its speed-up is explained by its effective density; re-measured when undecided.
@@ -42,6 +45,7 @@ import { occupancyHeatmap, sparsityOf } from '../sparsity/micro-tiles.ts';
 import { attribute, type Attribution, type MeasuredVariant } from './attribution.ts';
 import { LayerMeasurement, type Candidate, type Verifier } from './measure.ts';
 import type { KernelText, RunSink } from './sink.ts';
+import { checkStaticPatterns, staticCandidates, type StaticPatterns } from './static-patterns.ts';
 
 /** The families `pit profile` measures by default (every registered family marked `defaultOn`), in report order. */
 export function defaultFamilies(): string[] {
@@ -162,6 +166,9 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
   const layersToRun = opts.maxLayers ? ops.slice(0, opts.maxLayers) : ops;
   for (const f of opts.families) familyOf(f); // an unknown family is a usage error, before any run exists
   const families = opts.families.includes(BASELINE_FAMILY.name) ? opts.families : [BASELINE_FAMILY.name, ...opts.families];
+  // Static weight patterns (pit prune's metadata): checked against the weights before any run exists.
+  const statics = checkStaticPatterns(model, families);
+  if (statics.note) emit({ kind: 'log', message: statics.note });
   const policy = resolvePolicy(opts, env);
   if (policy.info.note) emit({ kind: 'log', message: policy.info.note });
   else if (policy.info.policy === 'tiledb') {
@@ -200,7 +207,7 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
         checkCancel(env.signal);
-        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy);
+        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy, statics);
         env.sink.recordLayer(runId, layer, kernels);
         layers.push(layer);
         const done = layers.length;
@@ -250,6 +257,7 @@ async function profileLayer(
   opts: ProfileOptions,
   env: ProfileEnv,
   policy: ResolvedPolicy,
+  statics: StaticPatterns,
 ): Promise<{ layer: LayerResult; kernels: KernelText[] }> {
   const base = { index: op.index, name: op.name, op: op.op, input: inputIndex };
   // Some operators only prove unlowerable with real shapes (e.g. a MatMul whose B turns out batched).
@@ -281,7 +289,9 @@ async function profileLayer(
     const measured = policy.info.audit ? decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name) : shortlist;
     pitConfigs = measured.map((c) => ({ config: c.ruleRef.config, choosable: shortlist.includes(c) }));
   }
-  const configs = [...dense.map((config) => ({ config, choosable: true })), ...pitConfigs];
+  // Static weight-pattern families that fit this layer's weight, under every policy (their index comes from B).
+  const weighted = staticCandidates(op.name, shape, mm.b, statics, families);
+  const configs = [...dense.map((config) => ({ config, choosable: true })), ...pitConfigs, ...weighted.map((w) => ({ config: w.config, choosable: true }))];
   const microTileOf = (c: FamilyConfig) => familyOfConfig(c).microTile(c, k);
   // Detection is checked against the CPU coverage of the micro-tile it indexes, which a merged pit-k may not compute.
   const extra = configs.map((c) => microTileOf(c.config)).filter((x): x is string => x !== null);
@@ -290,7 +300,8 @@ async function profileLayer(
 
   const candidates: Candidate[] = configs.map(({ config }) => {
     const mt = microTileOf(config);
-    return { name: familyOfConfig(config).variantName(config), spec: config, microTile: mt, effectiveDensity: mt ? coverage.get(mt)!.effectiveDensity : null };
+    const weightDensity = weighted.find((w) => w.config === config)?.effectiveDensity ?? null;
+    return { name: familyOfConfig(config).variantName(config), spec: config, microTile: mt, effectiveDensity: mt ? coverage.get(mt)!.effectiveDensity : weightDensity };
   });
   const kernels = new Map<string, KernelText>();
   // fp32 rounding grows with Σ|a||b|, not |C| (which cancellation can make tiny): the tolerance scales with it.
@@ -309,7 +320,8 @@ async function profileLayer(
   };
   const freeLayouts: ALayout[] = mm.lowering === 'im2col' || mm.lowering === 'conv1x1' ? ['a', 'at'] : ['a'];
   const check = () => checkCancel(env.signal);
-  const lm = await LayerMeasurement.start(env.gpu, env.cache, { m, n, k, a, b: mm.b, freeLayouts }, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
+  const context = { layer: op.name, ...(statics.byLayer.has(op.name) ? { pattern: statics.byLayer.get(op.name)! } : {}) };
+  const lm = await LayerMeasurement.start(env.gpu, env.cache, { m, n, k, a, b: mm.b, freeLayouts, context }, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
   let att: Attribution;
   try {
     await lm.warmUp(opts.warmupMs ?? 0);

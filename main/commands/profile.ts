@@ -67,8 +67,10 @@ Options:
   --image-size N      paddle-det: longest image side after resizing, rounded to a multiple of 32 (default
                       ${DEFAULT_IMAGE_SIZE}); rgb01: the square side when the model's input size is not fixed
   --variants LIST     comma-separated kernel families to measure (default ${defaultFamilies().join(',')});
-                      ${familyNames()[0]} always runs. Families:
-${familyInfos().map((f) => `                        ${f.name.padEnd(8)} ${f.summary}`).join('\n')}
+                      ${familyNames()[0]} always runs. The static weight-pattern families run on the layers whose
+                      weight has their pattern: from a pruned model's pit.prune metadata (see pit prune; checked
+                      against the weights before the run), else from the weight's zeros. Families:
+${familyInfos().map((f) => `                        ${f.name.padEnd(9)} ${f.summary}`).join('\n')}
   --repeat N          timed samples per variant, in interleaved rounds (default 5); the median is reported with
                       min, max and interquartile range; variants the timer cannot decide get N more
   --warmup N          unmeasured runs of each variant before timing (default 1)

@@ -105,6 +105,18 @@ const PEERS: PeersResult = {
   layers: [],
 };
 
+/** PyTorch's weight-sparse peers as bench/peers.py writes them (hand-made figures). */
+const STATIC_PEERS: NonNullable<PeersResult['static']> = {
+  size: 64,
+  cublasFp32: { medianMs: 3, minMs: 3, maxMs: 3, repeat: 10 },
+  cublasFp16: { medianMs: 1, minMs: 1, maxMs: 1, repeat: 10 },
+  bsr: [
+    { sparsity: 0.5, blocksize: [32, 32], medianMs: 2, minMs: 2, maxMs: 2, repeat: 10, check: { ok: true } },
+    { sparsity: 0.75, error: 'RuntimeError: nope' },
+  ],
+  semiStructured: { sparsity: 0.5, medianMs: 0.8, minMs: 0.8, maxMs: 0.8, repeat: 10, backend: 'SparseSemiStructuredTensorCUTLASS', check: { ok: true } },
+};
+
 describe('bench report', () => {
   it('evaluates every target as met / not met with the figure, pit-k targets on 32x1 micro-tiles only', () => {
     const ok = evaluateTargets(fakeSuite(3.0, 0.39, 3.5, 0.1), PEERS);
@@ -155,6 +167,8 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
       detectSize: 64,
       detectSparsities: [0.9],
       detectTiles: ['1x1', '32x32'],
+      staticSize: 64,
+      staticSparsities: [0.5, 0.75],
       repeat: 1,
     };
     const lines: string[] = [];
@@ -173,6 +187,26 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
     // Every family's per-layer configurations: the dense candidates (the baseline is the fastest), pit-k, pit-m.
     expect([...new Set(res.layers[0]!.variants.map((v) => v.variant))]).toEqual(['dense', 'pit-k', 'pit-m']);
     expect(evaluateTargets(res, null, 64)).toHaveLength(6);
+    // (e) static weight patterns: dense, then at 0.5 tw, nm, hinm, bw and at 0.75 tw, hinm, bw (2:4 is 50 % only).
+    expect(res.static!.map((f) => [f.pattern, f.target, f.variant])).toEqual([
+      ['dense', 0, 'dense'],
+      ['tw', 0.5, 'tile-wise'], ['nm', 0.5, 'nm'], ['hinm', 0.5, 'hinm'], ['bw', 0.5, 'bcsr-w'],
+      ['tw', 0.75, 'tile-wise'], ['hinm', 0.75, 'hinm'], ['bw', 0.75, 'bcsr-w'],
+    ]);
+    for (const f of res.static!) {
+      expect(f.check.ok, `${f.pattern} ${f.target}`).toBe(true);
+      expect(f.detect).toBeNull();
+      if (f.pattern === 'dense') continue;
+      expect(f.indexMs!).toBeGreaterThanOrEqual(0);
+      // The kernel's share of the weight's work is what the pattern left: 1 − W's sparsity.
+      expect(f.effectiveDensity).toBeCloseTo(1 - f.sparsity, 6);
+      expect(f.sparsity).toBeCloseTo(f.target, 1);
+    }
+    const md = renderMarkdown({ meta: {}, config: {}, suite: res, peers: { ...PEERS, static: STATIC_PEERS }, targets: [] });
+    expect(md).toContain('## (e) Static weight patterns (synthetic pruned W 64³, dense A)');
+    expect(md).toMatch(/\| bw \| 0\.5 \| 0\.5000 \| bcsr-w \| 0\.5000 \| .* \| 2\.00 \| 2\.000 \| 1\.50 \| yes \|/);
+    expect(md).toMatch(/Semi-structured 2:4 \(fp16, to_sparse_semi_structured, SparseSemiStructuredTensorCUTLASS\): 0\.800 ms = 1\.25x cuBLAS fp16/);
+    expect(md).toContain('torch BSR did not run at: 0.75: RuntimeError: nope.');
     expect(lines.length).toBeGreaterThan(10);
   });
 });

@@ -9,10 +9,13 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DAWN_STARTUP_WARNING } from '../../core/gpu/quiet-stderr.ts';
 import { importOnnx, modelProto } from '../../core/model/onnx-import.ts';
 import { captureReference } from '../../core/model/reference.ts';
 import { readPruneMetadata } from '../../core/prune/metadata.ts';
 import type { PruneSummary } from '../../core/prune/report.ts';
+import { encodePrunedModel } from '../../core/prune/write.ts';
+import type { RunReport } from '../../core/protocol.ts';
 import { npyBytes } from '../inputs/npy-fixtures.ts';
 import { buildModel, randomFloats } from '../model/onnx-builders.ts';
 
@@ -168,5 +171,44 @@ describe('pit prune on the real PaddleOCR det model', () => {
     }
     const zeros = Array.from(w).filter((v) => v === 0).length;
     expect(zeros).toBeGreaterThanOrEqual(0.75 * w.length);
+  });
+
+  it('pit profile of the pruned model runs the hinm family on every pruned layer, verified against onnxruntime', () => {
+    const pruned = join(dir, 'det-hinm.onnx');
+    const json = join(dir, 'det-hinm-profile.json');
+    const r = pit(['profile', '--model', pruned, '--input', join(photos, 'sample1.jpg'), '--image-size', '64', '--variants', 'dense,pit-k,hinm',
+      '--repeat', '1', '--warmup-ms', '0', '--db', join(dir, 'det.db'), '--json', json, '-q']);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as RunReport;
+    const meta = readPruneMetadata(modelProto(importOnnx(pruned)).metadataProps)!;
+    for (const l of meta.layers) {
+      const layer = report.layers.find((x) => x.name === l.name)!;
+      const v = layer.variants.find((x) => x.family === 'hinm')!;
+      expect(v, l.name).toBeDefined();
+      expect(v.ok, `${l.name}: ${v.error}`).toBe(true);
+      expect(v.effectiveDensity).toBeCloseTo(0.25, 6);
+      expect(v.indexMs).toBeGreaterThanOrEqual(0);
+    }
+    // Layers that were not pruned get no static candidate.
+    const other = report.layers.find((x) => !x.skipped && !meta.layers.some((l) => l.name === x.name))!;
+    expect(other.variants.some((x) => x.family === 'hinm')).toBe(false);
+  });
+});
+
+describe('pit profile of a model whose weights do not follow its pit.prune metadata', () => {
+  it('exits 1 with one line naming the layer, before any run is stored', () => {
+    const bad = join(dir, 'nm-mismatch.onnx');
+    const nmPath = join(dir, 'nm-for-mismatch.onnx');
+    expect(pit(['prune', '--model', model, '--pattern', 'nm', '--sparsity', '0.5', '--calibrate', cal[0], '--out', nmPath, '-q']).status).toBe(0);
+    const nm = importOnnx(nmPath);
+    // The unpruned weights under the 2:4 metadata.
+    writeFileSync(bad, encodePrunedModel(nm, new Map([['W', importOnnx(model).constants.get('W')!.data]]), {}));
+    const db = join(dir, 'mismatch.db');
+    const r = pit(['profile', '--model', bad, '--input', cal[0], '--db', db, '-q']);
+    expect(r.status).toBe(1);
+    // One line of our own (Dawn's start-up warnings, which pit does not always manage to hold back, aside).
+    expect(r.stderr.trim().split('\n').filter((l) => !DAWN_STARTUP_WARNING.test(l))).toHaveLength(1);
+    expect(r.stderr).toMatch(/layer synthetic_matmul: its pit\.prune pattern is 2:4, but W\[k=\d+\.\.\d+, n=\d+\] holds [34] non-zeros/);
+    expect(JSON.parse(pit(['runs', '--db', db, '--json']).stdout)).toEqual([]);
   });
 });

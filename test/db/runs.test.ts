@@ -301,6 +301,16 @@ describe('run repository', () => {
       reader.close();
     }
   });
+
+  it('keeps a static-pattern variant\'s index build time apart from its kernel time (migration v4)', () => {
+    const id = createRun(db, newRun());
+    const l = layer1();
+    const nm = { ...l.variants[0]!, name: 'nm', family: 'nm', microTile: null, ms: 0.7, detectMs: 0, indexMs: 12.5, effectiveDensity: 0.5 };
+    recordLayer(db, id, { ...l, variants: [...l.variants, nm] }, [K_DENSE, K_DETECT, K_PITK]);
+    const v = getRunReport(db, id).layers[0]!.variants.find((x) => x.name === 'nm')!;
+    expect(v).toMatchObject({ indexMs: 12.5, ms: 0.7, effectiveDensity: 0.5, microTile: null });
+    expect(getRunReport(db, id).layers[0]!.variants.find((x) => x.name === l.variants[0]!.name)!.indexMs).toBeUndefined();
+  });
 });
 
 describe('failRun', () => {

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildKernelSet } from '../../core/export/kernel-set.ts';
+import { LOADER_SOURCE } from '../../core/export/loader-template.ts';
+import { VERIFY_SOURCE } from '../../core/export/verify-template.ts';
 import { compareOutputs, matmulErrorScale, referenceMatmul } from '../../core/kernels/reference.ts';
 import { structuredOperand } from '../../core/pit/tuner.ts';
 import type { KernelSetManifest } from '../../core/export/manifest.ts';
@@ -19,7 +21,7 @@ import { manifestErrors } from '../../core/export/schema.ts';
 import { kernelSourcesHash, pointKey, TUNER_VERSION } from '../../core/pit/tiledb.ts';
 import { profileModel } from '../../core/profile/profile.ts';
 import { openDatabase, type PitDatabase } from '../../db/open.ts';
-import { createRun, failRun, getRunReport, recordLayer } from '../../db/runs.ts';
+import { createRun, failRun, getKernelWgsl, getLayerKernels, getRunReport, recordLayer } from '../../db/runs.ts';
 import { openTileDb, recordTilePoint } from '../../db/tiledb.ts';
 import { exportCommand } from '../../main/commands/export.ts';
 import { lookupTileDb } from '../../main/commands/tune.ts';
@@ -140,7 +142,7 @@ describe('pit export', () => {
     bad.layers[0]!.plan.steps[0]!.workgroups = [1, 1] as never;
     expect(manifestErrors(bad).join()).toMatch(/\/layers\/0\/plan\/steps\/0\/workgroups/);
     const badKernel = structuredClone(m);
-    badKernel.kernels[0]!.role = 'bcsr' as never;
+    badKernel.kernels[0]!.role = 'no-such-role' as never;
     expect(manifestErrors(badKernel).join()).toMatch(/\/kernels\/0\/role: must be equal to one of the allowed values/);
   });
 
@@ -258,6 +260,52 @@ describe('pit export', () => {
     failRun(db, partial, 'cancelled');
     await expect(exportCommand.run([String(partial), '--out', join(dir, 'partial'), '--db', dbPath])).rejects.toThrow(
       /run \d+ is incomplete \(cancelled\): 1 layer record\(s\) missing — input 0 \(.*x\.npy\): 1 missing: mm2/,
+    );
+  });
+
+  it('exports the bcsr family (dynamic, detected online) with its 32x32 detection fixtures; verify.mjs passes', async () => {
+    const { runId: rid } = await profileModel(
+      { modelPath, inputs: [inputPath], imageSize: 64, families: ['dense', 'bcsr'], repeat: 1, warmup: 0, warmupMs: 0, policy: 'measure' },
+      { gpu: g.ctx, cache: g.cache, sink: dbSink(db) },
+    );
+    const report = getRunReport(db, rid);
+    for (const l of report.layers) expect(l.variants.find((v) => v.name === 'bcsr')!.ok).toBe(true);
+    // Whatever the timer chose, export the bcsr plan (a user's run where it won would look like this).
+    const edited = { ...report, layers: report.layers.map((l) => ({ ...l, chosen: 'bcsr' })) };
+    const kernelsOf = (input: number, layer: number, variant: string) =>
+      (getLayerKernels(db, rid, input, layer)[variant] ?? []).map((k) => ({ hash: k.hash, label: k.label, wgsl: getKernelWgsl(db, k.hash) ?? '' }));
+    const set = buildKernelSet({ report: edited, kernelsOf, tileModel: null, tileDb: null, generator: 'test', createdAt: new Date().toISOString() });
+    expect(manifestErrors(set.manifest)).toEqual([]);
+    for (const l of set.manifest.layers) {
+      expect(l.plan.rule).toMatchObject({ family: 'bcsr', axis: 'k', microTile: '32x32' });
+      expect(set.manifest.kernels.find((k) => k.id === l.plan.detection)!.label).toBe('detect-k 32x32');
+    }
+    const fx = set.manifest.fixtures.find((f) => f.plan.rule.family === 'bcsr')!;
+    expect(Object.keys(fx.expected).sort()).toEqual(['c', 'count', 'index']);
+    const folder = join(dir, 'bcsr-set');
+    mkdirSync(folder);
+    for (const [path, data] of set.files) {
+      mkdirSync(join(folder, path, '..'), { recursive: true });
+      writeFileSync(join(folder, path), data);
+    }
+    writeFileSync(join(folder, 'manifest.json'), JSON.stringify(set.manifest, null, 2));
+    writeFileSync(join(folder, 'pit-kernels.mjs'), LOADER_SOURCE);
+    writeFileSync(join(folder, 'verify.mjs'), VERIFY_SOURCE);
+    const r = verify(isolate(folder));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/all passed/);
+  });
+
+  it('refuses a layer whose chosen variant is a static weight-pattern family, naming the layer and what to do', () => {
+    const report = getRunReport(db, runId);
+    const l = report.layers[0]!;
+    const dense = l.variants.find((v) => v.name === l.baseline)!;
+    // As a pruned model's run records it: the 2:4 family chosen on this layer, verified, with its index time apart.
+    const nm = { ...dense, name: 'nm', family: 'nm', microTile: null, computeTile: '128x64x16/8x4', ms: dense.ms / 2, indexMs: 3, effectiveDensity: 0.5 };
+    const edited = { ...report, layers: [{ ...l, variants: [...l.variants, nm], chosen: 'nm' }, ...report.layers.slice(1)] };
+    const src = { report: edited, kernelsOf: () => [], tileModel: null, tileDb: null, generator: 'test', createdAt: new Date().toISOString() };
+    expect(() => buildKernelSet(src)).toThrow(
+      new RegExp(`^layer ${l.name} \\(input 0\\): its chosen variant nm runs on an index built from the layer's weight \\(static nm pattern\\), which kernel set format v1 cannot carry; re-profile with --variants leaving out nm`),
     );
   });
 

@@ -7,16 +7,16 @@ import { describe, expect, it } from 'vitest';
 import { coverageOf, type MicroTileCoverage } from '../../core/pit/coverage.ts';
 import { median } from '../../core/gpu/timing.ts';
 import { decide, regretOf } from '../../core/pit/policy.ts';
-import { configId, rulesFor, spaceConfigs } from '../../core/pit/rules.ts';
+import { configId, rulesFor } from '../../core/pit/rules.ts';
 import { WHOLE_ROW } from '../../core/sparsity/micro-tiles.ts';
 import { coverageShape, TileModel, uniformCoverage } from '../../core/pit/tiledb.ts';
 import { structuredOperand } from '../../core/pit/tuner.ts';
 import type { VariantResult } from '../../core/protocol.ts';
 import { randomSparse, zeroColumnBlocks, zeroRows } from '../kernels/fixtures.ts';
-import { syntheticKernelMs, syntheticPoints } from './synthetic-tiledb.ts';
+import { syntheticConfigs, syntheticKernelMs, syntheticPoints } from './synthetic-tiledb.ts';
 
 const model = new TileModel(syntheticPoints());
-const configs = spaceConfigs();
+const configs = syntheticConfigs();
 const byMicroTile = (mt: string | null) => configs.find((c) => c.microTile === mt)!;
 
 function coverageFor(a: Float32Array, m: number, k: number): Map<string, MicroTileCoverage> {
@@ -118,7 +118,7 @@ describe('decide (transformation policy)', () => {
 
 describe('rulesFor', () => {
   it('enumerates k and m rules for MatMul, Gemm and Conv, and nothing for other operators', () => {
-    const rules = rulesFor('Conv', { m: 64, n: 64, k: 96 });
+    const rules = rulesFor('Conv', { m: 64, n: 64, k: 96 }, configs);
     expect(rules.map((r) => r.variant)).toEqual([
       'dense',
       'dense 32x128x8/4x4',
@@ -141,8 +141,8 @@ describe('rulesFor', () => {
   });
 
   it('drops 1xW rules that are the whole row (W >= K)', () => {
-    expect(rulesFor('MatMul', { m: 64, n: 64, k: 64 }).map((r) => r.variant).filter((v) => v.startsWith('pit-m'))).toEqual(['pit-m 1x16', 'pit-m 1x32', 'pit-m']);
-    expect(rulesFor('MatMul', { m: 64, n: 64, k: 10 }).map((r) => r.variant).filter((v) => v.startsWith('pit-m'))).toEqual(['pit-m']);
+    expect(rulesFor('MatMul', { m: 64, n: 64, k: 64 }, configs).map((r) => r.variant).filter((v) => v.startsWith('pit-m'))).toEqual(['pit-m 1x16', 'pit-m 1x32', 'pit-m']);
+    expect(rulesFor('MatMul', { m: 64, n: 64, k: 10 }, configs).map((r) => r.variant).filter((v) => v.startsWith('pit-m'))).toEqual(['pit-m']);
   });
 });
 

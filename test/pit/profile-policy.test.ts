@@ -19,7 +19,7 @@ import type { LayerResult, ProgressEvent, RunPolicy } from '../../core/protocol.
 import { testGpu, type TestGpu } from '../gpu-helpers.ts';
 import { npyBytes } from '../inputs/npy-fixtures.ts';
 import { buildModel, randomFloats } from '../model/onnx-builders.ts';
-import { syntheticPoints } from './synthetic-tiledb.ts';
+import { syntheticConfigs, syntheticPoints } from './synthetic-tiledb.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pit-policy-'));
 const modelPath = join(dir, 'synthetic-two-matmuls.onnx');
@@ -100,7 +100,8 @@ describe('profileModel with policy tiledb', () => {
 
   /** Variant names of the dense candidates of a layer (measured under every policy: the baseline is the fastest). */
   const denseNames = (l: LayerResult) => denseCandidates(l).map((tile) => familyOf('dense').variantName({ family: 'dense', microTile: null, tile }));
-  const pitRules = (l: LayerResult) => rulesFor('MatMul', l).filter((r) => r.config.family !== 'dense');
+  // The rules the synthetic database (and the families the job asks for) can predict.
+  const pitRules = (l: LayerResult) => rulesFor('MatMul', l, syntheticConfigs()).filter((r) => r.config.family !== 'dense');
 
   it('predicts, measures the two predicted fastest PIT rules beside the dense tiles, and stores the reasons', async () => {
     const r = recorder();
