@@ -9,9 +9,10 @@ import { showCommand } from './commands/show.ts';
 import { tuneCommand } from './commands/tune.ts';
 import { exportCommand } from './commands/export.ts';
 import { pruneCommand } from './commands/prune.ts';
+import { ocrBatchCommand } from './commands/ocr-batch.ts';
 import { UsageError, type Command } from './commands/common.ts';
 
-const commands: Command[] = [profileCommand, runsCommand, showCommand, serveCommand, tuneCommand, exportCommand, pruneCommand];
+const commands: Command[] = [profileCommand, ocrBatchCommand, runsCommand, showCommand, serveCommand, tuneCommand, exportCommand, pruneCommand];
 
 const HELP = `pit — PIT Studio's command line: dynamic sparsity profiling with PIT kernels over WebGPU
 

@@ -8,10 +8,11 @@ import { denseFamily } from './dense.ts';
 import type { FamilyConfig, KernelFamily } from './family.ts';
 import { pitKFamily } from './pit-k.ts';
 import { pitMFamily } from './pit-m.ts';
+import { pitMSeqlenFamily } from './pit-m-seqlen.ts';
 import type { FamilyInfo } from '../protocol.ts';
 
 /** Every family, dense first (the baseline), in report order. */
-export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily];
+export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily, pitMSeqlenFamily];
 
 /** The baseline family: the fastest verified of its configurations is every layer's dense baseline. */
 export const BASELINE_FAMILY: KernelFamily = denseFamily;

@@ -12,7 +12,7 @@ const FAST = { warmup: 0, repeat: 1 };
 
 /** Every family's per-layer configurations (dense tiles, pit-k 32x1, pit-m whole rows) and pit-m 1x16 (CAS SWrite). */
 function specsFor(m: number, n: number, k: number): VariantSpec[] {
-  return [...FAMILIES.flatMap((f) => f.layerConfigs({ m, n, k })), { family: 'pit-m', microTile: '1x16', tile: { ...DEFAULT_PIT_TILE } }];
+  return [...FAMILIES.filter((f) => !f.needs).flatMap((f) => f.layerConfigs({ m, n, k })), { family: 'pit-m', microTile: '1x16', tile: { ...DEFAULT_PIT_TILE } }];
 }
 
 function ops(m: number, n: number, k: number, a: Float32Array, seed = 99): MatmulOperands {
@@ -140,7 +140,7 @@ describe('matmul variants vs the CPU reference', () => {
 
   it('per-layer configurations: dense candidates + pit-k 32x1 + pit-m whole rows', async () => {
     const s = { m: 200, n: 100, k: 300 };
-    expect(FAMILIES.map((f) => f.name)).toEqual(['dense', 'pit-k', 'pit-m']);
+    expect(FAMILIES.map((f) => f.name)).toEqual(['dense', 'pit-k', 'pit-m', 'pit-m-seqlen']);
     expect(familyOf('pit-k').layerConfigs(s).map((c) => c.microTile)).toEqual(['32x1']);
     expect(familyOf('pit-m').layerConfigs(s).map((c) => familyOf('pit-m').microTile(c, s.k))).toEqual(['1x300']);
     // Dense: the default tile first, then the least-padded others (within 1.5x of the least padding).
