@@ -9,7 +9,10 @@
  * process-wide `uncaughtException` / `unhandledRejection` handlers; they are removed again so that errors keep
  * PIT Studio's own handling.
  */
+import { createRequire } from 'node:module';
 import type { Image8 } from '../inputs/image.ts';
+
+const require = createRequire(import.meta.url);
 
 /** A corner of a box, [x, y] in photo pixels. */
 export type Point = [number, number];
@@ -40,9 +43,10 @@ function loadSplit(): Promise<SplitFn> {
     const listeners = (e: string) => process.listeners(e as 'uncaughtException') as unknown[];
     const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
     try {
-      const cvModule = (await import('@techstark/opencv-js')) as unknown as { default: Record<string, unknown> };
-      const cv = cvModule.default;
-      // The module object is a thenable whose `then` never settles once awaited: wait for the runtime callback.
+      // Required, not imported: the Emscripten module object is a thenable whose `then` never settles, and a loader
+      // that hands it back from `await import()` (as Vitest's interop does) would wait forever. Gutenye's own
+      // `import cv from` gets the same instance from Node's module cache.
+      const cv = require('@techstark/opencv-js') as Record<string, unknown>;
       if (!cv['Mat']) await new Promise<void>((ok) => (cv['onRuntimeInitialized'] = () => ok()));
       const common = (await import('@gutenye/ocr-common')) as unknown as {
         registerBackend(b: Record<string, unknown>): void;
