@@ -118,7 +118,7 @@ describe('pit --help', () => {
     const f = pit(['profile', '--no-such-flag']);
     expect(f.status).toBe(2);
     expect(f.stderr).toMatch(/--no-such-flag/);
-    expect(pit(['profile', '--variants', 'dense,bogus', '--db', join(dir, 'u.db')]).stderr).toMatch(/unknown kernel family 'bogus' \(known: dense, pit-k, pit-m\)/);
+    expect(pit(['profile', '--variants', 'dense,bogus', '--db', join(dir, 'u.db')]).stderr).toMatch(/unknown kernel family 'bogus' \(known: dense, pit-k, pit-m, pit-m-seqlen\)/);
   });
 });
 
