@@ -579,8 +579,9 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
       const a = synthesiseA(L, r);
       const b = randomDense(L.k * L.n, r);
       const variants: VariantFigure[] = [];
-      // The families `pit profile` measures by default (others, e.g. baselines, only when asked for).
-      for (const spec of FAMILIES.filter((f) => f.defaultOn).flatMap((f) => f.layerConfigs(L))) {
+      // The families `pit profile` measures by default (others, e.g. baselines, only when asked for); families that need
+      // layer facts (known sequence lengths) have none on synthetic layers.
+      for (const spec of FAMILIES.filter((f) => f.defaultOn && !f.needs).flatMap((f) => f.layerConfigs(L))) {
         const lcfg = { ...cfg, warmupMs: Math.min(cfg.warmupMs, 150), verify: { rows: 2, cols: 1, elements: 64 } };
         const f = await guard(`layer ${L.name} ${spec.family}`, () => measure(ctx, cache, lcfg, a, b, L.m, L.n, L.k, spec, li));
         if (f) variants.push(f);

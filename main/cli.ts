@@ -10,9 +10,11 @@ import { traceCommand } from './commands/trace.ts';
 import { tuneCommand } from './commands/tune.ts';
 import { exportCommand } from './commands/export.ts';
 import { pruneCommand } from './commands/prune.ts';
+import { ocrBatchCommand } from './commands/ocr-batch.ts';
+import { demoCommand } from './commands/demo.ts';
 import { UsageError, type Command } from './commands/common.ts';
 
-const commands: Command[] = [profileCommand, runsCommand, showCommand, traceCommand, serveCommand, tuneCommand, exportCommand, pruneCommand];
+const commands: Command[] = [demoCommand, profileCommand, ocrBatchCommand, runsCommand, showCommand, traceCommand, serveCommand, tuneCommand, exportCommand, pruneCommand];
 
 const HELP = `pit — PIT Studio's command line: dynamic sparsity profiling with PIT kernels over WebGPU
 

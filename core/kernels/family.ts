@@ -132,6 +132,11 @@ export interface FamilyPlan {
    * once per model, not per call, so it is reported apart from the kernel time). Absent when there are none.
    */
   indexMs?: number;
+  /**
+   * The rows of C the plan computes, ascending, when it computes only known rows (a sequence-length index: the
+   * padded rows are left zero, not computed); absent when it computes every row. Verification compares these rows.
+   */
+  outputRows?: readonly number[];
 }
 
 /** The CPU reference of a family's detection index (for exported fixtures); entries are unordered within a block. */
@@ -162,6 +167,18 @@ export interface KernelFamily {
   readonly defaultOn: boolean;
   /** The operand whose zeros it skips (default `a`). `b`: a static weight pattern, see `weightCandidates`. */
   readonly sparseOperand?: SparseOperand;
+  /**
+   * Layer facts its plan needs (`PlanContext` keys besides the operands), e.g. `['validRows']` for an index built
+   * from known sequence lengths. The profile job measures it only on layers that have them; it has no tuning
+   * configurations (the tile database measures detected indexes). Absent: it needs none.
+   */
+  readonly needs?: readonly 'validRows'[];
+  /**
+   * The fraction (0–1) of the dense work its plan computes on a layer, when that is fixed by the context rather than
+   * by the coverage of A's non-zero micro-tiles (valid rows / M for a sequence-length index); attribution uses it
+   * as the rule's effective density. Absent: the coverage of `microTile` is.
+   */
+  contextDensity?(c: FamilyConfig, s: MatmulShape, ctx: PlanContext): number;
   /** The configurations `pit tune` measures and the tile-database policy chooses among. */
   tuningConfigs(): FamilyConfig[];
   /**

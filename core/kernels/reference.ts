@@ -133,3 +133,18 @@ export function compareOutputs(ours: Float32Array, ref: Float32Array, options: C
 function checkLength(name: string, x: ArrayLike<number>, expected: number): void {
   if (x.length !== expected) throw new RangeError(`${name} has ${x.length} elements, its shape needs ${expected}`);
 }
+
+/**
+ * The rows `rows` of `x` [M, n] row-major, as a compact [rows.length, n] array (to compare only the rows a
+ * sequence-length plan computes).
+ * @throws RangeError when a row is outside `x`.
+ */
+export function selectRows(x: Float32Array, n: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * n);
+  const m = Math.floor(x.length / Math.max(1, n));
+  rows.forEach((r, i) => {
+    if (!Number.isInteger(r) || r < 0 || r >= m) throw new RangeError(`selectRows: row ${r} is outside [0, ${m})`);
+    out.set(x.subarray(r * n, (r + 1) * n), i * n);
+  });
+  return out;
+}

@@ -12,14 +12,16 @@ import { hinmFamily } from './hinm.ts';
 import { nmFamily } from './nm.ts';
 import { pitKFamily } from './pit-k.ts';
 import { pitMFamily } from './pit-m.ts';
+import { pitMSeqlenFamily } from './pit-m-seqlen.ts';
 import { tileWiseFamily } from './tile-wise.ts';
 import type { FamilyInfo } from '../protocol.ts';
 
 /**
  * Every family, dense first (the baseline), in report order: PIT's rules and the block-sparse baseline over the
- * activation A, then the static weight-pattern families (`sparseOperand: 'b'`).
+ * activation A (pit-m-seqlen: condense-M from known sequence lengths), then the static weight-pattern families
+ * (`sparseOperand: 'b'`).
  */
-export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily, bcsrFamily, tileWiseFamily, nmFamily, hinmFamily, bcsrWFamily];
+export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily, pitMSeqlenFamily, bcsrFamily, tileWiseFamily, nmFamily, hinmFamily, bcsrWFamily];
 
 /** The baseline family: the fastest verified of its configurations is every layer's dense baseline. */
 export const BASELINE_FAMILY: KernelFamily = denseFamily;

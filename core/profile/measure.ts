@@ -33,8 +33,11 @@ export interface Candidate {
 
 /** Checks of a variant's first run. */
 export interface Verifier {
-  /** Compares C [M, N] (before the layer's epilogue) with the reference. */
-  output(c: Float32Array): CompareResult;
+  /**
+   * Compares C [M, N] (before the layer's epilogue) with the reference: every row, or only `rows` when the plan
+   * computes only those (`FamilyPlan.outputRows`, a sequence-length index).
+   */
+  output(c: Float32Array, rows?: readonly number[]): CompareResult;
   /** The CPU density (fraction of non-zero micro-tiles) of `microTile` on A, for the GPU detection check. */
   density(microTile: string): number;
 }
@@ -109,9 +112,9 @@ export class LayerMeasurement {
           result.kernelHashes = v.wgsl.map((w) => w.hash);
           const { output, density, readbackMs } = await v.runOnce();
           m.readbackMs = readbackMs;
-          const cmp = verify.output(output);
+          const cmp = verify.output(output, v.plan.outputRows);
           Object.assign(result, { maxAbsErr: cmp.maxAbsErr, maxRelErr: cmp.maxRelErr, ok: cmp.ok });
-          if (!cmp.ok) result.error = `output differs from the reference: max abs err ${cmp.maxAbsErr.toExponential(2)} > tolerance ${cmp.tolerance.toExponential(2)}`;
+          if (!cmp.ok) result.error = `output${v.plan.outputRows ? ` (${v.plan.outputRows.length} valid rows of ${ops.m})` : ''} differs from the reference: max abs err ${cmp.maxAbsErr.toExponential(2)} > tolerance ${cmp.tolerance.toExponential(2)}`;
           const counted = v.plan.counts;
           if (cmp.ok && counted && density !== null) {
             const cpu = verify.density(counted.microTile);

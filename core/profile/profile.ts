@@ -28,7 +28,7 @@ import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
 import { inlineDecidedBranches } from '../model/branches.ts';
 import type { ALayout, FamilyConfig } from '../kernels/family.ts';
-import { compareOutputs, matmulErrorScale } from '../kernels/reference.ts';
+import { compareOutputs, matmulErrorScale, selectRows } from '../kernels/reference.ts';
 import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig } from '../kernels/registry.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
 import { importModel } from '../model/import.ts';
@@ -103,7 +103,7 @@ export interface ProfileEnv {
 export const DEFAULT_SHORTLIST = 2;
 
 /** The policy a job runs with, once its tile database was checked. */
-interface ResolvedPolicy {
+export interface ResolvedPolicy {
   info: RunPolicy;
   model: TileModel | null;
 }
@@ -164,7 +164,11 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
   const ops = findSparseOps(model);
   if (!ops.some((o) => o.supported)) throw new ModelError(noSupportedOperatorMessage(model, ops), { path: opts.modelPath });
   const layersToRun = opts.maxLayers ? ops.slice(0, opts.maxLayers) : ops;
-  for (const f of opts.families) familyOf(f); // an unknown family is a usage error, before any run exists
+  for (const f of opts.families) {
+    // An unknown family, or one that needs facts a plain profile does not have, is an error before any run exists.
+    const needs = familyOf(f).needs;
+    if (needs?.length) throw new RangeError(needsMessage(f, needs));
+  }
   const families = opts.families.includes(BASELINE_FAMILY.name) ? opts.families : [BASELINE_FAMILY.name, ...opts.families];
   // Static weight patterns (pit prune's metadata): checked against the weights before any run exists.
   const statics = checkStaticPatterns(model, families);
@@ -231,6 +235,11 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
   }
 }
 
+/** Why family `name` cannot run in a plain profile (it needs layer facts only a padded-batch job knows). */
+export function needsMessage(name: string, needs: readonly string[]): string {
+  return `kernel family '${name}' needs ${needs.join(', ')} of a padded batch with known sequence lengths, which a plain profile does not have: use \`pit ocr-batch\``;
+}
+
 function checkCancel(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError('cancelled');
 }
@@ -247,8 +256,25 @@ function layerCoverage(a: Float32Array, m: number, k: number, extra: readonly st
   return { microTiles, coverage };
 }
 
-/** Measures one layer on one input: statistics, the variants the policy asks for, verification and the choice. */
-async function profileLayer(
+/**
+ * What the caller knows about a layer beyond its tensors (passed to the plans as `MatmulOperands.context`): the rows
+ * of A that hold real data in a padded batch (core/ocr/seqlen.ts maps sequence lengths to them through the
+ * lowering). Families that need a fact (`KernelFamily.needs`) are measured only on layers that have it.
+ */
+export interface LayerFacts {
+  /** Rows of the lowered A (and C) that belong to valid tokens, ascending. */
+  validRows?: readonly number[];
+}
+
+/** The policy that measures every requested family's per-layer configurations (no tile database). */
+export const MEASURE_POLICY: ResolvedPolicy = { info: { policy: 'measure', audit: false }, model: null };
+
+/**
+ * Measures one layer on one input: statistics, the variants the policy asks for, verification and the choice.
+ * Exported for jobs that build their own inputs (core/ocr/job.ts: a padded OCR batch with its valid rows).
+ * @throws CancelledError, DeviceLostError; a variant that fails is recorded, not thrown.
+ */
+export async function profileLayer(
   op: SparseOp,
   inputIndex: number,
   captured: ReferenceCapture,
@@ -258,6 +284,7 @@ async function profileLayer(
   env: ProfileEnv,
   policy: ResolvedPolicy,
   statics: StaticPatterns,
+  facts: LayerFacts = {},
 ): Promise<{ layer: LayerResult; kernels: KernelText[] }> {
   const base = { index: op.index, name: op.name, op: op.op, input: inputIndex };
   // Some operators only prove unlowerable with real shapes (e.g. a MatMul whose B turns out batched).
@@ -276,7 +303,7 @@ async function profileLayer(
   let decision: PolicyDecision | null = null;
   let shortlist: PolicyDecision['candidates'] = [];
   if (!policy.model) {
-    pitConfigs = FAMILIES.filter((f) => f !== BASELINE_FAMILY && families.includes(f.name)).flatMap((f) =>
+    pitConfigs = FAMILIES.filter((f) => f !== BASELINE_FAMILY && !f.needs && families.includes(f.name)).flatMap((f) =>
       f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
     );
   } else {
@@ -291,7 +318,18 @@ async function profileLayer(
   }
   // Static weight-pattern families that fit this layer's weight, under every policy (their index comes from B).
   const weighted = staticCandidates(op.name, shape, mm.b, statics, families);
-  const configs = [...dense.map((config) => ({ config, choosable: true })), ...pitConfigs, ...weighted.map((w) => ({ config: w.config, choosable: true }))];
+  // Families built on layer facts (a sequence-length index) run where the facts exist and leave something to skip.
+  const ctx = facts.validRows ? { validRows: facts.validRows } : {};
+  const useful = facts.validRows !== undefined && facts.validRows.length < m;
+  const factConfigs = FAMILIES.filter((f) => f.needs && families.includes(f.name) && useful && f.needs.every((x) => ctx[x] !== undefined)).flatMap((f) =>
+    f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
+  );
+  const configs = [
+    ...dense.map((config) => ({ config, choosable: true })),
+    ...pitConfigs,
+    ...weighted.map((w) => ({ config: w.config, choosable: true })),
+    ...factConfigs,
+  ];
   const microTileOf = (c: FamilyConfig) => familyOfConfig(c).microTile(c, k);
   // Detection is checked against the CPU coverage of the micro-tile it indexes, which a merged pit-k may not compute.
   const extra = configs.map((c) => microTileOf(c.config)).filter((x): x is string => x !== null);
@@ -300,27 +338,31 @@ async function profileLayer(
 
   const candidates: Candidate[] = configs.map(({ config }) => {
     const mt = microTileOf(config);
+    const f = familyOfConfig(config);
     const weightDensity = weighted.find((w) => w.config === config)?.effectiveDensity ?? null;
-    return { name: familyOfConfig(config).variantName(config), spec: config, microTile: mt, effectiveDensity: mt ? coverage.get(mt)!.effectiveDensity : weightDensity };
+    const effectiveDensity = f.contextDensity ? f.contextDensity(config, shape, ctx) : mt ? coverage.get(mt)!.effectiveDensity : weightDensity;
+    return { name: f.variantName(config), spec: config, microTile: mt, effectiveDensity };
   });
   const kernels = new Map<string, KernelText>();
   // fp32 rounding grows with Σ|a||b|, not |C| (which cancellation can make tiny): the tolerance scales with it.
   const errScale = matmulErrorScale(a, mm.b, m, n, k) * Math.abs(mm.alpha ?? 1) + (mm.bias ? Math.max(...Array.from(mm.bias, Math.abs)) : 0);
   const verifier: Verifier = {
-    output(c) {
+    output(c, rows) {
       // The kernels compute A·B; the layer's own epilogue (Gemm alpha, bias) is applied here before comparing.
       const out = c.slice();
       const alpha = mm.alpha ?? 1;
       if (alpha !== 1 || mm.bias) {
         for (let y = 0; y < m; y++) for (let x = 0; x < n; x++) out[y * n + x] = alpha * out[y * n + x]! + (mm.bias ? mm.bias[x]! : 0);
       }
+      // A plan that computes only the valid rows is compared on those rows.
+      if (rows) return compareOutputs(selectRows(out, n, rows), selectRows(mm.expected, n, rows), { k, scale: errScale });
       return compareOutputs(out, mm.expected, { k, scale: errScale });
     },
     density: (shapeName) => coverageOf({ a, m, k }, [shapeName]).get(shapeName)!.density,
   };
   const freeLayouts: ALayout[] = mm.lowering === 'im2col' || mm.lowering === 'conv1x1' ? ['a', 'at'] : ['a'];
   const check = () => checkCancel(env.signal);
-  const context = { layer: op.name, ...(statics.byLayer.has(op.name) ? { pattern: statics.byLayer.get(op.name)! } : {}) };
+  const context = { ...ctx, layer: op.name, ...(statics.byLayer.has(op.name) ? { pattern: statics.byLayer.get(op.name)! } : {}) };
   const lm = await LayerMeasurement.start(env.gpu, env.cache, { m, n, k, a, b: mm.b, freeLayouts, context }, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
   let att: Attribution;
   try {

@@ -24,6 +24,9 @@ export interface StaticPatterns {
   note: string | null;
 }
 
+/** No static patterns (a model without `pit.prune` metadata, or a job that profiles no static family). */
+export const NO_STATIC_PATTERNS: StaticPatterns = { byLayer: new Map(), note: null };
+
 /** The static-pattern families among `families` (registry order). */
 function staticFamilies(families: readonly string[]) {
   return FAMILIES.filter((f) => f.sparseOperand === 'b' && f.weightCandidates && families.includes(f.name));

@@ -8,8 +8,8 @@ import { NSFWJS_MODELS, resolveModelArg } from '../../core/model/nsfwjs.ts';
 import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
-import { familyInfos, familyNames } from '../../core/kernels/registry.ts';
-import { DEFAULT_SHORTLIST, DEFAULT_WARMUP_MS, defaultFamilies, profileModel } from '../../core/profile/profile.ts';
+import { familyInfos, familyNames, familyOf } from '../../core/kernels/registry.ts';
+import { DEFAULT_SHORTLIST, DEFAULT_WARMUP_MS, defaultFamilies, needsMessage, profileModel } from '../../core/profile/profile.ts';
 import type { ProgressEvent } from '../../core/protocol.ts';
 import { formatReport, skippedByReason } from '../../core/report/table.ts';
 import { getRunReport } from '../../db/runs.ts';
@@ -157,6 +157,8 @@ SIGHUP.`,
     const families = values.variants ? values.variants.split(',').map((s) => s.trim()).filter(Boolean) : defaultFamilies();
     for (const f of families) {
       if (!familyNames().includes(f)) throw new UsageError(`unknown kernel family '${f}' (known: ${familyNames().join(', ')})`);
+      const needs = familyOf(f).needs;
+      if (needs?.length) throw new UsageError(needsMessage(f, needs));
     }
     const repeat = positiveInt('repeat', values.repeat, 5);
     const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 1);

@@ -12,7 +12,7 @@ const FAST = { warmup: 0, repeat: 1 };
 
 /** Every family's per-layer configurations (dense tiles, pit-k 32x1, pit-m whole rows) and pit-m 1x16 (CAS SWrite). */
 function specsFor(m: number, n: number, k: number): VariantSpec[] {
-  return [...FAMILIES.flatMap((f) => f.layerConfigs({ m, n, k })), { family: 'pit-m', microTile: '1x16', tile: { ...DEFAULT_PIT_TILE } }];
+  return [...FAMILIES.filter((f) => !f.needs).flatMap((f) => f.layerConfigs({ m, n, k })), { family: 'pit-m', microTile: '1x16', tile: { ...DEFAULT_PIT_TILE } }];
 }
 
 function ops(m: number, n: number, k: number, a: Float32Array, seed = 99): MatmulOperands {
