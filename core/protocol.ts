@@ -33,8 +33,13 @@ export interface FamilyInfo {
   summary: string;
   /** Measured by default by `pit profile`. */
   defaultOn: boolean;
-  /** The baseline family: the fastest verified of its tiles is every layer's dense baseline (always measured). */
+  /**
+   * The baseline family (dense): always measured, its default tile is every layer's default dense variant. A layer's
+   * baseline is the fastest verified variant of any family with axis `none` (dense tiles; `direct` on grouped layers).
+   */
   baseline: boolean;
+  /** The operand whose micro-tiles the family detects and skips: `a` (A, the activation) or `b` (B, e.g. attention Kᵀ). */
+  operand?: 'a' | 'b';
 }
 
 /** Density of non-zero micro-tiles of one shape in the exploited operand. */

@@ -7,7 +7,10 @@
  * export, protocol, database and UI loop over the registry (registry.ts); no other module names a family.
  *
  * Every family computes the lowered matmul `C[M,N] = A[M,K] · B[K,N]` (fp32, row-major), A the dynamically sparse
- * activation; a PIT family skips A's zero micro-tiles along its permutation-invariant axis.
+ * activation; a PIT family skips zero micro-tiles along its permutation-invariant axis — of A (pit-k, pit-m) or, where
+ * B is an activation too (attention's Kᵀ), of B (pit-n). A shape may be batched (shape.ts): `batch` independent
+ * matmuls, grid z = batch, batch strides in the uniform, each batch with its own index (one index for an operand
+ * shared by every batch). A family's 2-D programs (batch 1) are its unbatched ones, unchanged.
  */
 import type { ComputeTile } from '../../shaders/common.wgsl.ts';
 import type { KernelProgram } from './program.ts';
@@ -28,8 +31,20 @@ export interface FamilyConfig {
   tile: ComputeTile;
 }
 
-/** Layouts of the activation A a family's kernels read: `a` = A [M, K] row-major, `at` = Aᵀ [K, M] row-major. */
+/**
+ * Layouts of the activation A a family's kernels read: `a` = A [M, K] row-major, `at` = Aᵀ [K, M] row-major (per
+ * batch: [batch, M, K] and [batch, K, M]).
+ */
 export type ALayout = 'a' | 'at';
+
+/** Layouts of B a family's kernels read: `b` = B [K, N] row-major, `bt` = Bᵀ [N, K] row-major (per batch likewise). */
+export type BLayout = 'b' | 'bt';
+
+/** Any operand layout (what `MatmulOperands.freeLayouts` lists). */
+export type OperandLayout = ALayout | BLayout;
+
+/** The operand whose micro-tiles a family detects and skips: A (the default) or B. */
+export type SparseOperand = 'a' | 'b';
 
 /** A buffer of a plan besides the operands A/Aᵀ and B (which every plan has). */
 export interface PlanBuffer {
@@ -47,11 +62,14 @@ export interface PlanBuffer {
  * batch, from which a sequence-length index is built instead of detected).
  */
 export interface PlanContext {
-  /** A [M, K] row-major f32. */
+  /** A [M, K] row-major f32 ([batch, M, K] when batched, [M, K] when shared). */
   a?: Float32Array;
-  /** B [K, N] row-major f32. */
+  /** B [K, N] row-major f32 ([batch, K, N] when batched, [K, N] when shared). */
   b?: Float32Array;
-  /** Rows of A that hold real data (e.g. the tokens of the valid part of each padded sample), ascending. */
+  /**
+   * Rows of A that hold real data (e.g. the tokens of the valid part of each padded sample), ascending. For a batched
+   * shape the rows of A viewed as [batch·M, K]: row `b·M + m` is row m of batch b.
+   */
   validRows?: readonly number[];
 }
 
@@ -59,6 +77,8 @@ export interface PlanContext {
 export interface FamilyPlan {
   /** The layout of A the programs bind (`a` or `at`). */
   aLayout: ALayout;
+  /** The layout of B the programs bind (default `b`; `bt` = Bᵀ, e.g. pit-n gathering columns of B as rows of Bᵀ). */
+  bLayout?: BLayout;
   /** Output and scratch buffers (the operand buffers `a`/`at` and `b` are implicit). */
   buffers: PlanBuffer[];
   /** Index construction (timed as detection): zero-fill of the counts, detection. Empty for dense. */
@@ -73,9 +93,10 @@ export interface FamilyPlan {
   uploads?: Record<string, Uint32Array | Float32Array>;
   /**
    * Where detection leaves its per-block counts: density = Σ count / microTiles of the micro-tile `microTile` it
-   * indexes (null for dense). The profile job checks it against the CPU coverage of that micro-tile.
+   * indexes on `operand` (default `a`; null for dense). The profile job checks it against the CPU coverage of that
+   * micro-tile. Batched: the counts of every batch (or of the one shared operand), microTiles over all of them.
    */
-  counts: { buffer: string; length: number; microTiles: number; microTile: string } | null;
+  counts: { buffer: string; length: number; microTiles: number; microTile: string; operand?: SparseOperand } | null;
 }
 
 /** The CPU reference of a family's detection index (for exported fixtures); entries are unordered within a block. */
@@ -98,6 +119,11 @@ export interface KernelFamily {
   readonly name: string;
   /** The permutation-invariant axis it exploits. */
   readonly axis: RuleAxis;
+  /**
+   * The operand whose micro-tiles it detects and skips (default `a`). Its `microTile` labels are in that operand's own
+   * row-major terms: `HxW` of A [M, K], or of B [K, N] (pit-n's `Wx1`: W rows of k in one column n).
+   */
+  readonly operand?: SparseOperand;
   /** One line for `--help`, the UI and the manifest, e.g. `PIT condense-K: SRead of non-zero Hx1 micro-tiles along k`. */
   readonly summary: string;
   /** Program roles besides its own name that its plans dispatch (`detect-k`, `fill`, …): the manifest's kernel roles. */
@@ -117,8 +143,9 @@ export interface KernelFamily {
    */
   illegalReason(c: FamilyConfig, s: MatmulShape): string | null;
   /**
-   * The micro-tile of A, in [M, K] terms at reduction length `k`, whose non-zero tiles the kernel computes (its
-   * coverage shape; `1xK` resolved to `1x${K}`); null for dense. Attribution uses its effective density.
+   * The micro-tile of its operand (A in [M, K] terms unless `operand` is `b`) at reduction length `k`, whose
+   * non-zero tiles the kernel computes (its coverage shape; `1xK` resolved to `1x${K}`); null for dense. Attribution
+   * uses its effective density.
    */
   microTile(c: FamilyConfig, k: number): string | null;
   /** Non-zero micro-tiles per block as the kernel iterates them, from the coverage of `microTile(c, k)`. */

@@ -5,16 +5,29 @@
  * and its tests.
  */
 import { denseFamily } from './dense.ts';
+import { directFamily } from './direct.ts';
 import type { FamilyConfig, KernelFamily } from './family.ts';
 import { pitKFamily } from './pit-k.ts';
 import { pitMFamily } from './pit-m.ts';
+import { pitNFamily } from './pit-n.ts';
 import type { FamilyInfo } from '../protocol.ts';
 
 /** Every family, dense first (the baseline), in report order. */
-export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily];
+export const FAMILIES: readonly KernelFamily[] = [denseFamily, directFamily, pitKFamily, pitMFamily, pitNFamily];
 
-/** The baseline family: the fastest verified of its configurations is every layer's dense baseline. */
+/**
+ * The baseline family: its default tile is every layer's default dense variant, and it has a candidate on every
+ * layer. The layer's baseline is the fastest verified configuration of any dense family (`isDenseFamily`).
+ */
 export const BASELINE_FAMILY: KernelFamily = denseFamily;
+
+/**
+ * Whether a family is a dense baseline candidate (it skips nothing: axis `none`): dense, and the direct kernel of
+ * grouped/depthwise layers. Every dense family with configurations for a layer is measured on it.
+ */
+export function isDenseFamily(f: KernelFamily): boolean {
+  return f.axis === 'none';
+}
 
 /** The names of every family, in report order. */
 export function familyNames(): string[] {
@@ -60,5 +73,5 @@ export function tuningConfigs(): FamilyConfig[] {
 
 /** The registered families as clients see them (`host.info`, `models.default`, `pit profile --help`). */
 export function familyInfos(): FamilyInfo[] {
-  return FAMILIES.map((f) => ({ name: f.name, axis: f.axis, summary: f.summary, defaultOn: f.defaultOn, baseline: f === BASELINE_FAMILY }));
+  return FAMILIES.map((f) => ({ name: f.name, axis: f.axis, summary: f.summary, defaultOn: f.defaultOn, baseline: f === BASELINE_FAMILY, operand: f.operand ?? 'a' }));
 }
