@@ -27,7 +27,10 @@ function stack(mats: number, gen: (i: number) => Float32Array): Float32Array {
   const parts = Array.from({ length: mats }, (_, i) => gen(i));
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) (out.set(p, at), (at += p.length));
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
