@@ -13,6 +13,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import type { PhaseSample } from '../gpu/timing.ts';
+import type { SparseOperand } from '../kernels/family.ts';
 import type { CompareResult } from '../kernels/reference.ts';
 import { prepareVariant, spin, type MatmulOperands, type PreparedVariant, type VariantSpec } from '../kernels/variants.ts';
 import { oneLine } from '../model/errors.ts';
@@ -27,16 +28,24 @@ export interface Candidate {
   spec: VariantSpec;
   /** The micro-tile whose non-zero tiles the kernel computes (`KernelFamily.microTile`), null for dense. */
   microTile: string | null;
-  /** Its effective density on the layer's A (null for dense). */
+  /** Its effective density on the layer's A — or B when `operand` is `b` — over every batch (null for dense). */
   effectiveDensity: number | null;
+  /** `b` when the family detects its micro-tiles on B (pit-n); absent for A. */
+  operand?: 'b';
 }
 
 /** Checks of a variant's first run. */
 export interface Verifier {
-  /** Compares C [M, N] (before the layer's epilogue) with the reference. */
-  output(c: Float32Array): CompareResult;
-  /** The CPU density (fraction of non-zero micro-tiles) of `microTile` on A, for the GPU detection check. */
-  density(microTile: string): number;
+  /**
+   * Compares C [M, N] ([batch, M, N]; before the layer's epilogue) with the reference. A batched comparison names
+   * its worst batch (`worstBatch`, with that batch's error `worstBatchErr` against `tolerance`).
+   */
+  output(c: Float32Array): CompareResult & { worstBatch?: number; worstBatchErr?: number };
+  /**
+   * The CPU density (fraction of non-zero micro-tiles, over every batch) of `microTile` on operand A (default) or B,
+   * for the GPU detection check.
+   */
+  density(microTile: string, operand?: SparseOperand): number;
 }
 
 /** One measured variant: its stored result and its raw samples. */
@@ -95,6 +104,7 @@ export class LayerMeasurement {
           ok: false,
           wgslHash: '',
           effectiveDensity: c.effectiveDensity,
+          ...(c.operand ? { operand: c.operand } : {}),
         };
         const m: Measured = { candidate: c, result, samples: [], stats: sampleStats([]) };
         lm.measured.push(m);
@@ -107,13 +117,18 @@ export class LayerMeasurement {
           const { output, density } = await v.runOnce();
           const cmp = verify.output(output);
           Object.assign(result, { maxAbsErr: cmp.maxAbsErr, maxRelErr: cmp.maxRelErr, ok: cmp.ok });
-          if (!cmp.ok) result.error = `output differs from the reference: max abs err ${cmp.maxAbsErr.toExponential(2)} > tolerance ${cmp.tolerance.toExponential(2)}`;
+          if (!cmp.ok) {
+            result.error =
+              cmp.worstBatch !== undefined && cmp.worstBatchErr !== undefined && cmp.worstBatch >= 0
+                ? `output differs from the reference: batch ${cmp.worstBatch} max abs err ${cmp.worstBatchErr.toExponential(2)} > tolerance ${cmp.tolerance.toExponential(2)}`
+                : `output differs from the reference: max abs err ${cmp.maxAbsErr.toExponential(2)} > tolerance ${cmp.tolerance.toExponential(2)}`;
+          }
           const counted = v.plan.counts;
           if (cmp.ok && counted && density !== null) {
-            const cpu = verify.density(counted.microTile);
+            const cpu = verify.density(counted.microTile, counted.operand ?? 'a');
             if (Math.abs(cpu - density) > 1e-9) {
               result.ok = false;
-              result.error = `GPU detection found ${counted.microTile} density ${density.toFixed(6)} where the CPU finds ${cpu.toFixed(6)}`;
+              result.error = `GPU detection found ${counted.microTile}${counted.operand === 'b' ? ' (of B)' : ''} density ${density.toFixed(6)} where the CPU finds ${cpu.toFixed(6)}`;
             }
           }
           if (result.ok) lm.live.push({ m, v });
