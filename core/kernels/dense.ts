@@ -8,7 +8,7 @@ import type { FamilyConfig, KernelFamily } from './family.ts';
 import { BATCH, ceilDiv, grid, M, N } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
 import { batchOf, batchStrides, isBatched, shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, paddedElements, parseTileName, sameTile } from './tiles.ts';
+import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, NARROW_N, narrowTile, paddedElements, parseTileName, sameTile } from './tiles.ts';
 
 export type { ComputeTile } from '../../shaders/common.wgsl.ts';
 
@@ -75,10 +75,17 @@ const PADDING_SLACK = 1.5;
 
 /**
  * The dense tiles measured on a layer: `denseTileFor` (the default, for the dense-tile-choice gain) and up to two of
- * DENSE_TILES with the least padding (within 1.5x of the least), least padded first. The same under every policy, so
- * the baseline — the fastest of them — does not depend on how PIT rules were chosen.
+ * DENSE_TILES with the least padding (within 1.5x of the least), least padded first; on batched layers with N ≤ 16
+ * also the narrow tile (`narrowTile`). The same under every policy, so the baseline — the fastest of them — does not
+ * depend on how PIT rules were chosen.
  */
 export function denseCandidates(s: MatmulShape): ComputeTile[] {
+  const narrow = isBatched(s) && s.n <= NARROW_N ? [narrowTile(s.n)] : [];
+  return [...denseCandidates2d(s), ...narrow];
+}
+
+/** The 2-D candidates (every layer's). */
+function denseCandidates2d(s: MatmulShape): ComputeTile[] {
   const def = denseTileFor(s.m, s.n);
   const least = Math.min(...DENSE_TILES.map((t) => paddedElements(s.m, s.n, t)));
   const others = DENSE_TILES.filter((t) => !sameTile(t, def) && paddedElements(s.m, s.n, t) <= PADDING_SLACK * least)

@@ -95,7 +95,8 @@ export const directFamily: KernelFamily = {
   kernelFeatures: (c, s, _counts, g) => [1, g, Math.ceil(s.m / c.tile.bm) * c.tile.bm * s.k * batchOf(s)],
   detectKey: () => null,
   variantName: (c) => (c.tile.bm === DIRECT_ROWS ? 'direct' : `direct ${tileName(c.tile)}`),
-  describe: (op, c) => `${op}: direct kernel over the im2col rows, ${c.tile.bm} rows per workgroup, N = ${c.tile.bn} outputs per row in registers (dense)`,
+  describe: (op, c) =>
+    `${op}: direct kernel, one ${op === 'Conv' || op === 'ConvTranspose' ? 'im2col row (output pixel)' : 'row of A'} per invocation, ${c.tile.bm} per workgroup, N = ${c.tile.bn} outputs per row in registers (dense)`,
   configOf: (v) => config(parseTileName(v.computeTile, [], directTile(1))),
   referenceIndex: () => null,
 };

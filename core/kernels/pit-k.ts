@@ -13,7 +13,7 @@ import type { FamilyConfig, KernelFamily } from './family.ts';
 import { BATCH, ceilDiv, grid, M, N } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
 import { batchOf, batchStrides, ceilDiv as ceilDivN, isBatched, shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { DEFAULT_PIT_TILE, parseTileName, sameTile } from './tiles.ts';
+import { DEFAULT_PIT_TILE, NARROW_N, narrowTile, parseTileName, sameTile } from './tiles.ts';
 
 /** Sizes of the pit-k index for `[M, K]` and micro-tile height `bm`: `blocks = ceil(M/bm)` counts, `blocks*K` entries. */
 export function pitKIndexSize(shape: MatmulShape, bm: number): { blocks: number; indexLength: number } {
@@ -133,7 +133,8 @@ export const pitKFamily: KernelFamily = {
   helperRoles: ['detect-k', 'fill', 'merge-k', 'transpose'],
   defaultOn: true,
   tuningConfigs: () => PIT_K_TILES.map((t) => config(t)),
-  layerConfigs: () => [config(DEFAULT_PIT_TILE)],
+  // Batched layers with few output columns (depthwise convs, small heads) take the narrow tile (micro-tile 64x1).
+  layerConfigs: (s) => [config(isBatched(s) && s.n <= NARROW_N ? narrowTile(s.n) : DEFAULT_PIT_TILE)],
   illegalReason(c, s) {
     let h: number;
     try {

@@ -15,7 +15,7 @@ import type { FamilyConfig, KernelFamily } from './family.ts';
 import { BATCH, ceilDiv, grid, K, M, mul, N } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
 import { batchOf, batchStrides, ceilDiv as ceilDivN, isBatched, shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { DEFAULT_PIT_TILE, parseTileName, sameTile } from './tiles.ts';
+import { DEFAULT_PIT_TILE, NARROW_N, narrowTile, parseTileName, sameTile } from './tiles.ts';
 
 export { WHOLE_ROW } from '../sparsity/micro-tiles.ts';
 
@@ -109,7 +109,8 @@ export const pitMFamily: KernelFamily = {
   helperRoles: ['detect-m', 'fill'],
   defaultOn: true,
   tuningConfigs: () => PIT_M_TILES.flatMap((t) => [...PIT_M_WIDTHS.map((w) => config(t, `1x${w}`)), config(t, WHOLE_ROW)]),
-  layerConfigs: () => [config(DEFAULT_PIT_TILE, WHOLE_ROW)],
+  // Batched layers with few output columns (depthwise convs, small heads) take the narrow tile.
+  layerConfigs: (s) => [config(isBatched(s) && s.n <= NARROW_N ? narrowTile(s.n) : DEFAULT_PIT_TILE, WHOLE_ROW)],
   illegalReason(c, s) {
     if (c.microTile === WHOLE_ROW) return null;
     let mt;

@@ -15,7 +15,7 @@ import type { FamilyConfig, KernelFamily } from './family.ts';
 import { BATCH, ceilDiv, grid, K, M, mul, N } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
 import { batchOf, batchStrides, ceilDiv as ceilDivN, isBatched, shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { parseTileName, sameTile } from './tiles.ts';
+import { NARROW_N, narrowTile, parseTileName, sameTile } from './tiles.ts';
 
 /** Micro-tile label of a whole column of B (`Kx1`: W is the reduction length); resolved to `${K}x1` per layer. */
 export const WHOLE_COLUMN = 'Kx1';
@@ -106,7 +106,8 @@ export const pitNFamily: KernelFamily = {
   defaultOn: true,
   // Not in the tile database: the tuner's synthetic operands are sparse in A only. Layers measure it (policy measure).
   tuningConfigs: () => [],
-  layerConfigs: (s) => (s.bActivation ? [config(PIT_N_TILE, WHOLE_COLUMN)] : []),
+  // Few columns (small heads): the narrow tile, whose BN covers them all.
+  layerConfigs: (s) => (s.bActivation ? [config(s.n <= NARROW_N ? narrowTile(s.n) : PIT_N_TILE, WHOLE_COLUMN)] : []),
   illegalReason(c, s) {
     if (!s.bActivation) return 'pit-n exploits the sparsity of B, which must be a run-time value (a constant weight has a static pattern)';
     if (c.microTile === WHOLE_COLUMN) return null;
@@ -165,6 +166,7 @@ export const pitNFamily: KernelFamily = {
     (c.microTile === WHOLE_COLUMN ? ' (plain stores)' : ' (CAS accumulation over k-chunks)'),
   configOf(v, k) {
     const tile = parseTileName(v.computeTile, [PIT_N_TILE], PIT_N_TILE);
+    // (narrow tiles parse from their full name)
     const w = v.microTile ? parseMicroTile(v.microTile).h : k;
     return config(tile, w < k ? `${w}x1` : WHOLE_COLUMN);
   },

@@ -7,7 +7,8 @@
  * computation and reports the approximation error of the thresholded layer against the true reference beside it.
  *
  * Two ways to choose what is zero, per operand of a layer:
- * - `threshold` T ≥ 0: |x| ≤ T becomes 0 (the same T for every layer);
+ * - `threshold` T ≥ 0: |x| ≤ T becomes 0 (the same T for every layer; compared in f32, so T = 1e-3 includes the f32
+ *   value nearest 1e-3);
  * - `keep` F in (0, 1]: the F·count largest magnitudes of the operand are kept, the rest become 0 (a per-layer cut
  *   at the (1 − F) quantile of |x|; values tied with the cut are kept, so a little more than F may remain).
  * NaN and ±Infinity are never zeroed; -0 becomes +0.
@@ -38,7 +39,7 @@ export function nearZeroProblem(z: NearZero): string | null {
 export interface Thresholded {
   /** A new array: the operand with near-zero entries set to +0. */
   data: Float32Array;
-  /** The magnitude cut applied: |x| ≤ cut became 0 (`threshold`), or |x| < cut (`keep`). */
+  /** The magnitude cut applied (an f32 value): |x| ≤ cut became 0 (`threshold`), or |x| < cut (`keep`). */
   cut: number;
   /** Fraction 0–1 of exactly-zero elements before and after. */
   sparsityBefore: number;
@@ -72,7 +73,8 @@ export function thresholdOperand(x: Float32Array, z: NearZero): Thresholded {
   const out = new Float32Array(x.length);
   let before = 0;
   let after = 0;
-  const cut = z.threshold ?? keepCut(x, z.keep!);
+  // The threshold is compared in the operand's precision: T = 1e-3 zeroes the f32 value nearest 1e-3 too.
+  const cut = z.threshold !== undefined ? Math.fround(z.threshold) : keepCut(x, z.keep!);
   const inclusive = z.threshold !== undefined;
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;

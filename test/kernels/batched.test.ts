@@ -136,6 +136,7 @@ describe('batched variants vs the CPU reference', () => {
       { family: 'pit-m', microTile: '1x8', tile: { ...pit } },
       { family: 'pit-n', microTile: 'Kx1', tile: { ...PIT_N_TILE } },
       { family: 'pit-n', microTile: '4x1', tile: { bm: 16, bn: 16, bk: 4, tm: 1, tn: 2 } },
+      { family: 'pit-n', microTile: 'Kx1', tile: { bm: 64, bn: 16, bk: 8, tm: 1, tn: 16 } },
       ...(n <= 16 ? [{ family: 'direct', microTile: null, tile: directTile(n, 32) }] : []),
     ].filter((s) => !familyOfConfig(s).illegalReason(s, { m: 1, n, k, batch: 2, bActivation: true }));
   };
@@ -152,6 +153,7 @@ describe('batched variants vs the CPU reference', () => {
     // The per-head patterns are what detection found: pit-m whole rows below 1, pit-n whole columns below 1.
     expect(d.get('pit-m 1xK 16')!).toBeLessThan(0.95);
     expect(d.get('pit-n Kx1 32')!).toBeLessThan(0.9);
+    expect(d.get('pit-n Kx1 64')!).toBe(d.get('pit-n Kx1 32'));
   });
 
   it('vec4 path with 16-byte global access (multiples of 4), 3 batches', async () => {
@@ -173,11 +175,18 @@ describe('batched variants vs the CPU reference', () => {
     const [batch, m, n, k] = [24, 50, 1, 9];
     const a = stack(batch, (i) => randomSparse(m, k, (i % 4) * 0.25, 50 + i));
     const o: MatmulOperands = { m, n, k, batch, a, b: randomDense(batch * k * n, 60), freeLayouts: ['a', 'at'] };
+    // The narrow tile (64 x next power of two ≥ N) is what batched layers with N ≤ 16 get.
+    const narrow = familyOf('pit-k').layerConfigs(o)[0]!.tile;
+    expect(narrow).toEqual({ bm: 64, bn: 1, bk: 8, tm: 1, tn: 1 });
+    expect(familyOf('dense').layerConfigs(o).map((c) => c.tile)).toContainEqual(narrow);
     await checkAll(o, [
       { family: 'dense', microTile: null, tile: { bm: 64, bn: 32, bk: 16, tm: 4, tn: 2 } },
+      { family: 'dense', microTile: null, tile: { ...narrow } },
       { family: 'direct', microTile: null, tile: directTile(1) },
       { family: 'direct', microTile: null, tile: directTile(1, 32) },
       { family: 'pit-m', microTile: '1xK', tile: { ...DEFAULT_PIT_TILE } },
+      { family: 'pit-m', microTile: '1xK', tile: { ...narrow } },
+      { family: 'pit-k', microTile: '64x1', tile: { ...narrow } },
     ]);
     // Grouped conv with N = 3 outputs per group and K = 2·3·3.
     await checkAll({ m: 30, n: 3, k: 18, batch: 5, a: randomSparse(5 * 30, 18, 0.5, 70), b: randomDense(5 * 18 * 3, 71), freeLayouts: ['a', 'at'] }, [
