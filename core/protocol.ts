@@ -197,7 +197,10 @@ export interface LayerResult {
   decision?: string;
   /** Input index (0-based) the layer was measured on. */
   input: number;
-  /** Why the layer was not profiled (e.g. grouped conv); then `variants` is empty and `chosen` is `dense`. */
+  /**
+   * Why the layer was not profiled (e.g. an unsupported operator, or shapes that disagree with the operator's spec);
+   * then `variants` is empty and `chosen` is `dense`.
+   */
   skipped?: string;
   /** Occupancy of A downsampled to at most 128x128 cells (fraction 0–1 of non-zero elements per cell). */
   heatmap?: Heatmap;

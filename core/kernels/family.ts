@@ -26,7 +26,10 @@ export type RuleAxis = 'none' | 'k' | 'm' | 'n';
 export interface FamilyConfig {
   /** A registered family's name (registry.ts), e.g. `pit-k`. */
   family: string;
-  /** Micro-tile label in [M, K] terms as the family writes it (`8x1`, `1x32`, `1xK` for whole rows); null for dense. */
+  /**
+   * Micro-tile label as the family writes it, in its operand's terms (A [M, K]: `8x1`, `1x32`, `1xK` for whole rows;
+   * B [K, N] for pit-n: `Kx1` whole columns); null for dense.
+   */
   microTile: string | null;
   tile: ComputeTile;
 }

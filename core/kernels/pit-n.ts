@@ -166,7 +166,6 @@ export const pitNFamily: KernelFamily = {
     (c.microTile === WHOLE_COLUMN ? ' (plain stores)' : ' (CAS accumulation over k-chunks)'),
   configOf(v, k) {
     const tile = parseTileName(v.computeTile, [PIT_N_TILE], PIT_N_TILE);
-    // (narrow tiles parse from their full name)
     const w = v.microTile ? parseMicroTile(v.microTile).h : k;
     return config(tile, w < k ? `${w}x1` : WHOLE_COLUMN);
   },

@@ -1,8 +1,8 @@
 /**
  * How the profile job measures one layer's variants (the issue "speed-ups that sparsity explains", item 4):
- * 1. every candidate is built once and run once — its output verified against the reference and its GPU detection
- *    checked against the CPU coverage of the micro-tile it indexes; a variant that fails is recorded with its error
- *    and never timed;
+ * 1. every candidate is built once and run once — its output verified against the reference (batch by batch for a
+ *    batched layer) and its GPU detection checked against the CPU coverage of the micro-tile it indexes (on A, or on
+ *    B for pit-n); a variant that fails is recorded with its error and never timed;
  * 2. the GPU is warmed up by time (back-to-back runs for `warmupMs`, so its clocks leave their idle state);
  * 3. samples are taken in interleaved rounds: each round takes one sample of every verified variant, in an order
  *    rotated by one each round, so slow drifts of the machine spread over all variants instead of biasing one;

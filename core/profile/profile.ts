@@ -2,8 +2,14 @@
  * The main job (DESIGN.md §5): import a model (ONNX or TF.js layers, core/model/import.ts), capture every
  * sparse-capable layer's real input and reference output with its runtime (onnxruntime or TF.js,
  * core/model/capture.ts), and per layer and input, on the GPU: measure sparsity and micro-tile densities of the
- * exploited operand A, choose a variant, verify every variant run against the reference, time them, and write each
- * finished layer to the sink before starting the next.
+ * exploited operand A (and of B where it is an activation), choose a variant, verify every variant run against the
+ * reference, time them, and write each finished layer to the sink before starting the next.
+ *
+ * Every layer is lowered as a batched matmul (core/model/batched.ts; a 2-D layer is batch 1, whose kernels are the
+ * 2-D ones): attention QKᵀ / AV per batch·head and grouped / depthwise convs per group run as batched kernels,
+ * verified batch by batch, with per-batch sparsity and micro-tile densities (core/profile/layer-problem.ts). With
+ * near-zero as zero (`zero`), the activations are thresholded first and the variants verified against the CPU product
+ * of the thresholded operands; the layer reports the approximation error against the runtime's output.
  *
  * Every layer measures the dense candidates (core/kernels/dense.ts `denseCandidates`: the same under every policy);
  * the fastest verified of them is the layer's baseline. The policy decides which PIT rules are measured beside them:

@@ -19,7 +19,7 @@ import { manifestErrors } from '../../core/export/schema.ts';
 import { kernelSourcesHash, pointKey, TUNER_VERSION } from '../../core/pit/tiledb.ts';
 import { profileModel } from '../../core/profile/profile.ts';
 import { openDatabase, type PitDatabase } from '../../db/open.ts';
-import { createRun, failRun, getRunReport, recordLayer } from '../../db/runs.ts';
+import { createRun, failRun, getKernelWgsl, getLayerKernels, getRunReport, recordLayer } from '../../db/runs.ts';
 import { openTileDb, recordTilePoint } from '../../db/tiledb.ts';
 import { exportCommand } from '../../main/commands/export.ts';
 import { lookupTileDb } from '../../main/commands/tune.ts';
@@ -259,6 +259,26 @@ describe('pit export', () => {
     await expect(exportCommand.run([String(partial), '--out', join(dir, 'partial'), '--db', dbPath])).rejects.toThrow(
       /run \d+ is incomplete \(cancelled\): 1 layer record\(s\) missing — input 0 \(.*x\.npy\): 1 missing: mm2/,
     );
+  });
+
+  it('lists a batched layer (attention per head, grouped conv) as not exported, with the reason', () => {
+    const report = getRunReport(db, runId);
+    const batched = { ...report.layers[1]!, batch: 8, batchDims: [1, 8], batchKind: 'broadcast' as const };
+    const only = (layers: typeof report.layers) => ({ ...report, layers });
+    const src = (r: typeof report) => ({
+      report: r,
+      kernelsOf: () => {
+        throw new Error('a batched layer is not looked up');
+      },
+      tileModel: null,
+      tileDb: null,
+      generator: 'test',
+      createdAt: new Date().toISOString(),
+    });
+    expect(() => buildKernelSet(src(only([batched])))).toThrow(/has no profiled 2-D layer to export/);
+    const manifest = buildKernelSet({ ...src(only([report.layers[0]!, batched])), kernelsOf: (i, l, v) => getLayerKernels(db, runId, i, l)[v]!.map((k) => ({ ...k, wgsl: getKernelWgsl(db, k.hash)! })) }).manifest;
+    expect(manifest.layers.map((l) => l.name)).toEqual([report.layers[0]!.name]);
+    expect(manifest.skipped).toEqual([{ name: batched.name, reason: 'batched layer (batch 8): kernel sets export 2-D layers only' }]);
   });
 
   it('refuses a run whose kernels the current sources no longer generate', () => {
