@@ -33,8 +33,13 @@ export interface FamilyInfo {
   summary: string;
   /** Measured by default by `pit profile`. */
   defaultOn: boolean;
-  /** The baseline family: the fastest verified of its tiles is every layer's dense baseline (always measured). */
+  /**
+   * The baseline family (dense): always measured, its default tile is every layer's default dense variant. A layer's
+   * baseline is the fastest verified variant of any family with axis `none` (dense tiles; `direct` on grouped layers).
+   */
   baseline: boolean;
+  /** The operand whose micro-tiles the family detects and skips: `a` (A, the activation) or `b` (B, e.g. attention Kᵀ). */
+  operand?: 'a' | 'b';
 }
 
 /** Density of non-zero micro-tiles of one shape in the exploited operand. */
@@ -76,8 +81,13 @@ export interface VariantResult extends Partial<TimingStats> {
   name: VariantName;
   /** Its kernel family (absent in runs recorded before families were data: the first word of `name`). */
   family?: string;
-  /** Micro-tile whose non-zero tiles the kernel computes, in A's [M, K] terms (`null` for dense). */
+  /**
+   * Micro-tile whose non-zero tiles the kernel computes, in its operand's own terms: A's [M, K] (`null` for dense), or
+   * B's [K, N] when `operand` is `b`.
+   */
   microTile: string | null;
+  /** `b` when the variant detects and skips micro-tiles of B (pit-n); absent for A (every other family). */
+  operand?: 'b';
   /** Computation tile `BMxBNxBK/TMxTN`. */
   computeTile: string;
   /**
@@ -123,14 +133,40 @@ export interface VariantResult extends Partial<TimingStats> {
   error?: string;
 }
 
-/** One profiled layer (a MatMul, Gemm or Conv lowered to C[M,N] = A[M,K]·B[K,N]; A is the exploited operand). */
+/**
+ * One profiled layer (a MatMul, Gemm, Conv or ConvTranspose lowered to C[M,N] = A[M,K]·B[K,N]; A is the exploited
+ * operand, and B too when it is a run-time value). A batched layer (`batch` > 1: attention QKᵀ / AV per batch·head,
+ * grouped / depthwise conv per group) is `batch` such matmuls of the same M, N, K; its times are for all of them.
+ */
 export interface LayerResult {
   index: number;
   name: string;
   op: string;
+  /** Per batch: rows of A and C. */
   m: number;
+  /** Per batch: columns of B and C. */
   n: number;
+  /** Per batch: the reduction length. */
   k: number;
+  /** Independent matmuls (absent: 1). */
+  batch?: number;
+  /** The batch as the layer's own axes, e.g. [1, 8] (batch, heads) for attention, [G] for a grouped conv. */
+  batchDims?: number[];
+  /** What the batch is: MatMul leading dims broadcast numpy-style, or conv groups. */
+  batchKind?: 'broadcast' | 'groups';
+  /** Operands the same for every batch (batch stride 0: broadcast along every batch axis). */
+  shared?: { a?: boolean; b?: boolean };
+  /** How the layer was lowered: `matmul`, `gemm`, `im2col`, `conv1x1` or `conv-transpose` (zero-inserted im2col). */
+  lowering?: 'matmul' | 'gemm' | 'im2col' | 'conv1x1' | 'conv-transpose';
+  /** B when it is a run-time value (an activation, e.g. attention's Kᵀ or V): its sparsity and micro-tiles in [K, N] terms. */
+  operandB?: OperandSparsity;
+  /** Batched layers: sparsity and micro-tile densities per batch (per head, per group). */
+  perBatch?: PerBatchSparsity;
+  /**
+   * Near-zero as zero (`--zero-threshold` / `--zero-keep`): how the activations were thresholded, and the error of the
+   * thresholded layer against the true reference. Every variant was then verified against the thresholded computation.
+   */
+  approximation?: Approximation;
   /** Fraction 0–1 of zero elements in A (the operand PIT exploits). */
   sparsity: number;
   microTiles: MicroTileDensity[];
@@ -174,7 +210,10 @@ export interface LayerResult {
    * the readback in the timeline. Absent for skipped layers and runs recorded before it existed.
    */
   readbackMs?: number;
-  /** Why the layer was not profiled (e.g. grouped conv); then `variants` is empty and `chosen` is `dense`. */
+  /**
+   * Why the layer was not profiled (e.g. an unsupported operator, or shapes that disagree with the operator's spec);
+   * then `variants` is empty and `chosen` is `dense`.
+   */
   skipped?: string;
   /** Occupancy of A downsampled to at most 128x128 cells (fraction 0–1 of non-zero elements per cell). */
   heatmap?: Heatmap;
@@ -189,6 +228,40 @@ export interface LayerResult {
   regret?: number;
   /** Policy `tiledb` only: one line saying why the chosen variant was chosen (or why the prediction was overridden). */
   reason?: string;
+}
+
+/** Sparsity of an operand other than A (B, when it is an activation). */
+export interface OperandSparsity {
+  /** Fraction 0–1 of zero elements. */
+  sparsity: number;
+  /** Micro-tile densities in the operand's own row-major terms (B [K, N]: `Wx1` is W k's of one column). */
+  microTiles: MicroTileDensity[];
+}
+
+/** Per-batch statistics of a batched layer; every array has one entry per batch, row-major over `batchDims`. */
+export interface PerBatchSparsity {
+  /** Fraction 0–1 of zeros of each batch's A. */
+  sparsity: number[];
+  /** The same for B, when B is an activation. */
+  bSparsity?: number[];
+  /** Density and effective density per batch of each micro-tile a measured rule uses, on its operand. */
+  microTiles: { operand: 'a' | 'b'; shape: string; density: number[]; effectiveDensity: number[] }[];
+}
+
+/** Near-zero values treated as zero on a layer (LayerResult.approximation). */
+export interface Approximation {
+  /** The run's option: |x| ≤ threshold is zero … */
+  threshold?: number;
+  /** … or the fraction of each operand's largest magnitudes kept. */
+  keep?: number;
+  /** Per thresholded operand (the activations: A, and B when it is one): the magnitude cut and the sparsity it gave. */
+  operands: { operand: 'a' | 'b'; cut: number; sparsityBefore: number; sparsityAfter: number }[];
+  /** max |thresholded − true| of the layer's output (CPU float64 reference of the thresholded operands, epilogue included, against the reference runtime's output). */
+  maxAbsErr: number;
+  /** maxAbsErr / max |true|. */
+  maxRelErr: number;
+  /** ‖thresholded − true‖₂ / ‖true‖₂ over the whole output. */
+  relL2Err: number;
 }
 
 /** A rule the transformation policy considered for a layer, with its prediction from the tile database. */
@@ -330,6 +403,10 @@ export interface ProfileRequest {
   policy?: 'measure' | 'tiledb';
   /** With `tiledb`: also measure every candidate, so the policy's regret is known per layer. */
   audit?: boolean;
+  /** Near-zero as zero: |x| ≤ this (≥ 0) is zero in every layer's activations (see `LayerResult.approximation`). */
+  zeroThreshold?: number;
+  /** Near-zero as zero: keep this fraction (0–1] of each activation operand's largest magnitudes, per layer. */
+  zeroKeep?: number;
 }
 
 /** Progress events streamed while a job runs. */

@@ -259,15 +259,38 @@ export function recordLayer(db: Db, runId: number, layer: RecordedLayer, kernels
   );
 }
 
-/** The layer's attribution fields stored as JSON (see migration v3); absent fields are left out. */
-function attributionOf(l: LayerResult): Partial<LayerResult> {
-  const out: Partial<LayerResult> = {};
+/**
+ * The layer's fields stored as JSON in `layers.attribution_json` (migration v3): the attribution, and (issue 9) the
+ * batch, lowering, B's sparsity, per-batch statistics and the near-zero approximation; absent fields are left out.
+ * Which variants exploit B (`VariantResult.operand`) is kept there too, as `variantOperands` (the measurements table
+ * has no column for it), and put back on the variants when read.
+ */
+function attributionOf(l: LayerResult): Partial<LayerResult> & { variantOperands?: Record<string, 'b'> } {
+  const out: Partial<LayerResult> & { variantOperands?: Record<string, 'b'> } = {};
   for (const key of ATTRIBUTION_KEYS) if (l[key] !== undefined) (out as Record<string, unknown>)[key] = l[key];
+  const onB = l.variants.filter((v) => v.operand === 'b');
+  if (onB.length) out.variantOperands = Object.fromEntries(onB.map((v) => [v.name, 'b' as const]));
   return out;
 }
 
 /** LayerResult fields kept in `layers.attribution_json`. */
-const ATTRIBUTION_KEYS = ['denseTileGain', 'pitGain', 'effectiveDensity', 'idealMs', 'undecided', 'noiseBand', 'decision'] as const;
+const ATTRIBUTION_KEYS = [
+  'denseTileGain',
+  'pitGain',
+  'effectiveDensity',
+  'idealMs',
+  'undecided',
+  'noiseBand',
+  'decision',
+  'batch',
+  'batchDims',
+  'batchKind',
+  'shared',
+  'lowering',
+  'operandB',
+  'perBatch',
+  'approximation',
+] as const;
 
 /** Checks what the schema cannot express (or would report only as an opaque constraint failure). */
 function validateLayer(layer: RecordedLayer, kernels: readonly KernelSource[]): void {
@@ -735,7 +758,9 @@ function readLayers(db: Db, runId: number, since: number, withHeatmaps: boolean)
     if (l.default_dense !== null) out.defaultDense = l.default_dense;
     if (l.ideal_density !== null) out.idealDensity = l.ideal_density;
     if (l.readback_ms !== null) out.readbackMs = l.readback_ms;
-    Object.assign(out, JSON.parse(l.attribution_json) as Partial<LayerResult>);
+    const { variantOperands, ...stored } = JSON.parse(l.attribution_json) as Partial<LayerResult> & { variantOperands?: Record<string, 'b'> };
+    Object.assign(out, stored);
+    if (variantOperands) for (const v of out.variants) if (variantOperands[v.name]) v.operand = variantOperands[v.name];
     const h = heatmaps.get(l.id);
     if (h) out.heatmap = h;
     return out;

@@ -36,7 +36,32 @@ export interface DenseMatmulWgslParams {
    * program builder sets it from the shape. Default false: scalar global accesses (any shape).
    */
   vecGlobal?: boolean;
+  /**
+   * The batched form (core/kernels/shape.ts): grid z = batch, `P` gains the batch count and the batch strides of A and
+   * B (0 for an operand shared by every batch; C's is M·N), every access is offset by its batch's base. Default
+   * false: the 2-D text, unchanged.
+   */
+  batched?: boolean;
 }
+
+/**
+ * The uniform struct of a matmul template: `{m, n, k, _pad}` (2-D) or, batched, `{m, n, k, batch, sa, sb, …extra}`
+ * padded to a multiple of four words. `extra` are further u32 field names of the batched form.
+ */
+export function matmulParamsStruct(batched: boolean, extra: readonly string[] = []): string {
+  if (!batched) return 'struct Params { m: u32, n: u32, k: u32, _pad: u32 }';
+  const fields = ['m', 'n', 'k', 'batch', 'sa', 'sb', ...extra];
+  while (fields.length % 4) fields.push(`_p${fields.length}`);
+  return `struct Params { ${fields.map((f) => `${f}: u32`).join(', ')} }`;
+}
+
+/** WGSL (batched form only) setting the batch bases `offA`, `offB`, `offC` of batch `bz` (declared by the caller). */
+export function batchBases(bz: string, indent = '  '): string {
+  return `${indent}offA = ${bz} * P.sa;\n${indent}offB = ${bz} * P.sb;\n${indent}offC = ${bz} * P.m * P.n;`;
+}
+
+/** Module-scope declarations of the batch bases (batched form only). */
+export const BATCH_BASE_DECLS = 'var<private> offA: u32; // batch bases (elements): A, B, C\nvar<private> offB: u32;\nvar<private> offC: u32;';
 
 /**
  * WGSL of the dense matmul. Bindings (group 0): 0 `A` [M,K] f32 read, 1 `B` [K,N] f32 read, 2 `C` [M,N] f32
@@ -46,9 +71,11 @@ export interface DenseMatmulWgslParams {
 export function denseMatmulWgsl(params: DenseMatmulWgslParams): string {
   const t = params.tile;
   validateComputeTile(t);
-  if (isVec4Tile(t)) return denseVec4Wgsl(t, params.vecGlobal ?? false);
-  return `// PIT Studio: dense matmul C[M,N] = A[M,K] * B[K,N], fp32 row-major; computation tile ${tileName(t)}.
-struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+  const batched = params.batched ?? false;
+  if (isVec4Tile(t)) return denseVec4Wgsl(t, params.vecGlobal ?? false, batched);
+  const [oa, ob, oc] = batched ? ['offA + ', 'offB + ', 'offC + '] : ['', '', ''];
+  return `// PIT Studio: dense matmul C[M,N] = A[M,K] * B[K,N], fp32 row-major; computation tile ${tileName(t)}${batched ? '; batched (grid z = batch)' : ''}.
+${matmulParamsStruct(batched)}
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -66,7 +93,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let tid = ty * TX + tx;
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;
-${accDecls(t)}
+${batched ? `  let offA = wid.z * P.sa;\n  let offB = wid.z * P.sb;\n  let offC = wid.z * P.m * P.n;\n` : ''}${accDecls(t)}
   for (var k0 = 0u; k0 < P.k; k0 += BK) {
     // A tile, read along k (coalesced), stored k-major so the inner product reads TM rows with one index.
     for (var e = tid; e < BM * BK; e += NT) {
@@ -75,7 +102,7 @@ ${accDecls(t)}
       let gr = row0 + r;
       let gk = k0 + c;
       var v = 0.0;
-      if (gr < P.m && gk < P.k) { v = A[gr * P.k + gk]; }
+      if (gr < P.m && gk < P.k) { v = A[${oa}gr * P.k + gk]; }
       As[c * AS + r] = v;
     }
     for (var e = tid; e < BK * BN; e += NT) {
@@ -84,7 +111,7 @@ ${accDecls(t)}
       let gk = k0 + r;
       let gc = col0 + c;
       var v = 0.0;
-      if (gk < P.k && gc < P.n) { v = B[gk * P.n + gc]; }
+      if (gk < P.k && gc < P.n) { v = B[${ob}gk * P.n + gc]; }
       Bs[e] = v;
     }
     workgroupBarrier();
@@ -94,7 +121,7 @@ ${tileInnerProduct(t)}
 ${accStores(
   t,
   (i) => [`{ let row = row0 + ty + ${i}u * TY; if (row < P.m) {`, `} }`],
-  (i, j, col) => `{ let col = ${col}; if (col < P.n) { C[row * P.n + col] = ${accName(i, j)}; } }`,
+  (i, j, col) => `{ let col = ${col}; if (col < P.n) { C[${oc}row * P.n + col] = ${accName(i, j)}; } }`,
 )}
 }
 `;
@@ -119,19 +146,22 @@ export function stridedSlots(total: number, threads: number, body: (j: number) =
 /**
  * WGSL helpers reading a 4-wide row segment of a row-major f32 matrix `X` with zero padding: `name(r, c, rLim,
  * cLim, ld)` returns `X[r, c..c+3]`, elements with `r >= rLim` or column `>= cLim` read as 0. With `vec`, X is
- * `array<vec4<f32>>` and the caller guarantees `ld`, `c` and `cLim` are multiples of 4.
+ * `array<vec4<f32>>` and the caller guarantees `ld`, `c` and `cLim` are multiples of 4. With `base` (a WGSL name, the
+ * batched form) X's element (r, c) is at `base + r * ld + c`; on the vec path base must be a multiple of 4 too.
  */
-export function segmentLoader(name: string, buffer: string, vec: boolean): string {
+export function segmentLoader(name: string, buffer: string, vec: boolean, base?: string): string {
+  // Batched: every index is offset by the batch base (a module-scope private), a multiple of 4 on the vec path.
+  const o = base ? `${base} + ` : '';
   if (vec) {
     return `fn ${name}(r: u32, c: u32, rLim: u32, cLim: u32, ld: u32) -> vec4<f32> {
-  if (r < rLim && c < cLim) { return ${buffer}[(r * ld + c) / 4u]; }
+  if (r < rLim && c < cLim) { return ${buffer}[(${o}r * ld + c) / 4u]; }
   return vec4<f32>();
 }`;
   }
   return `fn ${name}(r: u32, c: u32, rLim: u32, cLim: u32, ld: u32) -> vec4<f32> {
   var v = vec4<f32>();
   if (r < rLim) {
-    let b = r * ld + c;
+    let b = ${o}r * ld + c;
     if (c < cLim) { v.x = ${buffer}[b]; }
     if (c + 1u < cLim) { v.y = ${buffer}[b + 1u]; }
     if (c + 2u < cLim) { v.z = ${buffer}[b + 2u]; }
@@ -141,15 +171,19 @@ export function segmentLoader(name: string, buffer: string, vec: boolean): strin
 }`;
 }
 
-/** WGSL of `storeC(r, c, v)`: writes `C[r, c..c+3] = v` (row-major, N columns), skipping columns >= N. */
-export function segmentStore(vec: boolean): string {
+/**
+ * WGSL of `storeC(r, c, v)`: writes `C[r, c..c+3] = v` (row-major, N columns), skipping columns >= N; with `base`
+ * (batched form) offset by it.
+ */
+export function segmentStore(vec: boolean, base?: string): string {
+  const o = base ? `${base} + ` : '';
   if (vec) {
     return `fn storeC(r: u32, c: u32, v: vec4<f32>) {
-  if (c < P.n) { C[(r * P.n + c) / 4u] = v; }
+  if (c < P.n) { C[(${o}r * P.n + c) / 4u] = v; }
 }`;
   }
   return `fn storeC(r: u32, c: u32, v: vec4<f32>) {
-  let b = r * P.n + c;
+  let b = ${o}r * P.n + c;
   if (c < P.n) { C[b] = v.x; }
   if (c + 1u < P.n) { C[b + 1u] = v.y; }
   if (c + 2u < P.n) { C[b + 2u] = v.z; }
@@ -204,7 +238,7 @@ function threadsPerWorkgroupOf(t: ComputeTile): number {
 }
 
 /** The vec4 register-tiled, double-buffered dense matmul (see the vec4 path in common.wgsl.ts). */
-function denseVec4Wgsl(t: ComputeTile, vec: boolean): string {
+function denseVec4Wgsl(t: ComputeTile, vec: boolean, batched: boolean): string {
   const [aDecls, aLoad, aStore] = aBlockTranspose(
     t,
     (row, k) => `loadA(${row}, ${k}, P.m, P.k, P.k)`,
@@ -212,8 +246,8 @@ function denseVec4Wgsl(t: ComputeTile, vec: boolean): string {
   );
   const [bDecls, bLoad, bStore] = bSlice(t, (r, c) => `loadB(${r}, ${c}, P.k, P.n, P.n)`);
   const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
-  return `// PIT Studio: dense matmul C[M,N] = A[M,K] * B[K,N], fp32 row-major; computation tile ${tileName(t)}, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access.
-struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+  return `// PIT Studio: dense matmul C[M,N] = A[M,K] * B[K,N], fp32 row-major; computation tile ${tileName(t)}, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access${batched ? '; batched (grid z = batch)' : ''}.
+${matmulParamsStruct(batched)}
 
 @group(0) @binding(0) var<storage, read> A: ${arr};
 @group(0) @binding(1) var<storage, read> B: ${arr};
@@ -221,19 +255,19 @@ struct Params { m: u32, n: u32, k: u32, _pad: u32 }
 @group(0) @binding(3) var<uniform> P: Params;
 
 ${vec4TileDecls(t, true)}
+${batched ? `\n${BATCH_BASE_DECLS}\n` : ''}
+${segmentLoader('loadA', 'A', vec, batched ? 'offA' : undefined)}
 
-${segmentLoader('loadA', 'A', vec)}
+${segmentLoader('loadB', 'B', vec, batched ? 'offB' : undefined)}
 
-${segmentLoader('loadB', 'B', vec)}
-
-${segmentStore(vec)}
+${segmentStore(vec, batched ? 'offC' : undefined)}
 
 @compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
 ${vec4ThreadIds(t)}
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;
-${vec4AccDecls(t)}
+${batched ? `${batchBases('wid.z')}\n` : ''}${vec4AccDecls(t)}
 ${aDecls}
 ${bDecls}
 ${vec4MainLoop(t, '(P.k + BK - 1u) / BK', (s0) => `${aLoad(s0)}\n${bLoad(s0)}`, `${aStore}\n${bStore}`)}

@@ -6,6 +6,7 @@
  * micro-tile `X[rb*h .. rb*h+h, j*w .. j*w+w)` (clipped at the edges) has a non-zero", per column block j:
  * - `detect-k` (pit-k, micro-tile `BM x 1` of A): X = AT [K, M], w = BM, h = 1; block j = row block mb of A, rows = k.
  * - `detect-m` (pit-m, micro-tile `1 x W` of A): X = A [M, K], w = W, h = 1; block j = k-chunk c, rows = m.
+ * - `detect-n` (pit-n, micro-tile `W x 1` of B): X = Bᵀ [N, K], w = W, h = 1; block j = k-chunk c, rows = n.
  * - h > 1 groups h consecutive rows of X into one micro-tile (e.g. `32x32` of A: detect-k with w = 32, h = 32).
  * Output: `count[j]` and `index[j*RB + s]` for s < count[j], RB = ceil(R/h), each entry a row block of X. A non-zero
  * micro-tile is appended with atomics: the order of rows along a permutation-invariant axis does not matter, so
@@ -70,12 +71,18 @@ export interface DetectWgslParams {
   w: number;
   /** Micro-tile extent across X's rows (default 1). */
   h?: number;
-  /** Which rule it indexes, for the header comment only ('detect-k' or 'detect-m'). */
-  family: 'detect-k' | 'detect-m';
-  /** The micro-tile as written in [M, K] terms (e.g. '32x1'), for the header comment. */
+  /** Which rule it indexes, for the header comment only ('detect-k', 'detect-m' or 'detect-n'). */
+  family: 'detect-k' | 'detect-m' | 'detect-n';
+  /** The micro-tile as written in its operand's terms (e.g. '32x1' of A), for the header comment. */
   microTile: string;
   /** X read as `array<vec4<f32>>` (valid only when C is a multiple of 4). Default false. */
   vec4?: boolean;
+  /**
+   * The batched form: grid z = batch; X is [batch, R, C] (batch stride `sx` in the uniform, which grows to
+   * `{rows, cols, nBlocks, tilesX, rowBlocks, sx}`), and batch b's counts and index are at `b*nBlocks` and
+   * `b*nBlocks*RB`. Default false: the 2-D text, unchanged.
+   */
+  batched?: boolean;
 }
 
 /**
@@ -93,6 +100,8 @@ export function detectWgsl(params: DetectWgslParams): string {
   const segRows = win.rows / h;
   const nSeg = segCols * segRows;
   const vec = (params.vec4 ?? false) && win.span % 4 === 0;
+  const batched = params.batched ?? false;
+  const ox = batched ? 'xB + ' : '';
   const scan = vec
     ? `  for (var e = lid.x; e < TR * SPAN / 4u; e += NT) {
     let lr = e / (SPAN / 4u);
@@ -100,7 +109,7 @@ export function detectWgsl(params: DetectWgslParams): string {
     let r = r0 + lr;
     let c = c0 + lc;
     if (r < P.rows && c < P.cols) {
-      let v = X[(r * P.cols + c) / 4u];
+      let v = X[(${ox}r * P.cols + c) / 4u];
       let segRow = (lr / H) * SC;
       ${
         w % 4 === 0
@@ -114,10 +123,10 @@ export function detectWgsl(params: DetectWgslParams): string {
     let lc = e % SPAN;
     let r = r0 + lr;
     let c = c0 + lc;
-    if (r < P.rows && c < P.cols && (bitcast<u32>(X[r * P.cols + c]) & 0x7fffffffu) != 0u) { atomicStore(&flags[(lr / H) * SC + lc / W], 1u); }
+    if (r < P.rows && c < P.cols && (bitcast<u32>(X[${ox}r * P.cols + c]) & 0x7fffffffu) != 0u) { atomicStore(&flags[(lr / H) * SC + lc / W], 1u); }
   }`;
-  return `// PIT Studio: ${params.family} detection of micro-tile ${params.microTile}: row blocks of ${h} of X [R,C] with a non-zero in each ${w}-wide column block.
-struct Params { rows: u32, cols: u32, nBlocks: u32, tilesX: u32, rowBlocks: u32 }
+  return `// PIT Studio: ${params.family} detection of micro-tile ${params.microTile}: row blocks of ${h} of X [R,C] with a non-zero in each ${w}-wide column block${batched ? '; batched (grid z = batch)' : ''}.
+struct Params { rows: u32, cols: u32, nBlocks: u32, tilesX: u32, rowBlocks: u32${batched ? ', sx: u32' : ''} }
 
 @group(0) @binding(0) var<storage, read> X: ${vec ? 'array<vec4<f32>>' : 'array<f32>'};
 @group(0) @binding(1) var<storage, read_write> count: array<atomic<u32>>;
@@ -145,7 +154,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let tileY = lin / P.tilesX;
   let tileX = lin % P.tilesX;
   let r0 = tileY * TR;
-  let c0 = tileX * SPAN;
+  let c0 = tileX * SPAN;${batched ? '\n  let xB = wid.z * P.sx; // batch bases: X, counts, index\n  let cB = wid.z * P.nBlocks;\n  let iB = cB * P.rowBlocks;' : ''}
   for (var e = lid.x; e < NSEG; e += NT) { atomicStore(&flags[e], 0u); }
   for (var e = lid.x; e < SC; e += NT) { atomicStore(&colCount[e], 0u); }
   workgroupBarrier();
@@ -164,7 +173,7 @@ ${scan}
     let n = atomicLoad(&colCount[j]);
     let blockJ = tileX * SC + j;
     var b = 0u;
-    if (n > 0u && blockJ < P.nBlocks) { b = atomicAdd(&count[blockJ], n); }
+    if (n > 0u && blockJ < P.nBlocks) { b = atomicAdd(&count[${batched ? 'cB + ' : ''}blockJ], n); }
     colBase[j] = b;
   }
   workgroupBarrier();
@@ -172,7 +181,7 @@ ${scan}
     let f = atomicLoad(&flags[e]);
     let blockJ = tileX * SC + e % SC;
     if (f != 0u && blockJ < P.nBlocks) {
-      index[blockJ * P.rowBlocks + colBase[e % SC] + f - 1u] = tileY * (TR / H) + e / SC;
+      index[${batched ? 'iB + ' : ''}blockJ * P.rowBlocks + colBase[e % SC] + f - 1u] = tileY * (TR / H) + e / SC;
     }
   }
 }

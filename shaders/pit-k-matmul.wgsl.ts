@@ -12,7 +12,7 @@
  *
  * Baked into the text: the computation tile (its BM is the micro-tile height). In the `params` uniform: `M, N, K`.
  */
-import { bSlice, segmentLoader, segmentStore, stridedSlots } from './dense-matmul.wgsl.ts';
+import { BATCH_BASE_DECLS, batchBases, bSlice, matmulParamsStruct, segmentLoader, segmentStore, stridedSlots } from './dense-matmul.wgsl.ts';
 import {
   isVec4Tile,
   vec4AccDecls,
@@ -41,6 +41,11 @@ export interface PitKMatmulWgslParams {
    * multiples of 4; the program builder sets it from the shape. Default false.
    */
   vecGlobal?: boolean;
+  /**
+   * The batched form: grid z = batch; `P` is `{m, n, k, batch, sa, sb, sc, si}` with the batch strides of AT, B, the
+   * counts and the index (0 for a shared A: one index serves every batch). Default false: the 2-D text, unchanged.
+   */
+  batched?: boolean;
 }
 
 /**
@@ -53,10 +58,12 @@ export interface PitKMatmulWgslParams {
 export function pitKMatmulWgsl(params: PitKMatmulWgslParams): string {
   const t = params.tile;
   validateComputeTile(t);
-  if (isVec4Tile(t)) return pitKVec4Wgsl(t, params.vecGlobal ?? false);
-  return `// PIT Studio: pit-k (condense-K) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile ${t.bm}x1, computation tile ${tileName(t)}.
+  const batched = params.batched ?? false;
+  if (isVec4Tile(t)) return pitKVec4Wgsl(t, params.vecGlobal ?? false, batched);
+  const [oa, ob, oc] = batched ? ['offA + ', 'offB + ', 'offC + '] : ['', '', ''];
+  return `// PIT Studio: pit-k (condense-K) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile ${t.bm}x1, computation tile ${tileName(t)}${batched ? '; batched (grid z = batch)' : ''}.
 // A arrives transposed (AT [K,M]); index[mb*K + s], s < count[mb], lists the k's of row block mb with a non-zero micro-tile.
-struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+${matmulParamsStruct(batched, ['sc', 'si'])}
 
 @group(0) @binding(0) var<storage, read> AT: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -78,9 +85,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let mb = wid.y;
   let row0 = mb * BM;
   let col0 = wid.x * BN;
-  let base = mb * P.k;
+${batched ? '  let offA = wid.z * P.sa;\n  let offB = wid.z * P.sb;\n  let offC = wid.z * P.m * P.n;\n' : ''}  let base = ${batched ? 'wid.z * P.si + ' : ''}mb * P.k;
   // The loop bound must be workgroup-uniform (barriers inside): broadcast it through workgroup memory.
-  if (tid == 0u) { blockCount = min(count[mb], P.k); }
+  if (tid == 0u) { blockCount = min(count[${batched ? 'wid.z * P.sc + ' : ''}mb], P.k); }
   let cnt = workgroupUniformLoad(&blockCount);
 ${accDecls(t)}
   for (var s0 = 0u; s0 < cnt; s0 += BK) {
@@ -92,7 +99,7 @@ ${accDecls(t)}
       var v = 0.0;
       if (s0 + r < cnt && gr < P.m) {
         let kv = index[base + s0 + r];
-        if (kv < P.k) { v = AT[kv * P.m + gr]; }
+        if (kv < P.k) { v = AT[${oa}kv * P.m + gr]; }
       }
       As[r * AS + c] = v;
     }
@@ -103,7 +110,7 @@ ${accDecls(t)}
       var v = 0.0;
       if (s0 + r < cnt && gc < P.n) {
         let kv = index[base + s0 + r];
-        if (kv < P.k) { v = B[kv * P.n + gc]; }
+        if (kv < P.k) { v = B[${ob}kv * P.n + gc]; }
       }
       Bs[e] = v;
     }
@@ -114,7 +121,7 @@ ${tileInnerProduct(t)}
 ${accStores(
   t,
   (i) => [`{ let row = row0 + ty + ${i}u * TY; if (row < P.m) {`, `} }`],
-  (i, j, col) => `{ let col = ${col}; if (col < P.n) { C[row * P.n + col] = ${accName(i, j)}; } }`,
+  (i, j, col) => `{ let col = ${col}; if (col < P.n) { C[${oc}row * P.n + col] = ${accName(i, j)}; } }`,
 )}
 }
 `;
@@ -126,7 +133,7 @@ ${accStores(
  * micro-tile `index[base + s0 + r]`; its A part is BM contiguous floats of AT row k (copied straight into As[r], no
  * transpose), its B part row k of B. Slots at or past `count[mb]` read zeros.
  */
-function pitKVec4Wgsl(t: ComputeTile, vec: boolean): string {
+function pitKVec4Wgsl(t: ComputeTile, vec: boolean, batched: boolean): string {
   const nt = (t.bm / t.tm) * (t.bn / t.tn);
   const aTotal = (t.bk * t.bm) / 4;
   const aRounds = Math.ceil(aTotal / nt);
@@ -142,9 +149,9 @@ function pitKVec4Wgsl(t: ComputeTile, vec: boolean): string {
   const aStore = stridedSlots(aTotal, nt, (j) => `  As[aOff + (e / ${t.bm / 4}u) * AS4 + e % ${t.bm / 4}u] = ra${j};`);
   const [bDecls, bLoad, bStore] = bSlice(t, (r, c) => `loadBRow(${r}, ${c})`);
   const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
-  return `// PIT Studio: pit-k (condense-K) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile ${t.bm}x1, computation tile ${tileName(t)}, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access.
+  return `// PIT Studio: pit-k (condense-K) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile ${t.bm}x1, computation tile ${tileName(t)}, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access${batched ? '; batched (grid z = batch)' : ''}.
 // A arrives transposed (AT [K,M]); index[mb*K + s], s < count[mb], lists the k's of row block mb with a non-zero micro-tile.
-struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+${matmulParamsStruct(batched, ['sc', 'si'])}
 
 @group(0) @binding(0) var<storage, read> AT: ${arr};
 @group(0) @binding(1) var<storage, read> B: ${arr};
@@ -155,12 +162,12 @@ struct Params { m: u32, n: u32, k: u32, _pad: u32 }
 
 ${vec4TileDecls(t, false)}
 var<workgroup> blockCount: u32;
+${batched ? `${BATCH_BASE_DECLS}\n` : ''}
+${segmentLoader('loadAT', 'AT', vec, batched ? 'offA' : undefined)}
 
-${segmentLoader('loadAT', 'AT', vec)}
+${segmentLoader('loadB', 'B', vec, batched ? 'offB' : undefined)}
 
-${segmentLoader('loadB', 'B', vec)}
-
-${segmentStore(vec)}
+${segmentStore(vec, batched ? 'offC' : undefined)}
 
 var<private> cnt: u32;
 var<private> base: u32;
@@ -180,9 +187,9 @@ ${vec4ThreadIds(t)}
   let mb = wid.x;
   let row0 = mb * BM;
   col0 = wid.y * BN;
-  base = mb * P.k;
+${batched ? `${batchBases('wid.z')}\n` : ''}  base = ${batched ? 'wid.z * P.si + ' : ''}mb * P.k;
   // The loop bound must be workgroup-uniform (barriers inside): broadcast it through workgroup memory.
-  if (tid == 0u) { blockCount = min(count[mb], P.k); }
+  if (tid == 0u) { blockCount = min(count[${batched ? 'wid.z * P.sc + ' : ''}mb], P.k); }
   let cntU = workgroupUniformLoad(&blockCount);
   cnt = cntU;
 ${vec4AccDecls(t)}

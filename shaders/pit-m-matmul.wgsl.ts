@@ -17,7 +17,7 @@
  * The grid covers the worst case (all M rows listed); workgroups past `count[c]` exit at once.
  * Baked into the text: the computation tile, W and the store mode. In the `params` uniform: `M, N, K`.
  */
-import { aBlockTranspose, bSlice, segmentLoader } from './dense-matmul.wgsl.ts';
+import { aBlockTranspose, BATCH_BASE_DECLS, batchBases, bSlice, matmulParamsStruct, segmentLoader } from './dense-matmul.wgsl.ts';
 import {
   isVec4Tile,
   vec4AccDecls,
@@ -50,6 +50,12 @@ export interface PitMMatmulWgslParams {
    * Default false.
    */
   vecGlobal?: boolean;
+  /**
+   * The batched form: grid z = batch · chunks (chunk = z mod chunks); `P` is `{m, n, k, batch, sa, sb, sc, si,
+   * chunks}` with the batch strides of A, B, the counts and the index (0 for a shared A). Default false: the 2-D
+   * text, unchanged.
+   */
+  batched?: boolean;
 }
 
 /**
@@ -63,12 +69,14 @@ export function pitMMatmulWgsl(params: PitMMatmulWgslParams): string {
   const { tile: t, w, accumulate } = params;
   validateComputeTile(t);
   if (!Number.isInteger(w) || w < 1) throw new RangeError(`pit-m: micro-tile width W must be a positive integer, got ${w}`);
-  if (isVec4Tile(t)) return pitMVec4Wgsl(t, w, accumulate, params.vecGlobal ?? false);
+  const batched = params.batched ?? false;
+  if (isVec4Tile(t)) return pitMVec4Wgsl(t, w, accumulate, params.vecGlobal ?? false, batched);
+  const [oa, ob, oc] = batched ? ['offA + ', 'offB + ', 'offC + '] : ['', '', ''];
   const cType = accumulate ? 'array<atomic<u32>>' : 'array<f32>';
   const store = accumulate
     ? (i: number, j: number, col: string) =>
-        `{ let col = ${col}; if (col < P.n && ${accName(i, j)} != 0.0) { addToC(row * P.n + col, ${accName(i, j)}); } }`
-    : (i: number, j: number, col: string) => `{ let col = ${col}; if (col < P.n) { C[row * P.n + col] = ${accName(i, j)}; } }`;
+        `{ let col = ${col}; if (col < P.n && ${accName(i, j)} != 0.0) { addToC(${oc}row * P.n + col, ${accName(i, j)}); } }`
+    : (i: number, j: number, col: string) => `{ let col = ${col}; if (col < P.n) { C[${oc}row * P.n + col] = ${accName(i, j)}; } }`;
   const addFn = accumulate
     ? `
 // Float add on an atomic u32 (WGSL has no float atomics): retry until no other workgroup changed the word meanwhile.
@@ -82,9 +90,9 @@ fn addToC(i: u32, v: f32) {
 }
 `
     : '';
-  return `// PIT Studio: pit-m (condense-M) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile 1x${w}, computation tile ${tileName(t)}, ${accumulate ? 'CAS-accumulated' : 'plain'} SWrite.
+  return `// PIT Studio: pit-m (condense-M) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile 1x${w}, computation tile ${tileName(t)}, ${accumulate ? 'CAS-accumulated' : 'plain'} SWrite${batched ? '; batched (grid z = batch * chunks)' : ''}.
 // index[c*M + s], s < count[c], lists the rows of A with a non-zero in k-chunk c = [c*W, (c+1)*W).
-struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+${matmulParamsStruct(batched, PIT_M_BATCH_FIELDS)}
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -106,16 +114,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let tx = lid.x;
   let ty = lid.y;
   let tid = ty * TX + tx;
-  let chunk = wid.z;
-  let slot0 = wid.y * BM;
+${batched ? `  let chunk = wid.z % P.chunks;\n  let bz = wid.z / P.chunks;\n  let offA = bz * P.sa;\n  let offB = bz * P.sb;\n  let offC = bz * P.m * P.n;\n` : '  let chunk = wid.z;\n'}  let slot0 = wid.y * BM;
   let col0 = wid.x * BN;
-  if (tid == 0u) { chunkCount = min(count[chunk], P.m); }
+  if (tid == 0u) { chunkCount = min(count[${batched ? 'bz * P.sc + ' : ''}chunk], P.m); }
   let cnt = workgroupUniformLoad(&chunkCount);
   if (slot0 >= cnt) { return; } // beyond the listed rows: workgroup-uniform exit
   for (var e = tid; e < BM; e += NT) {
     var r = NO_ROW;
     if (slot0 + e < cnt) {
-      r = index[chunk * P.m + slot0 + e];
+      r = index[${batched ? 'bz * P.si + ' : ''}chunk * P.m + slot0 + e];
       if (r >= P.m) { r = NO_ROW; }
     }
     rows[e] = r;
@@ -132,7 +139,7 @@ ${accDecls(t)}
       let gm = rows[r];
       let gk = k0 + c;
       var v = 0.0;
-      if (gm != NO_ROW && gk < kEnd) { v = A[gm * P.k + gk]; }
+      if (gm != NO_ROW && gk < kEnd) { v = A[${oa}gm * P.k + gk]; }
       As[c * AS + r] = v;
     }
     for (var e = tid; e < BK * BN; e += NT) {
@@ -141,7 +148,7 @@ ${accDecls(t)}
       let gk = k0 + r;
       let gc = col0 + c;
       var v = 0.0;
-      if (gk < kEnd && gc < P.n) { v = B[gk * P.n + gc]; }
+      if (gk < kEnd && gc < P.n) { v = B[${ob}gk * P.n + gc]; }
       Bs[e] = v;
     }
     workgroupBarrier();
@@ -174,6 +181,9 @@ fn addToC(i: u32, v: f32, seen: u32) {
 }
 `;
 
+/** Fields of the batched form's uniform after `{m, n, k, batch, sa, sb}`: count and index batch strides, chunks. */
+const PIT_M_BATCH_FIELDS = ['sc', 'si', 'chunks'];
+
 /** Row tiles one accumulating pit-m workgroup walks (grid-stride), so empty tiles past `count[c]` cost little. */
 export const PIT_M_ROW_TILES_PER_WORKGROUP = 8;
 
@@ -183,7 +193,7 @@ export const PIT_M_ROW_TILES_PER_WORKGROUP = 8;
  * trips overlap; then, only for the tries that failed, the retry loop. A serial loop per element would wait one
  * atomic round trip per output.
  */
-function casStores(t: ComputeTile, indent = '  '): string {
+function casStores(t: ComputeTile, indent = '  ', base = ''): string {
   const lines: string[] = [];
   const comps = ['x', 'y', 'z', 'w'];
   const gn = t.tn / 4;
@@ -195,7 +205,7 @@ function casStores(t: ComputeTile, indent = '  '): string {
         lines.push(`var ok${n} = true; var seen${n} = 0u;`);
         lines.push(
           `if (srow${i} != NO_ROW) { let col = col0 + (tx + ${h}u * TX) * 4u + ${d}u; let v = ${vec4AccName(i, h)}.${c}; ` +
-            `if (col < P.n && v != 0.0) { let r = atomicCompareExchangeWeak(&C[srow${i} * P.n + col], 0u, bitcast<u32>(v)); ok${n} = r.exchanged; seen${n} = r.old_value; } }`,
+            `if (col < P.n && v != 0.0) { let r = atomicCompareExchangeWeak(&C[${base}srow${i} * P.n + col], 0u, bitcast<u32>(v)); ok${n} = r.exchanged; seen${n} = r.old_value; } }`,
         );
       });
     }
@@ -204,7 +214,7 @@ function casStores(t: ComputeTile, indent = '  '): string {
     for (let h = 0; h < gn; h++) {
       comps.forEach((c, d) => {
         const n = `${i}_${h}_${d}`;
-        lines.push(`if (!ok${n}) { addToC(srow${i} * P.n + col0 + (tx + ${h}u * TX) * 4u + ${d}u, ${vec4AccName(i, h)}.${c}, seen${n}); }`);
+        lines.push(`if (!ok${n}) { addToC(${base}srow${i} * P.n + col0 + (tx + ${h}u * TX) * 4u + ${d}u, ${vec4AccName(i, h)}.${c}, seen${n}); }`);
       });
     }
   }
@@ -216,7 +226,7 @@ function casStores(t: ComputeTile, indent = '  '): string {
  * register transpose into As), SWrite scatters result rows with vector stores, or per element with the CAS add.
  * When accumulating, each workgroup walks row tiles `wid.y, wid.y + gridY, …` of its chunk (grid-stride).
  */
-function pitMVec4Wgsl(t: ComputeTile, w: number, accumulate: boolean, vec: boolean): string {
+function pitMVec4Wgsl(t: ComputeTile, w: number, accumulate: boolean, vec: boolean, batched: boolean): string {
   const [aDecls, aLoad, aStore] = aBlockTranspose(
     t,
     (row, k) => `loadA(${row}, ${k}, P.m, kEnd, P.k)`,
@@ -229,17 +239,17 @@ function pitMVec4Wgsl(t: ComputeTile, w: number, accumulate: boolean, vec: boole
     ? ADD_TO_C
     : vec
       ? `fn storeC(r: u32, c: u32, v: vec4<f32>) {
-  if (c < P.n) { C[(r * P.n + c) / 4u] = v; }
+  if (c < P.n) { C[(${batched ? 'offC + ' : ''}r * P.n + c) / 4u] = v; }
 }`
       : `fn storeC(r: u32, c: u32, v: vec4<f32>) {
-  let b = r * P.n + c;
+  let b = ${batched ? 'offC + ' : ''}r * P.n + c;
   if (c < P.n) { C[b] = v.x; }
   if (c + 1u < P.n) { C[b + 1u] = v.y; }
   if (c + 2u < P.n) { C[b + 2u] = v.z; }
   if (c + 3u < P.n) { C[b + 3u] = v.w; }
 }`;
   const stores = accumulate
-    ? casStores(t, '    ')
+    ? casStores(t, '    ', batched ? 'offC + ' : '')
     : vec4Stores(
         t,
         (_i, tileRow) => [`{ let row = rows[${tileRow}]; if (row != NO_ROW) {`, `} }`],
@@ -252,9 +262,9 @@ ${bDecls.replace(/^ {2}/gm, '    ')}
 ${vec4MainLoop(t, '(kEnd - kBeg + BK - 1u) / BK', (s0) => `${aLoad(`kBeg + ${s0}`)}\n${bLoad(s0)}`, `${aStore}\n${bStore}`, '    ')}
     // SWrite: result row r goes back to C row rows[r].
 ${stores}`;
-  return `// PIT Studio: pit-m (condense-M) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile 1x${w}, computation tile ${tileName(t)}, ${accumulate ? 'CAS-accumulated' : 'plain'} SWrite, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access.
+  return `// PIT Studio: pit-m (condense-M) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile 1x${w}, computation tile ${tileName(t)}, ${accumulate ? 'CAS-accumulated' : 'plain'} SWrite, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access${batched ? '; batched (grid z = batch * chunks)' : ''}.
 // index[c*M + s], s < count[c], lists the rows of A with a non-zero in k-chunk c = [c*W, (c+1)*W).
-struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+${matmulParamsStruct(batched, PIT_M_BATCH_FIELDS)}
 
 @group(0) @binding(0) var<storage, read> A: ${arr};
 @group(0) @binding(1) var<storage, read> B: ${arr};
@@ -269,17 +279,16 @@ const NO_ROW = 0xffffffffu;
 
 var<workgroup> rows: array<u32, ${t.bm}>;
 var<workgroup> chunkCount: u32;
+${batched ? `${BATCH_BASE_DECLS}\n` : ''}
+${segmentLoader('loadA', 'A', vec, batched ? 'offA' : undefined)}
 
-${segmentLoader('loadA', 'A', vec)}
-
-${segmentLoader('loadB', 'B', vec)}
+${segmentLoader('loadB', 'B', vec, batched ? 'offB' : undefined)}
 ${storeFn}
 @compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
 ${vec4ThreadIds(t)}
-  let chunk = wid.z;
-  let col0 = wid.x * BN;
-  if (tid == 0u) { chunkCount = min(count[chunk], P.m); }
+${batched ? `  let chunk = wid.z % P.chunks;\n  let bz = wid.z / P.chunks;\n${batchBases('bz')}\n` : '  let chunk = wid.z;\n'}  let col0 = wid.x * BN;
+  if (tid == 0u) { chunkCount = min(count[${batched ? 'bz * P.sc + ' : ''}chunk], P.m); }
   let cnt = workgroupUniformLoad(&chunkCount);
   let kBeg = chunk * W;
   let kEnd = min(kBeg + W, P.k);
@@ -289,7 +298,7 @@ ${vec4ThreadIds(t)}
     for (var e = tid; e < BM; e += NT) {
       var r = NO_ROW;
       if (slot0 + e < cnt) {
-        r = index[chunk * P.m + slot0 + e];
+        r = index[${batched ? 'bz * P.si + ' : ''}chunk * P.m + slot0 + e];
         if (r >= P.m) { r = NO_ROW; }
       }
       rows[e] = r;

@@ -10,11 +10,13 @@ export const TRANSPOSE_TILE = 16;
 
 /**
  * WGSL of the transpose. Bindings (group 0): 0 `X` [R, C] f32 read, 1 `Y` [C, R] f32 read_write, 2 `P` uniform
- * `{rows, cols, _, _}`. Workgroup size `(16, 16, 1)`; grid `(ceil(C/16), ceil(R/16), 1)`.
+ * `{rows, cols, _, _}`. Workgroup size `(16, 16, 1)`; grid `(ceil(C/16), ceil(R/16), 1)`. `batched`: X is
+ * [batch, R, C] and Y [batch, C, R], grid z = batch (each batch transposed in place of its own matrix).
  */
-export function transposeWgsl(): string {
+export function transposeWgsl(batched = false): string {
   const t = TRANSPOSE_TILE;
-  return `// PIT Studio: layout preparation Y[C,R] = transpose(X[R,C]), fp32 row-major, ${t}x${t} tiles.
+  const o = batched ? 'base + ' : '';
+  return `// PIT Studio: layout preparation Y[C,R] = transpose(X[R,C]), fp32 row-major, ${t}x${t} tiles${batched ? '; batched (grid z = batch)' : ''}.
 struct Params { rows: u32, cols: u32, _a: u32, _b: u32 }
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
@@ -27,13 +29,13 @@ var<workgroup> tile: array<f32, ${t * (t + 1)}>;
 @compute @workgroup_size(${t}, ${t}, 1)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let r = wid.y * T + lid.y;
-  let c = wid.x * T + lid.x;
-  if (r < P.rows && c < P.cols) { tile[lid.y * (T + 1u) + lid.x] = X[r * P.cols + c]; }
+  let c = wid.x * T + lid.x;${batched ? '\n  let base = wid.z * P.rows * P.cols;' : ''}
+  if (r < P.rows && c < P.cols) { tile[lid.y * (T + 1u) + lid.x] = X[${o}r * P.cols + c]; }
   workgroupBarrier();
   // Written transposed: thread (x, y) stores Y[wid.x*T + y, wid.y*T + x], neighbouring x along Y's rows.
   let yr = wid.x * T + lid.y;
   let yc = wid.y * T + lid.x;
-  if (yr < P.cols && yc < P.rows) { Y[yr * P.rows + yc] = tile[lid.x * (T + 1u) + lid.y]; }
+  if (yr < P.cols && yc < P.rows) { Y[${o}yr * P.rows + yc] = tile[lid.x * (T + 1u) + lid.y]; }
 }
 `;
 }

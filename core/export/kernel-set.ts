@@ -290,10 +290,12 @@ function layerDensity(l: LayerResult, c: RuleConfig): number | null {
 export function buildKernelSet(src: ExportSource): KernelSet {
   const { report } = src;
   if (!report.run.complete) throw new ExportError(`run ${report.run.id} is incomplete (${report.run.status || 'running'}): profile the model to the end, then export`);
-  const profiled = report.layers.filter((l) => !l.skipped);
-  if (!profiled.length) throw new ExportError(`run ${report.run.id} has no profiled layer to export`);
   const skipped = new Map<string, string>();
   for (const l of report.layers) if (l.skipped) skipped.set(l.name, l.skipped);
+  // Kernel sets hold 2-D plans and fixtures; batched layers (attention per head, grouped convs) are listed, not exported.
+  for (const l of report.layers) if (!l.skipped && (l.batch ?? 1) > 1) skipped.set(l.name, `batched layer (batch ${l.batch}): kernel sets export 2-D layers only`);
+  const profiled = report.layers.filter((l) => !l.skipped && (l.batch ?? 1) <= 1);
+  if (!profiled.length) throw new ExportError(`run ${report.run.id} has no profiled 2-D layer to export`);
 
   // One entry per layer and shape (inputs of different sizes give different shapes).
   const groups = new Map<string, LayerResult[]>();

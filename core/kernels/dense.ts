@@ -5,10 +5,10 @@
 import { denseMatmulWgsl } from '../../shaders/dense-matmul.wgsl.ts';
 import { isVec4Tile, tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import type { FamilyConfig, KernelFamily } from './family.ts';
-import { ceilDiv, grid, M, N } from './grid.ts';
+import { BATCH, ceilDiv, grid, M, N } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
-import { shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, paddedElements, parseTileName, sameTile } from './tiles.ts';
+import { batchOf, batchStrides, isBatched, shapeVars, validateShape, type MatmulShape } from './shape.ts';
+import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, NARROW_N, narrowTile, paddedElements, parseTileName, sameTile } from './tiles.ts';
 
 export type { ComputeTile } from '../../shaders/common.wgsl.ts';
 
@@ -16,18 +16,22 @@ export type { ComputeTile } from '../../shaders/common.wgsl.ts';
  * The dense matmul program. Bindings: `a` [M,K] f32, `b` [K,N] f32, `c` [M,N] f32 (fully overwritten, no zeroing
  * needed), `params` uniform `[M, N, K, 0]`. Grid `(ceil(N/BN), ceil(M/BM), 1)`. Tiles with TM, TN, BK multiples of 4
  * take the vec4 register-tiled, double-buffered path (`isVec4Tile`), with 16-byte global accesses when K and N are
- * multiples of 4 (the label then ends in ` v4`); other tiles the scalar path.
+ * multiples of 4 (the label then ends in ` v4`); other tiles the scalar path. Batched shapes (shape.ts): `a` [batch, M, K]
+ * (or one shared [M, K]), `b` likewise, `c` [batch, M, N], params `[M, N, K, batch, strideA, strideB, 0, 0]`, grid z =
+ * batch (label suffix ` xB`).
  * @throws RangeError on an invalid shape or tile.
  */
 export function denseProgram(shape: MatmulShape, tile: ComputeTile): KernelProgram {
   validateShape(shape);
   validateComputeTile(tile);
   const vecGlobal = isVec4Tile(tile) && shape.k % 4 === 0 && shape.n % 4 === 0;
+  const batched = isBatched(shape);
+  const st = batchStrides(shape);
   return makeProgram(
     {
       family: 'dense',
-      label: `dense tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
-      wgsl: denseMatmulWgsl({ tile, vecGlobal }),
+      label: `dense tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}${batched ? ` x${batchOf(shape)}` : ''}`,
+      wgsl: denseMatmulWgsl({ tile, vecGlobal, ...(batched ? { batched } : {}) }),
       bindings: [
         { name: 'a', kind: 'read-only-storage' },
         { name: 'b', kind: 'read-only-storage' },
@@ -35,8 +39,8 @@ export function denseProgram(shape: MatmulShape, tile: ComputeTile): KernelProgr
         { name: 'params', kind: 'uniform' },
       ],
       workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
-      grid: grid(ceilDiv(N, tile.bn), ceilDiv(M, tile.bm), 1),
-      params: [shape.m, shape.n, shape.k, 0],
+      grid: grid(ceilDiv(N, tile.bn), ceilDiv(M, tile.bm), batched ? BATCH : 1),
+      params: batched ? [shape.m, shape.n, shape.k, batchOf(shape), st.a, st.b, 0, 0] : [shape.m, shape.n, shape.k, 0],
     },
     shapeVars(shape),
   );
@@ -71,10 +75,17 @@ const PADDING_SLACK = 1.5;
 
 /**
  * The dense tiles measured on a layer: `denseTileFor` (the default, for the dense-tile-choice gain) and up to two of
- * DENSE_TILES with the least padding (within 1.5x of the least), least padded first. The same under every policy, so
- * the baseline — the fastest of them — does not depend on how PIT rules were chosen.
+ * DENSE_TILES with the least padding (within 1.5x of the least), least padded first; on batched layers with N ≤ 16
+ * also the narrow tile (`narrowTile`). The same under every policy, so the baseline — the fastest of them — does not
+ * depend on how PIT rules were chosen.
  */
 export function denseCandidates(s: MatmulShape): ComputeTile[] {
+  const narrow = isBatched(s) && s.n <= NARROW_N ? [narrowTile(s.n)] : [];
+  return [...denseCandidates2d(s), ...narrow];
+}
+
+/** The 2-D candidates (every layer's). */
+function denseCandidates2d(s: MatmulShape): ComputeTile[] {
   const def = denseTileFor(s.m, s.n);
   const least = Math.min(...DENSE_TILES.map((t) => paddedElements(s.m, s.n, t)));
   const others = DENSE_TILES.filter((t) => !sameTile(t, def) && paddedElements(s.m, s.n, t) <= PADDING_SLACK * least)
@@ -103,7 +114,7 @@ export const denseFamily: KernelFamily = {
     validateShape(s);
     return {
       aLayout: 'a',
-      buffers: [{ name: 'c', dtype: 'f32', shape: [s.m, s.n], role: 'output' }],
+      buffers: [{ name: 'c', dtype: 'f32', shape: isBatched(s) ? [batchOf(s), s.m, s.n] : [s.m, s.n], role: 'output' }],
       detect: [],
       compute: [denseProgram(s, c.tile)],
       counts: null,

@@ -9,7 +9,7 @@ import { FILL_WORKGROUP, fillZeroWgsl } from '../../shaders/common.wgsl.ts';
 import { TRANSPOSE_TILE, transposeWgsl } from '../../shaders/transpose.wgsl.ts';
 import { ceilDiv as ceilDivTerm, constant, grid, min, mul, type GridTerm, type GridVars } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
-import { ceilDiv, shapeVars, validateShape, type MatmulShape } from './shape.ts';
+import { batchOf, ceilDiv, shapeVars, validateShape, type MatmulShape } from './shape.ts';
 
 /** The largest workgroup count per grid dimension WebGPU guarantees (`maxComputeWorkgroupsPerDimension`). */
 const MAX_GRID = 65535;
@@ -26,11 +26,13 @@ export interface Extent {
  * [ceil(cols/w) * ceil(rows/h)] u32 with block j's entries at `j*ceil(rows/h) ..`. Params
  * `[rows, cols, nBlocks, tilesX, rowBlocks]`. The element test is `x != 0` (NaN is non-zero).
  * @param role program role, e.g. `detect-k` (the manifest's kernel role).
- * @param vars grid variables the extents' terms refer to (M, N, K).
+ * @param vars grid variables the extents' terms refer to (M, N, K, B).
+ * @param batch batched detection (more than one X): X is [batch, rows, cols] and each batch gets its own counts and
+ *   index (`count` [batch, nBlocks], `index` [batch, nBlocks*RB]); grid z = batch. Absent or 1: the 2-D program.
  * @throws RangeError when w or h is not a positive integer or rows/cols < 1.
  */
 export function detectRowsProgram(
-  role: 'detect-k' | 'detect-m',
+  role: 'detect-k' | 'detect-m' | 'detect-n',
   input: string,
   microTile: string,
   rows: Extent,
@@ -38,6 +40,7 @@ export function detectRowsProgram(
   w: number,
   h: number,
   vars: GridVars,
+  batch?: Extent,
 ): KernelProgram {
   if (!Number.isInteger(w) || w < 1) throw new RangeError(`${role}: micro-tile extent must be a positive integer, got ${w}`);
   if (!Number.isInteger(h) || h < 1) throw new RangeError(`${role}: micro-tile height must be a positive integer, got ${h}`);
@@ -51,11 +54,14 @@ export function detectRowsProgram(
   // 2-D grid: a large tensor needs more workgroups than one dimension allows.
   const total = mul(ceilDivTerm(cols.term, win.span), ceilDivTerm(rows.term, win.rows));
   const gx = min(total, MAX_GRID);
+  const batched = !!batch && batch.value > 1;
+  if (batched && (!Number.isInteger(batch.value) || batch.value > MAX_GRID)) throw new RangeError(`${role}: batch ${batch.value} exceeds ${MAX_GRID} workgroups along z`);
+  const params = [rows.value, cols.value, nBlocks, tilesX, rowBlocks];
   return makeProgram(
     {
       family: role,
-      label: `${role} ${microTile}`,
-      wgsl: detectWgsl({ w, h, family: role, microTile, vec4: cols.value % 4 === 0 }),
+      label: `${role} ${microTile}${batched ? ` x${batch.value}` : ''}`,
+      wgsl: detectWgsl({ w, h, family: role, microTile, vec4: cols.value % 4 === 0, ...(batched ? { batched } : {}) }),
       bindings: [
         { name: input, kind: 'read-only-storage' },
         { name: 'count', kind: 'storage' },
@@ -63,19 +69,35 @@ export function detectRowsProgram(
         { name: 'params', kind: 'uniform' },
       ],
       workgroupSize: [DETECT_WORKGROUP, 1, 1],
-      grid: grid(gx, ceilDivTerm(total, gx), 1),
-      params: [rows.value, cols.value, nBlocks, tilesX, rowBlocks],
+      grid: grid(gx, ceilDivTerm(total, gx), batched ? batch.term : 1),
+      params: batched ? [...params, rows.value * cols.value] : params,
     },
     vars,
   );
 }
 
-/** Extent helpers of a matmul shape: `M`, `N`, `K` with their values. */
-export function extents(s: MatmulShape): { M: Extent; N: Extent; K: Extent; vars: GridVars } {
+/** Extent helpers of a matmul shape: `M`, `N`, `K` and the batch `B` with their values. */
+export function extents(s: MatmulShape): { M: Extent; N: Extent; K: Extent; B: Extent; vars: GridVars } {
   validateShape(s);
   const vars = shapeVars(s);
-  const term = (name: 'M' | 'N' | 'K'): Extent => ({ value: vars[name], term: { text: name, at: (v) => v[name]! } });
-  return { M: term('M'), N: term('N'), K: term('K'), vars };
+  const term = (name: 'M' | 'N' | 'K' | 'B'): Extent => ({ value: vars[name], term: { text: name, at: (v) => v[name]! } });
+  return { M: term('M'), N: term('N'), K: term('K'), B: term('B'), vars };
+}
+
+/**
+ * The batch extent of an operand's per-batch work (detection, layout): the shape's batch `B`, or 1 when the operand
+ * is shared by every batch (`shared`), or undefined for a 2-D shape (the unbatched programs).
+ */
+export function operandBatch(s: MatmulShape, shared: boolean | undefined): Extent | undefined {
+  if (batchOf(s) <= 1) return undefined;
+  if (shared) return { value: 1, term: constant(1) };
+  return extents(s).B;
+}
+
+/** The extent over every matrix of a (batched) operand: `perMatrix` times the batch (`perMatrix` alone when 2-D). */
+export function timesBatch(perMatrix: Extent, batch: Extent | undefined): Extent {
+  if (!batch || batch.value === 1) return perMatrix;
+  return { value: batch.value * perMatrix.value, term: mul(batch.term, perMatrix.term) };
 }
 
 /**
@@ -103,21 +125,23 @@ export function zeroFillProgram(name: string, words: Extent | number, vars: Grid
 
 /**
  * The transpose `output [cols, rows] = input [rows, cols]ᵀ` (layout preparation, e.g. `at` from `a`).
- * Bindings: `input`, `output`, `params` `[rows, cols, 0, 0]`. Grid `(ceil(cols/16), ceil(rows/16), 1)`.
+ * Bindings: `input`, `output`, `params` `[rows, cols, 0, 0]`. Grid `(ceil(cols/16), ceil(rows/16), 1)`; with `batch`
+ * (more than one matrix) each of the batch's [rows, cols] matrices is transposed, grid z = batch.
  */
-export function transposeProgram(input: string, output: string, rows: Extent, cols: Extent, vars: GridVars): KernelProgram {
+export function transposeProgram(input: string, output: string, rows: Extent, cols: Extent, vars: GridVars, batch?: Extent): KernelProgram {
+  const batched = !!batch && batch.value > 1;
   return makeProgram(
     {
       family: 'transpose',
-      label: `transpose ${input} -> ${output}`,
-      wgsl: transposeWgsl(),
+      label: `transpose ${input} -> ${output}${batched ? ` x${batch.value}` : ''}`,
+      wgsl: transposeWgsl(batched),
       bindings: [
         { name: input, kind: 'read-only-storage' },
         { name: output, kind: 'storage' },
         { name: 'params', kind: 'uniform' },
       ],
       workgroupSize: [TRANSPOSE_TILE, TRANSPOSE_TILE, 1],
-      grid: grid(ceilDivTerm(cols.term, TRANSPOSE_TILE), ceilDivTerm(rows.term, TRANSPOSE_TILE), 1),
+      grid: grid(ceilDivTerm(cols.term, TRANSPOSE_TILE), ceilDivTerm(rows.term, TRANSPOSE_TILE), batched ? batch.term : 1),
       params: [rows.value, cols.value, 0, 0],
     },
     vars,

@@ -7,9 +7,12 @@
  * export, protocol, database and UI loop over the registry (registry.ts); no other module names a family.
  *
  * Every family computes the lowered matmul `C[M,N] = A[M,K] · B[K,N]` (fp32, row-major), A the dynamically sparse
- * activation; a PIT family skips A's zero micro-tiles along its permutation-invariant axis. A *static-pattern* family
- * (`sparseOperand: 'b'`: tile-wise, N:M, HiNM, block-sparse weights) skips the zeros of the weight B instead: its
- * index is built on the CPU from B once per layer (`plan` with `ctx.b`, `FamilyPlan.uploads`), not detected per
+ * activation; a PIT family skips zero micro-tiles along its permutation-invariant axis — of A (pit-k, pit-m) or, where
+ * B is an activation too (attention's Kᵀ), of B (pit-n). A shape may be batched (shape.ts): `batch` independent
+ * matmuls, grid z = batch, batch strides in the uniform, each batch with its own index (one index for an operand
+ * shared by every batch). A family's 2-D programs (batch 1) are its unbatched ones, unchanged. A *static-pattern*
+ * family (`sparseOperand: 'b'`: tile-wise, N:M, HiNM, block-sparse weights) skips the zeros of the weight B instead:
+ * its index is built on the CPU from B once per layer (`plan` with `ctx.b`, `FamilyPlan.uploads`), not detected per
  * call; it says which layers it applies to through `weightCandidates`.
  */
 import type { ComputeTile } from '../../shaders/common.wgsl.ts';
@@ -27,13 +30,31 @@ export type RuleAxis = 'none' | 'k' | 'm' | 'n';
 export interface FamilyConfig {
   /** A registered family's name (registry.ts), e.g. `pit-k`. */
   family: string;
-  /** Micro-tile label in [M, K] terms as the family writes it (`8x1`, `1x32`, `1xK` for whole rows); null for dense. */
+  /**
+   * Micro-tile label as the family writes it, in its operand's terms (A [M, K]: `8x1`, `1x32`, `1xK` for whole rows;
+   * B [K, N] for pit-n: `Kx1` whole columns); null for dense.
+   */
   microTile: string | null;
   tile: ComputeTile;
 }
 
-/** Layouts of the activation A a family's kernels read: `a` = A [M, K] row-major, `at` = Aᵀ [K, M] row-major. */
+/**
+ * Layouts of the activation A a family's kernels read: `a` = A [M, K] row-major, `at` = Aᵀ [K, M] row-major (per
+ * batch: [batch, M, K] and [batch, K, M]).
+ */
 export type ALayout = 'a' | 'at';
+
+/** Layouts of B a family's kernels read: `b` = B [K, N] row-major, `bt` = Bᵀ [N, K] row-major (per batch likewise). */
+export type BLayout = 'b' | 'bt';
+
+/** Any operand layout (what `MatmulOperands.freeLayouts` lists). */
+export type OperandLayout = ALayout | BLayout;
+
+/**
+ * An operand whose zeros a family skips: A (the default) or B — dynamically (detected per call: pit-n on an activation
+ * B, `KernelFamily.operand`) or as a static weight pattern (indexed once from the weight, `KernelFamily.sparseOperand`).
+ */
+export type SparseOperand = 'a' | 'b';
 
 /** A buffer of a plan besides the operands A/Aᵀ and B (which every plan has). */
 export interface PlanBuffer {
@@ -51,11 +72,14 @@ export interface PlanBuffer {
  * batch, from which a sequence-length index is built instead of detected).
  */
 export interface PlanContext {
-  /** A [M, K] row-major f32. */
+  /** A [M, K] row-major f32 ([batch, M, K] when batched, [M, K] when shared). */
   a?: Float32Array;
-  /** B [K, N] row-major f32. */
+  /** B [K, N] row-major f32 ([batch, K, N] when batched, [K, N] when shared). */
   b?: Float32Array;
-  /** Rows of A that hold real data (e.g. the tokens of the valid part of each padded sample), ascending. */
+  /**
+   * Rows of A that hold real data (e.g. the tokens of the valid part of each padded sample), ascending. For a batched
+   * shape the rows of A viewed as [batch·M, K]: row `b·M + m` is row m of batch b.
+   */
   validRows?: readonly number[];
   /**
    * The layer's weight pattern from the model's `pit.prune` metadata (core/prune/metadata.ts), when it has one: the
@@ -66,9 +90,6 @@ export interface PlanContext {
   /** The layer's name, for messages about its pattern. */
   layer?: string;
 }
-
-/** Which operand's zeros a family skips: `a` (dynamic, indexed online by detection) or `b` (a static weight pattern). */
-export type SparseOperand = 'a' | 'b';
 
 /** What a static-pattern family reads of a layer to decide whether it applies (`KernelFamily.weightCandidates`). */
 export interface WeightFacts {
@@ -110,6 +131,8 @@ export class WeightPatternError extends RangeError {
 export interface FamilyPlan {
   /** The layout of A the programs bind (`a` or `at`). */
   aLayout: ALayout;
+  /** The layout of B the programs bind (default `b`; `bt` = Bᵀ, e.g. pit-n gathering columns of B as rows of Bᵀ). */
+  bLayout?: BLayout;
   /** Output and scratch buffers (the operand buffers `a`/`at` and `b` are implicit). */
   buffers: PlanBuffer[];
   /** Index construction (timed as detection): zero-fill of the counts, detection. Empty for dense. */
@@ -124,9 +147,10 @@ export interface FamilyPlan {
   uploads?: Record<string, Uint32Array | Float32Array>;
   /**
    * Where detection leaves its per-block counts: density = Σ count / microTiles of the micro-tile `microTile` it
-   * indexes (null for dense). The profile job checks it against the CPU coverage of that micro-tile.
+   * indexes on `operand` (default `a`; null for dense). The profile job checks it against the CPU coverage of that
+   * micro-tile. Batched: the counts of every batch (or of the one shared operand), microTiles over all of them.
    */
-  counts: { buffer: string; length: number; microTiles: number; microTile: string } | null;
+  counts: { buffer: string; length: number; microTiles: number; microTile: string; operand?: SparseOperand } | null;
   /**
    * CPU time, ms, the plan spent building `uploads` from the operands (a static pattern's index and packed weight:
    * once per model, not per call, so it is reported apart from the kernel time). Absent when there are none.
@@ -159,6 +183,11 @@ export interface KernelFamily {
   readonly name: string;
   /** The permutation-invariant axis it exploits. */
   readonly axis: RuleAxis;
+  /**
+   * The operand whose micro-tiles it detects and skips (default `a`). Its `microTile` labels are in that operand's own
+   * row-major terms: `HxW` of A [M, K], or of B [K, N] (pit-n's `Wx1`: W rows of k in one column n).
+   */
+  readonly operand?: SparseOperand;
   /** One line for `--help`, the UI and the manifest, e.g. `PIT condense-K: SRead of non-zero Hx1 micro-tiles along k`. */
   readonly summary: string;
   /** Program roles besides its own name that its plans dispatch (`detect-k`, `fill`, …): the manifest's kernel roles. */
@@ -192,8 +221,9 @@ export interface KernelFamily {
    */
   illegalReason(c: FamilyConfig, s: MatmulShape): string | null;
   /**
-   * The micro-tile of A, in [M, K] terms at reduction length `k`, whose non-zero tiles the kernel computes (its
-   * coverage shape; `1xK` resolved to `1x${K}`); null for dense. Attribution uses its effective density.
+   * The micro-tile of its operand (A in [M, K] terms unless `operand` is `b`) at reduction length `k`, whose
+   * non-zero tiles the kernel computes (its coverage shape; `1xK` resolved to `1x${K}`); null for dense. Attribution
+   * uses its effective density.
    */
   microTile(c: FamilyConfig, k: number): string | null;
   /** Non-zero micro-tiles per block as the kernel iterates them, from the coverage of `microTile(c, k)`. */

@@ -5,7 +5,7 @@
  * a formula typed by hand.
  */
 
-/** Values of the variables a grid refers to (`M`, `N`, `K`, each ≥ 1). */
+/** Values of the variables a grid refers to (`M`, `N`, `K`, the batch `B`, each ≥ 1). */
 export type GridVars = Readonly<Record<string, number>>;
 
 /** One dimension of a grid: a text and its value at given sizes. */
@@ -59,6 +59,8 @@ export function min(a: GridTerm | number, b: GridTerm | number): GridTerm {
 export const M = dim('M');
 export const N = dim('N');
 export const K = dim('K');
+/** The batch count of a batched shape (1 for 2-D). */
+export const BATCH = dim('B');
 
 /** A grid from three terms (numbers are constants). */
 export function grid(x: GridTerm | number, y: GridTerm | number, z: GridTerm | number): Grid {

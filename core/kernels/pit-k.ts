@@ -8,12 +8,12 @@
 import { MERGE_K_WORKGROUP, mergeKWgsl, pitKMatmulWgsl } from '../../shaders/pit-k-matmul.wgsl.ts';
 import { isVec4Tile, tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { parseMicroTile, pitKIndexCpu } from '../sparsity/micro-tiles.ts';
-import { detectRowsProgram, extents, zeroFillProgram } from './detect.ts';
+import { detectRowsProgram, extents, operandBatch, timesBatch, zeroFillProgram } from './detect.ts';
 import type { FamilyConfig, KernelFamily } from './family.ts';
-import { ceilDiv, grid, M, N } from './grid.ts';
+import { BATCH, ceilDiv, grid, M, N } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
-import { ceilDiv as ceilDivN, shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { DEFAULT_PIT_TILE, parseTileName, sameTile } from './tiles.ts';
+import { batchOf, batchStrides, ceilDiv as ceilDivN, isBatched, shapeVars, validateShape, type MatmulShape } from './shape.ts';
+import { DEFAULT_PIT_TILE, NARROW_N, narrowTile, parseTileName, sameTile } from './tiles.ts';
 
 /** Sizes of the pit-k index for `[M, K]` and micro-tile height `bm`: `blocks = ceil(M/bm)` counts, `blocks*K` entries. */
 export function pitKIndexSize(shape: MatmulShape, bm: number): { blocks: number; indexLength: number } {
@@ -26,7 +26,9 @@ export function pitKIndexSize(shape: MatmulShape, bm: number): { blocks: number;
  * `index` [ceil(M/BM)*K] u32 (k's of block mb at `mb*K ..`), `c` [M,N] f32 (fully overwritten), `params` uniform
  * `[M, N, K, 0]`. Grid `(ceil(N/BN), ceil(M/BM), 1)`, or `(ceil(M/BM), ceil(N/BN), 1)` on the vec4 path (row blocks
  * along x). The micro-tile is `${tile.bm}x1`. Tiles with TM, TN, BK multiples of 4 take the vec4 register-tiled,
- * double-buffered path, with 16-byte global accesses when M and N are multiples of 4 (label suffix ` v4`).
+ * double-buffered path, with 16-byte global accesses when M and N are multiples of 4 (label suffix ` v4`). Batched
+ * shapes: `at` [batch, K, M], `b` [batch, K, N] (either one shared matrix), `count`/`index` per batch (one of each for
+ * a shared A), `c` [batch, M, N], params `[M, N, K, batch, strideAT, strideB, strideCount, strideIndex]`, grid z = batch.
  * @throws RangeError on an invalid shape or tile.
  */
 export function pitKProgram(shape: MatmulShape, tile: ComputeTile): KernelProgram {
@@ -35,11 +37,15 @@ export function pitKProgram(shape: MatmulShape, tile: ComputeTile): KernelProgra
   const vecGlobal = isVec4Tile(tile) && shape.m % 4 === 0 && shape.n % 4 === 0;
   const rows = ceilDiv(M, tile.bm);
   const cols = ceilDiv(N, tile.bn);
+  const batched = isBatched(shape);
+  const st = batchStrides(shape);
+  const { blocks, indexLength } = pitKIndexSize(shape, tile.bm);
+  const perIndex = batched && shape.aShared ? 0 : 1;
   return makeProgram(
     {
       family: 'pit-k',
-      label: `pit-k ${tile.bm}x1 tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
-      wgsl: pitKMatmulWgsl({ tile, vecGlobal }),
+      label: `pit-k ${tile.bm}x1 tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}${batched ? ` x${batchOf(shape)}` : ''}`,
+      wgsl: pitKMatmulWgsl({ tile, vecGlobal, ...(batched ? { batched } : {}) }),
       bindings: [
         { name: 'at', kind: 'read-only-storage' },
         { name: 'b', kind: 'read-only-storage' },
@@ -49,8 +55,10 @@ export function pitKProgram(shape: MatmulShape, tile: ComputeTile): KernelProgra
         { name: 'params', kind: 'uniform' },
       ],
       workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
-      grid: isVec4Tile(tile) ? grid(rows, cols, 1) : grid(cols, rows, 1),
-      params: [shape.m, shape.n, shape.k, 0],
+      grid: isVec4Tile(tile) ? grid(rows, cols, batched ? BATCH : 1) : grid(cols, rows, batched ? BATCH : 1),
+      params: batched
+        ? [shape.m, shape.n, shape.k, batchOf(shape), st.a, st.b, perIndex * blocks, perIndex * indexLength]
+        : [shape.m, shape.n, shape.k, 0],
     },
     shapeVars(shape),
   );
@@ -91,12 +99,14 @@ export function mergeKProgram(shape: MatmulShape, h: number, r: number): KernelP
  * Detection for pit-k (micro-tile `h x kh` of A, default `h x 1`): reads `at` = Aᵀ [K, M] and appends, per row block
  * mb < ceil(M/h), the k-blocks (k / kh) whose `A[mb*h .., kb*kh ..]` holds a non-zero: `count` [ceil(M/h)] u32 (zero
  * before), `index` [ceil(M/h)*ceil(K/kh)] u32. Order within a block is arbitrary; with kh = 1 the entries are k's.
+ * Batched shapes detect every batch's Aᵀ (grid z), counts and index per batch — or once for a shared A.
  * @throws RangeError on an invalid shape, h or kh.
  */
 export function detectKProgram(shape: MatmulShape, h: number, kh = 1): KernelProgram {
   const e = extents(shape);
-  return detectRowsProgram('detect-k', 'at', `${h}x${kh}`, e.K, e.M, h, kh, e.vars);
+  return detectRowsProgram('detect-k', 'at', `${h}x${kh}`, e.K, e.M, h, kh, e.vars, operandBatch(shape, shape.aShared));
 }
+
 
 /** Computation tiles tuned per micro-tile height (BM = height; BN = 64 below 32 rows: k-sparse layers are narrow). */
 export const PIT_K_TILES: readonly ComputeTile[] = [
@@ -123,8 +133,9 @@ export const pitKFamily: KernelFamily = {
   helperRoles: ['detect-k', 'fill', 'merge-k', 'transpose'],
   defaultOn: true,
   tuningConfigs: () => PIT_K_TILES.map((t) => config(t)),
-  layerConfigs: () => [config(DEFAULT_PIT_TILE)],
-  illegalReason(c) {
+  // Batched layers with few output columns (depthwise convs, small heads) take the narrow tile (micro-tile 64x1).
+  layerConfigs: (s) => [config(isBatched(s) && s.n <= NARROW_N ? narrowTile(s.n) : DEFAULT_PIT_TILE)],
+  illegalReason(c, s) {
     let h: number;
     try {
       h = heightOf(c);
@@ -133,6 +144,7 @@ export const pitKFamily: KernelFamily = {
     }
     // A BM-row tile over an h-row index unites the lists of BM/h row blocks first (merge-k).
     if (h !== c.tile.bm && c.tile.bm % h !== 0) return `pit-k micro-tile ${c.microTile} needs a computation tile with BM = ${h} (or a multiple), got ${c.tile.bm}`;
+    if (h !== c.tile.bm && isBatched(s)) return `pit-k micro-tile ${c.microTile} under a ${c.tile.bm}-row tile needs merge-k, which is 2-D only: batched layers take BM = ${h}`;
     return null;
   },
   // What the kernel computes is the union over its BM rows: the BMx1 micro-tile.
@@ -146,14 +158,24 @@ export const pitKFamily: KernelFamily = {
     if (reason) throw new RangeError(reason);
     const { blocks, indexLength } = pitKIndexSize(s, h);
     const e = extents(s);
-    const detect = [zeroFillProgram('count', { value: blocks, term: ceilDiv(M, h) }, e.vars), detectKProgram(s, h)];
+    // One index per batch, or one for an A shared by every batch.
+    const ab = operandBatch(s, s.aShared);
+    const nb = ab?.value ?? 1;
+    const lead = (shape: number[]) => (ab ? [nb, ...shape] : shape);
+    const detect = [zeroFillProgram('count', timesBatch({ value: blocks, term: ceilDiv(M, h) }, ab), e.vars), detectKProgram(s, h)];
     const buffers = [
-      { name: 'count', dtype: 'u32' as const, shape: [blocks], role: 'scratch' as const },
-      { name: 'index', dtype: 'u32' as const, shape: [indexLength], role: 'scratch' as const },
-      { name: 'c', dtype: 'f32' as const, shape: [s.m, s.n], role: 'output' as const },
+      { name: 'count', dtype: 'u32' as const, shape: lead([blocks]), role: 'scratch' as const },
+      { name: 'index', dtype: 'u32' as const, shape: lead([indexLength]), role: 'scratch' as const },
+      { name: 'c', dtype: 'f32' as const, shape: isBatched(s) ? [batchOf(s), s.m, s.n] : [s.m, s.n], role: 'output' as const },
     ];
     if (h === tile.bm) {
-      return { aLayout: 'at', buffers, detect, compute: [pitKProgram(s, tile)], counts: { buffer: 'count', length: blocks, microTiles: indexLength, microTile: `${h}x1` } };
+      return {
+        aLayout: 'at',
+        buffers,
+        detect,
+        compute: [pitKProgram(s, tile)],
+        counts: { buffer: 'count', length: nb * blocks, microTiles: nb * indexLength, microTile: `${h}x1` },
+      };
     }
     // Merged: the BM-row kernel reads the united lists (`countm`, `indexm`).
     const merged = pitKIndexSize(s, tile.bm);

@@ -10,12 +10,12 @@
 import { PIT_M_ROW_TILES_PER_WORKGROUP, pitMMatmulWgsl } from '../../shaders/pit-m-matmul.wgsl.ts';
 import { isVec4Tile, tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { parseMicroTile, pitMIndexCpu, WHOLE_ROW } from '../sparsity/micro-tiles.ts';
-import { detectRowsProgram, extents, zeroFillProgram } from './detect.ts';
+import { detectRowsProgram, extents, operandBatch, timesBatch, zeroFillProgram } from './detect.ts';
 import type { FamilyConfig, KernelFamily } from './family.ts';
-import { ceilDiv, grid, K, M, mul, N } from './grid.ts';
+import { BATCH, ceilDiv, grid, K, M, mul, N } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
-import { ceilDiv as ceilDivN, shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { DEFAULT_PIT_TILE, parseTileName, sameTile } from './tiles.ts';
+import { batchOf, batchStrides, ceilDiv as ceilDivN, isBatched, shapeVars, validateShape, type MatmulShape } from './shape.ts';
+import { DEFAULT_PIT_TILE, NARROW_N, narrowTile, parseTileName, sameTile } from './tiles.ts';
 
 export { WHOLE_ROW } from '../sparsity/micro-tiles.ts';
 
@@ -32,7 +32,9 @@ export function pitMIndexSize(shape: MatmulShape, w: number): { chunks: number; 
  * uniform `[M, N, K, 0]`. Grid `(ceil(N/BN), ceil(M/BM), ceil(K/W))`, sized for the worst case (all rows listed);
  * accumulating vec4 kernels use `ceil(ceil(M/BM)/8)` along y, each workgroup walking up to 8 row tiles.
  * Tiles with TM, TN, BK multiples of 4 take the vec4 register-tiled, double-buffered path, with 16-byte global
- * accesses when K, W and N are multiples of 4 (label suffix ` v4`).
+ * accesses when K, W and N are multiples of 4 (label suffix ` v4`). Batched shapes: `a` [batch, M, K], `b` [batch, K, N]
+ * (either one shared matrix), `count`/`index` per batch (one of each for a shared A), `c` [batch, M, N], params
+ * `[M, N, K, batch, strideA, strideB, strideCount, strideIndex, chunks, 0, 0, 0]`, grid z = batch · chunks.
  * @throws RangeError on an invalid shape, tile or w.
  */
 export function pitMProgram(shape: MatmulShape, tile: ComputeTile, w: number): KernelProgram {
@@ -45,11 +47,15 @@ export function pitMProgram(shape: MatmulShape, tile: ComputeTile, w: number): K
   const strided = isVec4Tile(tile) && accumulate;
   const rowTiles = ceilDiv(M, tile.bm);
   const vecGlobal = isVec4Tile(tile) && shape.k % 4 === 0 && (w >= shape.k || w % 4 === 0) && shape.n % 4 === 0;
+  const batched = isBatched(shape);
+  const st = batchStrides(shape);
+  const perIndex = batched && shape.aShared ? 0 : 1;
+  const chunkTerm = w >= shape.k ? 1 : ceilDiv(K, w);
   return makeProgram(
     {
       family: 'pit-m',
-      label: `pit-m 1x${w} tile ${tileName(tile)}${accumulate ? ' cas' : ''}${vecGlobal ? ' v4' : ''}`,
-      wgsl: pitMMatmulWgsl({ tile, w, accumulate, vecGlobal }),
+      label: `pit-m 1x${w} tile ${tileName(tile)}${accumulate ? ' cas' : ''}${vecGlobal ? ' v4' : ''}${batched ? ` x${batchOf(shape)}` : ''}`,
+      wgsl: pitMMatmulWgsl({ tile, w, accumulate, vecGlobal, ...(batched ? { batched } : {}) }),
       bindings: [
         { name: 'a', kind: 'read-only-storage' },
         { name: 'b', kind: 'read-only-storage' },
@@ -59,8 +65,10 @@ export function pitMProgram(shape: MatmulShape, tile: ComputeTile, w: number): K
         { name: 'params', kind: 'uniform' },
       ],
       workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
-      grid: grid(ceilDiv(N, tile.bn), strided ? ceilDiv(rowTiles, PIT_M_ROW_TILES_PER_WORKGROUP) : rowTiles, w >= shape.k ? 1 : ceilDiv(K, w)),
-      params: [shape.m, shape.n, shape.k, 0],
+      grid: grid(ceilDiv(N, tile.bn), strided ? ceilDiv(rowTiles, PIT_M_ROW_TILES_PER_WORKGROUP) : rowTiles, batched ? mul(BATCH, chunkTerm) : chunkTerm),
+      params: batched
+        ? [shape.m, shape.n, shape.k, batchOf(shape), st.a, st.b, perIndex * chunks, perIndex * chunks * shape.m, chunks, 0, 0, 0]
+        : [shape.m, shape.n, shape.k, 0],
     },
     shapeVars(shape),
   );
@@ -70,12 +78,12 @@ export function pitMProgram(shape: MatmulShape, tile: ComputeTile, w: number): K
  * Detection for pit-m (micro-tile `mh x w` of A, default `1 x w`): reads `a` = A [M, K] and appends, per k-chunk
  * c < ceil(K/w), the row blocks (m / mh) whose `A[rb*mh .., c*w .. (c+1)*w)` holds a non-zero: `count` [ceil(K/w)]
  * u32 (zero before), `index` [ceil(K/w)*ceil(M/mh)] u32. Order within a chunk is arbitrary; with mh = 1 the entries
- * are rows.
+ * are rows. Batched shapes detect every batch's A (grid z), counts and index per batch — or once for a shared A.
  * @throws RangeError on an invalid shape, w or mh.
  */
 export function detectMProgram(shape: MatmulShape, w: number, mh = 1): KernelProgram {
   const e = extents(shape);
-  return detectRowsProgram('detect-m', 'a', `${mh}x${w}`, e.M, e.K, w, mh, e.vars);
+  return detectRowsProgram('detect-m', 'a', `${mh}x${w}`, e.M, e.K, w, mh, e.vars, operandBatch(shape, shape.aShared));
 }
 
 /** Micro-tile widths tuned (PIT §5 uses 1x64-class row tiles for condense-M), each plus the whole-row rule. */
@@ -101,7 +109,8 @@ export const pitMFamily: KernelFamily = {
   helperRoles: ['detect-m', 'fill'],
   defaultOn: true,
   tuningConfigs: () => PIT_M_TILES.flatMap((t) => [...PIT_M_WIDTHS.map((w) => config(t, `1x${w}`)), config(t, WHOLE_ROW)]),
-  layerConfigs: () => [config(DEFAULT_PIT_TILE, WHOLE_ROW)],
+  // Batched layers with few output columns (depthwise convs, small heads) take the narrow tile.
+  layerConfigs: (s) => [config(isBatched(s) && s.n <= NARROW_N ? narrowTile(s.n) : DEFAULT_PIT_TILE, WHOLE_ROW)],
   illegalReason(c, s) {
     if (c.microTile === WHOLE_ROW) return null;
     let mt;
@@ -122,16 +131,21 @@ export const pitMFamily: KernelFamily = {
     const w = pitMWidth(c, s.k);
     const { chunks, indexLength } = pitMIndexSize(s, w);
     const e = extents(s);
+    // One index per batch, or one for an A shared by every batch.
+    const ab = operandBatch(s, s.aShared);
+    const nb = ab?.value ?? 1;
+    const lead = (shape: number[]) => (ab ? [nb, ...shape] : shape);
+    const batch = isBatched(s) ? e.B : undefined;
     return {
       aLayout: 'a',
       buffers: [
-        { name: 'count', dtype: 'u32', shape: [chunks], role: 'scratch' },
-        { name: 'index', dtype: 'u32', shape: [indexLength], role: 'scratch' },
-        { name: 'c', dtype: 'f32', shape: [s.m, s.n], role: 'output' },
+        { name: 'count', dtype: 'u32', shape: lead([chunks]), role: 'scratch' },
+        { name: 'index', dtype: 'u32', shape: lead([indexLength]), role: 'scratch' },
+        { name: 'c', dtype: 'f32', shape: batch ? [batch.value, s.m, s.n] : [s.m, s.n], role: 'output' },
       ],
-      detect: [zeroFillProgram('count', { value: chunks, term: w >= s.k ? { text: '1', at: () => 1 } : ceilDiv(K, w) }, e.vars), detectMProgram(s, w)],
-      compute: [zeroFillProgram('c', { value: s.m * s.n, term: mul(M, N) }, e.vars), pitMProgram(s, c.tile, w)],
-      counts: { buffer: 'count', length: chunks, microTiles: indexLength, microTile: `1x${w}` },
+      detect: [zeroFillProgram('count', timesBatch({ value: chunks, term: w >= s.k ? { text: '1', at: () => 1 } : ceilDiv(K, w) }, ab), e.vars), detectMProgram(s, w)],
+      compute: [zeroFillProgram('c', timesBatch({ value: s.m * s.n, term: mul(M, N) }, batch), e.vars), pitMProgram(s, c.tile, w)],
+      counts: { buffer: 'count', length: nb * chunks, microTiles: nb * indexLength, microTile: `1x${w}` },
     };
   },
   costFeatures: { names: ['1', 'G', 'U', 'F'], work: 1 },

@@ -148,3 +148,83 @@ export function selectRows(x: Float32Array, n: number, rows: readonly number[]):
   });
   return out;
 }
+
+/**
+ * `C_b = A_b · B_b` for every batch b of a (batched) shape on the CPU (`referenceMatmul` per batch): A [batch, M, K]
+ * (or one shared [M, K] when `s.aShared`), B [batch, K, N] (or shared), C [batch, M, N] row-major. A 2-D shape is
+ * one batch.
+ * @throws RangeError when an operand's length does not match the shape.
+ */
+export function referenceBatchedMatmul(a: Float32Array, b: Float32Array, s: BatchedShapeLike): Float32Array {
+  const batch = s.batch ?? 1;
+  const { m, n, k } = s;
+  const sa = batch > 1 && s.aShared ? 0 : m * k;
+  const sb = batch > 1 && s.bShared ? 0 : k * n;
+  checkLength('A', a, (sa ? batch : 1) * m * k);
+  checkLength('B', b, (sb ? batch : 1) * k * n);
+  const c = new Float32Array(batch * m * n);
+  for (let i = 0; i < batch; i++) {
+    c.set(referenceMatmul(a.subarray(i * sa, i * sa + m * k), b.subarray(i * sb, i * sb + k * n), m, n, k), i * m * n);
+  }
+  return c;
+}
+
+/** What the batched references read of a shape (core/kernels/shape.ts `MatmulShape`). */
+export interface BatchedShapeLike {
+  m: number;
+  n: number;
+  k: number;
+  batch?: number;
+  aShared?: boolean;
+  bShared?: boolean;
+}
+
+/**
+ * Compares a batched output [batch, M, N] with its reference batch by batch, each with the tolerance of
+ * `compareOutputs` at its own error scale (`scales[b]`, e.g. `matmulErrorScale(A_b, B_b, …)`; default max|ref_b|):
+ * every batch must pass. `maxAbsErr` / `maxRelErr` are over every batch; `worstBatch` is the batch nearest to (or
+ * furthest beyond) its bound, with its own error and `tolerance`.
+ * @throws RangeError when the lengths differ or `scales` has the wrong length.
+ */
+export function compareBatched(
+  ours: Float32Array,
+  ref: Float32Array,
+  batch: number,
+  options: { k: number; scales?: ArrayLike<number>; factor?: number },
+): CompareResult & { worstBatch: number; worstBatchErr: number } {
+  if (ours.length !== ref.length) throw new RangeError(`compareBatched: output has ${ours.length} elements, reference ${ref.length}`);
+  if (!Number.isInteger(batch) || batch < 1 || ref.length % batch) throw new RangeError(`compareBatched: ${ref.length} elements do not split into ${batch} batches`);
+  if (options.scales && options.scales.length !== batch) throw new RangeError(`compareBatched: ${options.scales.length} scales for ${batch} batches`);
+  const size = ref.length / batch;
+  let ok = true;
+  let maxAbsErr = 0;
+  let maxRelErr = 0;
+  let worst = { batch: -1, margin: -1, err: 0, tolerance: 0, index: -1 };
+  for (let b = 0; b < batch; b++) {
+    const r = compareOutputs(ours.subarray(b * size, (b + 1) * size), ref.subarray(b * size, (b + 1) * size), {
+      k: options.k,
+      ...(options.scales ? { scale: options.scales[b]! } : {}),
+      ...(options.factor !== undefined ? { factor: options.factor } : {}),
+    });
+    ok &&= r.ok;
+    maxAbsErr = Math.max(maxAbsErr, r.maxAbsErr);
+    maxRelErr = Math.max(maxRelErr, r.maxRelErr);
+    const margin = r.maxAbsErr / r.tolerance;
+    if (margin > worst.margin) worst = { batch: b, margin, err: r.maxAbsErr, tolerance: r.tolerance, index: r.worstIndex < 0 ? -1 : b * size + r.worstIndex };
+  }
+  return { maxAbsErr, maxRelErr, tolerance: worst.tolerance, worstIndex: worst.index, ok, worstBatch: worst.batch, worstBatchErr: worst.err };
+}
+
+/**
+ * `matmulErrorScale` of every batch of a (batched) shape: the error scale each batch's tolerance uses.
+ * @throws RangeError on a length mismatch.
+ */
+export function batchedErrorScales(a: Float32Array, b: Float32Array, s: BatchedShapeLike): Float64Array {
+  const batch = s.batch ?? 1;
+  const { m, n, k } = s;
+  const sa = batch > 1 && s.aShared ? 0 : m * k;
+  const sb = batch > 1 && s.bShared ? 0 : k * n;
+  const out = new Float64Array(batch);
+  for (let i = 0; i < batch; i++) out[i] = matmulErrorScale(a.subarray(i * sa, i * sa + m * k), b.subarray(i * sb, i * sb + k * n), m, n, k);
+  return out;
+}

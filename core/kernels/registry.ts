@@ -7,24 +7,49 @@
 import { bcsrFamily } from './bcsr.ts';
 import { bcsrWFamily } from './bcsr-w.ts';
 import { denseFamily } from './dense.ts';
+import { directFamily } from './direct.ts';
 import type { FamilyConfig, KernelFamily } from './family.ts';
 import { hinmFamily } from './hinm.ts';
 import { nmFamily } from './nm.ts';
 import { pitKFamily } from './pit-k.ts';
 import { pitMFamily } from './pit-m.ts';
 import { pitMSeqlenFamily } from './pit-m-seqlen.ts';
+import { pitNFamily } from './pit-n.ts';
 import { tileWiseFamily } from './tile-wise.ts';
 import type { FamilyInfo } from '../protocol.ts';
 
 /**
- * Every family, dense first (the baseline), in report order: PIT's rules and the block-sparse baseline over the
- * activation A (pit-m-seqlen: condense-M from known sequence lengths), then the static weight-pattern families
- * (`sparseOperand: 'b'`).
+ * Every family, dense ones first (the baselines: tiles, and the direct kernel of grouped/depthwise convs), in report
+ * order: PIT's rules over the activations (pit-n over B where B is an activation; pit-m-seqlen: condense-M from known
+ * sequence lengths) and the block-sparse baseline, then the static weight-pattern families (`sparseOperand: 'b'`).
  */
-export const FAMILIES: readonly KernelFamily[] = [denseFamily, pitKFamily, pitMFamily, pitMSeqlenFamily, bcsrFamily, tileWiseFamily, nmFamily, hinmFamily, bcsrWFamily];
+export const FAMILIES: readonly KernelFamily[] = [
+  denseFamily,
+  directFamily,
+  pitKFamily,
+  pitMFamily,
+  pitNFamily,
+  pitMSeqlenFamily,
+  bcsrFamily,
+  tileWiseFamily,
+  nmFamily,
+  hinmFamily,
+  bcsrWFamily,
+];
 
-/** The baseline family: the fastest verified of its configurations is every layer's dense baseline. */
+/**
+ * The baseline family: its default tile is every layer's default dense variant, and it has a candidate on every
+ * layer. The layer's baseline is the fastest verified configuration of any dense family (`isDenseFamily`).
+ */
 export const BASELINE_FAMILY: KernelFamily = denseFamily;
+
+/**
+ * Whether a family is a dense baseline candidate (it skips nothing: axis `none`): dense, and the direct kernel of
+ * grouped/depthwise layers. Every dense family with configurations for a layer is measured on it.
+ */
+export function isDenseFamily(f: KernelFamily): boolean {
+  return f.axis === 'none';
+}
 
 /** The names of every family, in report order. */
 export function familyNames(): string[] {
@@ -70,5 +95,5 @@ export function tuningConfigs(): FamilyConfig[] {
 
 /** The registered families as clients see them (`host.info`, `models.default`, `pit profile --help`). */
 export function familyInfos(): FamilyInfo[] {
-  return FAMILIES.map((f) => ({ name: f.name, axis: f.axis, summary: f.summary, defaultOn: f.defaultOn, baseline: f === BASELINE_FAMILY }));
+  return FAMILIES.map((f) => ({ name: f.name, axis: f.axis, summary: f.summary, defaultOn: f.defaultOn, baseline: f === BASELINE_FAMILY, operand: f.operand ?? 'a' }));
 }

@@ -22,6 +22,21 @@ export const DEFAULT_DENSE_TILE: ComputeTile = { bm: 128, bn: 128, bk: 16, tm: 8
  */
 export const DEFAULT_PIT_TILE: ComputeTile = { bm: 32, bn: 128, bk: 8, tm: 4, tn: 4 };
 
+/** The widest N that gets a narrow tile (`narrowTile`) on batched layers. */
+export const NARROW_N = 16;
+
+/**
+ * A computation tile for batched layers with few output columns (N ≤ 16: depthwise / grouped convs, whose N is the
+ * channel multiplier, and small attention heads): 64 rows by the next power of two ≥ N columns, BK 8, one row of the
+ * full width per thread (1 x BN registers, 64 threads, scalar path). The 2-D layers' tiles are 32–128 columns wide,
+ * which at N = 1 computes 32–128 times the work in padding.
+ */
+export function narrowTile(n: number): ComputeTile {
+  let bn = 1;
+  while (bn < Math.min(n, NARROW_N)) bn *= 2;
+  return { bm: 64, bn, bk: 8, tm: 1, tn: bn };
+}
+
 /** Elements a tile grid computes for an [M, N] output, padding included. */
 export function paddedElements(m: number, n: number, t: ComputeTile): number {
   return Math.ceil(m / t.bm) * t.bm * Math.ceil(n / t.bn) * t.bn;

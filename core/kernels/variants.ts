@@ -3,10 +3,12 @@
  * (`KernelFamily.plan`), uploads the operands in the layout they read, runs the work once (verification run: the
  * output C and the detected micro-tile density are read back) and then takes timed samples, each sample timing its
  * phases together in one submission:
- * - layout: the transpose a family's layout needs when the producer of A does not write it (pit-k's `AT` for a
- *   MatMul activation; im2col writes either layout, so Conv layers need none);
+ * - layout: the transpose a family's layout needs when the producer of an operand does not write it (pit-k's `AT` for
+ *   a MatMul activation — im2col writes either layout, so Conv layers need none; pit-n's `BT` for an activation B —
+ *   a constant weight is laid out once, offline);
  * - detection: the family's index construction (zero-fill of the counts, detection);
  * - kernel: the computation (zero-fill of C where needed, index merges, the matmul).
+ * Batched shapes (shape.ts) run the same way: every operand per batch (or shared), C [batch, M, N].
  * Nothing here names a family: every family-specific decision comes from the registry (registry.ts).
  */
 import type { GpuContext } from '../gpu/device.ts';
@@ -14,30 +16,31 @@ import { assertAlive } from '../gpu/device.ts';
 import { readF32, readU32, storageFrom, uniformU32 } from '../gpu/buffers.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { encodeDispatches, median, runDispatches, samplePhases, type Dispatch, type PhaseSample } from '../gpu/timing.ts';
-import { extents, transposeProgram } from './detect.ts';
-import type { ALayout, FamilyConfig, FamilyPlan, PlanContext } from './family.ts';
+import { extents, operandBatch, transposeProgram, type Extent } from './detect.ts';
+import type { FamilyConfig, FamilyPlan, OperandLayout, PlanContext } from './family.ts';
 import { checkProgramLimits, prepareDispatch, type BufferSet, type KernelProgram } from './program.ts';
 import { transpose } from './reference.ts';
 import { familyOfConfig } from './registry.ts';
-import { validateShape, type MatmulShape } from './shape.ts';
+import { batchOf, isBatched, validateShape, type MatmulShape } from './shape.ts';
 
 export { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE } from './tiles.ts';
 
-/** The operands of `C[M,N] = A[M,K] · B[K,N]`, fp32. A is the exploited (dynamically sparse) operand. */
-export interface MatmulOperands {
-  m: number;
-  n: number;
-  k: number;
-  /** A [M, K] row-major. */
+/**
+ * The operands of `C[M,N] = A[M,K] · B[K,N]`, fp32, and the shape (possibly batched: `batch`, `aShared`, `bShared`,
+ * see shape.ts). A is the dynamically sparse operand PIT exploits (and B too when `bActivation`).
+ */
+export interface MatmulOperands extends MatmulShape {
+  /** A [M, K] row-major; batched: [batch, M, K], or one [M, K] when `aShared`. */
   a: Float32Array;
-  /** B [K, N] row-major. */
+  /** B [K, N] row-major; batched: [batch, K, N], or one [K, N] when `bShared`. */
   b: Float32Array;
   /**
-   * Layouts of A the producing operator writes at no extra cost (default `['a']`: a MatMul/Gemm activation is
-   * row-major). im2col writes whichever layout its consumer reads, so lowered Conv layers give `['a', 'at']`.
-   * A family reading a layout not listed gets a timed layout phase (a GPU transpose).
+   * Layouts the producing operators write at no extra cost (default `['a']`: a MatMul/Gemm activation is row-major;
+   * B's row-major `b` is always there). im2col writes whichever layout its consumer reads, so lowered Conv layers
+   * give `['a', 'at']`; a constant B can be laid out offline (`bt`). A family reading a layout not listed gets a
+   * timed layout phase (a GPU transpose).
    */
-  freeLayouts?: readonly ALayout[];
+  freeLayouts?: readonly OperandLayout[];
   /** Facts about the layer a family's plan may use (see `PlanContext`), e.g. the valid rows of a padded batch. */
   context?: Omit<PlanContext, 'a' | 'b'>;
 }
@@ -47,35 +50,50 @@ export type VariantSpec = FamilyConfig;
 
 /** A plan with its layout phase: the programs by phase and every buffer with its role. */
 export interface VariantPlan extends FamilyPlan {
-  /** Layout preparation programs (empty when the producer writes the layout the family reads). */
+  /** Layout preparation programs (empty when the producers write the layouts the family reads). */
   layout: KernelProgram[];
-  /** Operand buffers: `b` (weight) and the layout(s) of A uploaded as inputs. */
-  operands: { name: 'a' | 'at' | 'b'; role: 'input' | 'weight'; shape: number[] }[];
+  /** Operand buffers uploaded: the layout(s) of A (inputs) and of B (a weight, or an input when B is an activation). */
+  operands: { name: OperandLayout; role: 'input' | 'weight'; shape: number[] }[];
+}
+
+/** Row-major shape of an operand layout at `s`, with the batch in front for a batched, unshared operand. */
+function layoutShape(s: MatmulShape, name: OperandLayout): number[] {
+  const dims = { a: [s.m, s.k], at: [s.k, s.m], b: [s.k, s.n], bt: [s.n, s.k] }[name];
+  const shared = name === 'a' || name === 'at' ? s.aShared : s.bShared;
+  return isBatched(s) && !shared ? [batchOf(s), ...dims] : dims;
 }
 
 /**
- * The plan of `spec` at shape `s` including the layout phase: when the family reads `at` and the producer does not
- * write it, `a` is the input and a transpose writes `at` (scratch) inside the timed work.
+ * The plan of `spec` at shape `s` including the layout phase: when the family reads `at` (resp. `bt`) and the
+ * producer does not write it, `a` (`b`) is the input and a transpose writes `at` (`bt`, scratch) inside the timed
+ * work — per batch for a batched operand.
  * @throws RangeError when the family cannot run the configuration at this shape, or the family is unknown.
  */
-export function planVariant(s: MatmulShape, spec: VariantSpec, freeLayouts: readonly ALayout[] = ['a'], ctx?: PlanContext): VariantPlan {
+export function planVariant(s: MatmulShape, spec: VariantSpec, freeLayouts: readonly OperandLayout[] = ['a'], ctx?: PlanContext): VariantPlan {
   // The family's plan validates the configuration itself (legality for rule enumeration is a separate question:
   // a `1xW` with W ≥ K runs fine, it is only not a distinct rule).
   const plan = familyOfConfig(spec).plan(s, spec, ctx);
-  const weight = { name: 'b' as const, role: 'weight' as const, shape: [s.k, s.n] };
-  const needs = plan.aLayout;
-  if (freeLayouts.includes(needs)) {
-    return { ...plan, layout: [], operands: [{ name: needs, role: 'input', shape: needs === 'a' ? [s.m, s.k] : [s.k, s.m] }, weight] };
-  }
   const e = extents(s);
-  const [rows, cols] = needs === 'at' ? [e.M, e.K] : [e.K, e.M];
-  const from = needs === 'at' ? 'a' : 'at';
-  return {
-    ...plan,
-    buffers: [{ name: needs, dtype: 'f32', shape: needs === 'at' ? [s.k, s.m] : [s.m, s.k], role: 'scratch' }, ...plan.buffers],
-    layout: [transposeProgram(from, needs, rows, cols, e.vars)],
-    operands: [{ name: from, role: 'input', shape: from === 'a' ? [s.m, s.k] : [s.k, s.m] }, weight],
+  const layout: KernelProgram[] = [];
+  const scratch: FamilyPlan['buffers'] = [];
+  const operands: VariantPlan['operands'] = [];
+  /** The operand in layout `needs`: uploaded when free, else transposed on the GPU from `other` (uploaded). */
+  const place = (needs: OperandLayout, other: OperandLayout, role: 'input' | 'weight', rows: Extent, cols: Extent, batch: Extent | undefined) => {
+    if (freeLayouts.includes(needs) || needs === 'b') {
+      operands.push({ name: needs, role, shape: layoutShape(s, needs) });
+      return;
+    }
+    operands.push({ name: other, role, shape: layoutShape(s, other) });
+    scratch.push({ name: needs, dtype: 'f32', shape: layoutShape(s, needs), role: 'scratch' });
+    layout.push(transposeProgram(other, needs, rows, cols, e.vars, batch));
   };
+  const aBatch = operandBatch(s, s.aShared);
+  if (plan.aLayout === 'at') place('at', 'a', 'input', e.M, e.K, aBatch);
+  else place('a', 'at', 'input', e.K, e.M, aBatch);
+  const bRole = s.bActivation ? 'input' : 'weight';
+  if ((plan.bLayout ?? 'b') === 'bt') place('bt', 'b', bRole, e.K, e.N, operandBatch(s, s.bShared));
+  else place('b', 'bt', bRole, e.N, e.K, undefined);
+  return { ...plan, buffers: [...scratch, ...plan.buffers], layout, operands };
 }
 
 /** Every program of a plan in dispatch order, with its phase. */
@@ -117,8 +135,8 @@ export interface PreparedVariant {
   /** Every distinct program that runs (layout, detection, zero-fills, kernel), in dispatch order; `hash` = sha256 of `text`. */
   wgsl: { label: string; hash: string; text: string }[];
   /**
-   * Runs all phases once and reads back C [M, N] and the detected micro-tile density (null without detection);
-   * `readbackMs`: the copy and map of C, CPU clock (the readback of the timeline).
+   * Runs all phases once and reads back C [M, N] ([batch, M, N]) and the detected micro-tile density (null without
+   * detection); `readbackMs`: the copy and map of C, CPU clock (the readback of the timeline).
    */
   runOnce(): Promise<{ output: Float32Array; density: number | null; readbackMs: number }>;
   /** `count` timed samples; each sample's phases are `[layout, detection, kernel]` ms. */
@@ -138,8 +156,12 @@ export interface PreparedVariant {
  */
 export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops: MatmulOperands, spec: VariantSpec): Promise<PreparedVariant> {
   validateShape(ops);
-  if (ops.a.length !== ops.m * ops.k) throw new RangeError(`A has ${ops.a.length} elements, [${ops.m}, ${ops.k}] needs ${ops.m * ops.k}`);
-  if (ops.b.length !== ops.k * ops.n) throw new RangeError(`B has ${ops.b.length} elements, [${ops.k}, ${ops.n}] needs ${ops.k * ops.n}`);
+  const batch = batchOf(ops);
+  const aMats = batch > 1 && !ops.aShared ? batch : 1;
+  const bMats = batch > 1 && !ops.bShared ? batch : 1;
+  const dims = (mats: number, r: number, c: number) => (mats > 1 ? `[${mats}, ${r}, ${c}]` : `[${r}, ${c}]`);
+  if (ops.a.length !== aMats * ops.m * ops.k) throw new RangeError(`A has ${ops.a.length} elements, ${dims(aMats, ops.m, ops.k)} needs ${aMats * ops.m * ops.k}`);
+  if (ops.b.length !== bMats * ops.k * ops.n) throw new RangeError(`B has ${ops.b.length} elements, ${dims(bMats, ops.k, ops.n)} needs ${bMats * ops.k * ops.n}`);
   assertAlive(ctx);
   const plan = planVariant(ops, spec, ops.freeLayouts ?? ['a'], { a: ops.a, b: ops.b, ...ops.context });
   const { device } = ctx;
@@ -158,10 +180,13 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
   };
   try {
     const shared: BufferSet = {};
-    for (const o of plan.operands) {
-      const data = o.name === 'b' ? ops.b : o.name === 'a' ? ops.a : transpose(ops.a, ops.m, ops.k);
-      shared[o.name] = track(storageFrom(device, data, o.name));
-    }
+    const data: Record<OperandLayout, () => Float32Array> = {
+      a: () => ops.a,
+      at: () => transposeBatched(ops.a, aMats, ops.m, ops.k),
+      b: () => ops.b,
+      bt: () => transposeBatched(ops.b, bMats, ops.k, ops.n),
+    };
+    for (const o of plan.operands) shared[o.name] = track(storageFrom(device, data[o.name](), o.name));
     for (const b of plan.buffers) {
       const given = plan.uploads?.[b.name];
       shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, 4 * b.shape.reduce((x, y) => x * y, 1), b.name));
@@ -187,7 +212,7 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
         const verr = await device.popErrorScope();
         if (verr) throw new Error(`variant ${name}: GPU validation error: ${verr.message.split('\n')[0]}`);
         const t0 = performance.now();
-        const output = await readF32(device, shared.c!, ops.m * ops.n);
+        const output = await readF32(device, shared.c!, batch * ops.m * ops.n);
         const readbackMs = performance.now() - t0;
         let density: number | null = null;
         if (plan.counts) {
@@ -208,10 +233,19 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
   }
 }
 
+/** The transpose of each of `mats` row-major [rows, cols] matrices stored one after the other. */
+export function transposeBatched(x: Float32Array, mats: number, rows: number, cols: number): Float32Array {
+  if (mats === 1) return transpose(x, rows, cols);
+  const out = new Float32Array(x.length);
+  const size = rows * cols;
+  for (let b = 0; b < mats; b++) out.set(transpose(x.subarray(b * size, (b + 1) * size), rows, cols), b * size);
+  return out;
+}
+
 /** The outcome of `runVariant`. */
 export interface VariantRun {
   spec: VariantSpec;
-  /** C [M, N] row-major, from the first (untimed) run. */
+  /** C [M, N] row-major ([batch, M, N] when batched), from the first (untimed) run. */
   output: Float32Array;
   /** Median kernel time, ms (zero-fills of C and index merges included). */
   kernelMs: number;

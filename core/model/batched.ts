@@ -13,8 +13,8 @@
  *   expected = Y [N, Cout, *out] as [G, N·prod(out), Cout/G]. Depthwise: K = prod(kernel), N = multiplier.
  * - Gemm: batch 1; A = transA ? Aᵀ : A, B = transB ? Bᵀ : B, alpha kept, bias = beta·C (a row bias).
  *
- * The kernel side consumes `BatchedMatmul`; `lowering.ts` keeps the 2-D `LoweredMatmul` (batch 1) that the profile job
- * runs today.
+ * The kernel side consumes `BatchedMatmul` (the profile job lowers every layer with it; 2-D layers are batch 1);
+ * `lowering.ts` keeps the 2-D `LoweredMatmul` for the other callers (pruning calibration).
  */
 import { referenceMatmul, transpose } from '../kernels/reference.ts';
 import { convGeometry, convMatmulSize, convOutputToRows, convWeightToB, im2colGrouped, isPointwise, type ConvGeometry } from './conv.ts';
@@ -303,7 +303,7 @@ export type LoweringForm =
 
 /**
  * Which lowering applies to a captured op, from shapes only (nothing copied). ConvTranspose is `batched` even with one
- * group: it lowers (`lowerToBatchedMatmul`), but no PIT rule covers it yet, so the 2-D path does not take it.
+ * group: it lowers through `lowerToBatchedMatmul` (the zero-inserted im2col) only, not through the 2-D `lowerToMatmul`.
  *
  * @returns never throws for a ModelError of the op's shapes: that becomes `{ form: 'none', reason }`
  */

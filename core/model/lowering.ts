@@ -11,7 +11,8 @@
  * - Gemm: A = transA ? Aᵀ : A, B = transB ? Bᵀ : B; alpha scales the product; bias = beta·C when C is a row bias.
  *
  * Grouped / depthwise Conv, batched MatMul (B with batch dims: attention QKᵀ and AV) and ConvTranspose lower only to
- * the batched form; `checkLowerable` says so for them.
+ * the batched form (the profile job runs every layer through it, with batched kernels); `checkLowerable` says so for
+ * them.
  */
 import { lowerToBatchedMatmul, loweringOf, type LoweringForm } from './batched.ts';
 import { ModelError } from './errors.ts';
@@ -47,13 +48,13 @@ export interface LoweredMatmul {
 }
 
 /**
- * Why an op whose shapes lower only to a batched matmul is not taken by the 2-D path (shown as the skip reason). One
- * text per kind, without per-layer sizes, so a report can group the layers by it; `loweringOf` gives the sizes.
+ * Why an op whose shapes lower only to a batched matmul is not taken by the 2-D lowering. One text per kind, without
+ * per-layer sizes; `loweringOf` gives the sizes.
  */
 function batchedOnlyReason(op: SparseOp, f: Extract<LoweringForm, { form: 'batched' }>): string {
-  if (op.op === 'ConvTranspose') return 'ConvTranspose: lowers to a matmul over a zero-inserted im2col, but no PIT rule covers it yet';
-  if (f.batchKind === 'groups') return 'grouped conv (group > 1): lowers to a batched matmul with the groups as the batch; no batched kernel yet';
-  return 'batched MatMul (B has batch dims, e.g. attention QKᵀ / AV): lowers to a batched matmul; no batched kernel yet';
+  if (op.op === 'ConvTranspose') return 'ConvTranspose: lowers to a matmul over a zero-inserted im2col (lowerToBatchedMatmul), not to the 2-D form';
+  if (f.batchKind === 'groups') return 'grouped conv (group > 1): lowers to a batched matmul with the groups as the batch (lowerToBatchedMatmul), not to the 2-D form';
+  return 'batched MatMul (B has batch dims, e.g. attention QKᵀ / AV): lowers to a batched matmul (lowerToBatchedMatmul), not to the 2-D form';
 }
 
 /**

@@ -5,8 +5,9 @@
  * each family decides its own legality, micro-tile, variant name and description.
  *
  * Every operator is first lowered to `C[M,N] = A[M,K]·B[K,N]` with A the dynamically sparse activation
- * (core/model/lowering.ts), so axes are in matmul terms: MatMul / Gemm and Conv through im2col (k = Cin·kh·kw, the
- * reduction; m = batch·Ho·Wo pixels; Cout is n).
+ * (core/model/batched.ts), so axes are in matmul terms: MatMul / Gemm and Conv through im2col (k = Cin·kh·kw, the
+ * reduction; m = batch·Ho·Wo pixels; Cout is n); batched layers per batch (attention: per batch·head, where QKᵀ's n
+ * is the key axis and AV's k is).
  */
 import type { FamilyConfig, RuleAxis } from '../kernels/family.ts';
 import { familyOfConfig, tuningConfigs } from '../kernels/registry.ts';
@@ -51,8 +52,11 @@ export function configId(c: RuleConfig): string {
   return `${c.family}${c.microTile ? ' ' + c.microTile : ''} @${tileName(c.tile)}`;
 }
 
-/** Operators lowered to a matmul that rules apply to. */
-export const RULE_OPS: readonly string[] = ['MatMul', 'Gemm', 'Conv'];
+/**
+ * Operators lowered to a (batched) matmul that rules apply to: ConvTranspose through its zero-inserted im2col, batched
+ * MatMul (attention QKᵀ / AV) and grouped Conv per batch (core/model/batched.ts).
+ */
+export const RULE_OPS: readonly string[] = ['MatMul', 'Gemm', 'Conv', 'ConvTranspose'];
 
 /**
  * The legal rules of a (lowered) layer among `configs`, in the order given. Operators other than those in RULE_OPS

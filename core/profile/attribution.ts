@@ -2,8 +2,9 @@
  * Choosing a layer's variant so that a speed-up credited to PIT is one its skipped work explains (the issue "speed-ups
  * that sparsity explains", items 2 and 3). Pure: it reads measured statistics and decides.
  *
- * - **Baseline**: the fastest verified variant of the baseline family (dense) by median total — the best dense
- *   computation tile for the shape, measured the same way in the same rounds. Every speed-up is against it; the gain
+ * - **Baseline**: the fastest verified variant of a dense family (skipping nothing: the dense tiles, and the direct
+ *   kernel on grouped / depthwise layers) by median total — the best dense computation for the shape, measured the
+ *   same way in the same rounds. Every speed-up is against it; the gain
  *   of that tile over the default dense tile is reported apart (`denseTileGain`), never as PIT's.
  * - **Ideal**: baseline × the lowest effective density among the rules measured (what the time would be if only
  *   non-zero micro-tiles cost anything). A rule's effective density is that of its micro-tile of A; for a static

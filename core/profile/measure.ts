@@ -1,8 +1,8 @@
 /**
  * How the profile job measures one layer's variants (the issue "speed-ups that sparsity explains", item 4):
- * 1. every candidate is built once and run once — its output verified against the reference and its GPU detection
- *    checked against the CPU coverage of the micro-tile it indexes; a variant that fails is recorded with its error
- *    and never timed;
+ * 1. every candidate is built once and run once — its output verified against the reference (batch by batch for a
+ *    batched layer) and its GPU detection checked against the CPU coverage of the micro-tile it indexes (on A, or on
+ *    B for pit-n); a variant that fails is recorded with its error and never timed;
  * 2. the GPU is warmed up by time (back-to-back runs for `warmupMs`, so its clocks leave their idle state);
  * 3. samples are taken in interleaved rounds: each round takes one sample of every verified variant, in an order
  *    rotated by one each round, so slow drifts of the machine spread over all variants instead of biasing one;
@@ -13,6 +13,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import type { PhaseSample } from '../gpu/timing.ts';
+import type { SparseOperand } from '../kernels/family.ts';
 import type { CompareResult } from '../kernels/reference.ts';
 import { prepareVariant, spin, type MatmulOperands, type PreparedVariant, type VariantSpec } from '../kernels/variants.ts';
 import { oneLine } from '../model/errors.ts';
@@ -27,19 +28,25 @@ export interface Candidate {
   spec: VariantSpec;
   /** The micro-tile whose non-zero tiles the kernel computes (`KernelFamily.microTile`), null for dense. */
   microTile: string | null;
-  /** Its effective density on the layer's A (null for dense). */
+  /** Its effective density on the layer's A — or B when `operand` is `b` — over every batch (null for dense). */
   effectiveDensity: number | null;
+  /** `b` when the family detects its micro-tiles on B (pit-n); absent for A. */
+  operand?: 'b';
 }
 
 /** Checks of a variant's first run. */
 export interface Verifier {
   /**
-   * Compares C [M, N] (before the layer's epilogue) with the reference: every row, or only `rows` when the plan
-   * computes only those (`FamilyPlan.outputRows`, a sequence-length index).
+   * Compares C [M, N] ([batch, M, N]; before the layer's epilogue) with the reference: every row, or only `rows`
+   * when the plan computes only those (`FamilyPlan.outputRows`, a sequence-length index). A batched comparison names
+   * its worst batch (`worstBatch`, with that batch's error `worstBatchErr` against `tolerance`).
    */
-  output(c: Float32Array, rows?: readonly number[]): CompareResult;
-  /** The CPU density (fraction of non-zero micro-tiles) of `microTile` on A, for the GPU detection check. */
-  density(microTile: string): number;
+  output(c: Float32Array, rows?: readonly number[]): CompareResult & { worstBatch?: number; worstBatchErr?: number };
+  /**
+   * The CPU density (fraction of non-zero micro-tiles, over every batch) of `microTile` on operand A (default) or B,
+   * for the GPU detection check.
+   */
+  density(microTile: string, operand?: SparseOperand): number;
 }
 
 /** One measured variant: its stored result and its raw samples. */
@@ -100,6 +107,7 @@ export class LayerMeasurement {
           ok: false,
           wgslHash: '',
           effectiveDensity: c.effectiveDensity,
+          ...(c.operand ? { operand: c.operand } : {}),
         };
         const m: Measured = { candidate: c, result, samples: [], stats: sampleStats([]), readbackMs: NaN };
         lm.measured.push(m);
@@ -114,13 +122,19 @@ export class LayerMeasurement {
           m.readbackMs = readbackMs;
           const cmp = verify.output(output, v.plan.outputRows);
           Object.assign(result, { maxAbsErr: cmp.maxAbsErr, maxRelErr: cmp.maxRelErr, ok: cmp.ok });
-          if (!cmp.ok) result.error = `output${v.plan.outputRows ? ` (${v.plan.outputRows.length} valid rows of ${ops.m})` : ''} differs from the reference: max abs err ${cmp.maxAbsErr.toExponential(2)} > tolerance ${cmp.tolerance.toExponential(2)}`;
+          if (!cmp.ok) {
+            const rows = v.plan.outputRows ? ` (${v.plan.outputRows.length} valid rows of ${ops.m})` : '';
+            result.error =
+              cmp.worstBatch !== undefined && cmp.worstBatchErr !== undefined && cmp.worstBatch >= 0
+                ? `output${rows} differs from the reference: batch ${cmp.worstBatch} max abs err ${cmp.worstBatchErr.toExponential(2)} > tolerance ${cmp.tolerance.toExponential(2)}`
+                : `output${rows} differs from the reference: max abs err ${cmp.maxAbsErr.toExponential(2)} > tolerance ${cmp.tolerance.toExponential(2)}`;
+          }
           const counted = v.plan.counts;
           if (cmp.ok && counted && density !== null) {
-            const cpu = verify.density(counted.microTile);
+            const cpu = verify.density(counted.microTile, counted.operand ?? 'a');
             if (Math.abs(cpu - density) > 1e-9) {
               result.ok = false;
-              result.error = `GPU detection found ${counted.microTile} density ${density.toFixed(6)} where the CPU finds ${cpu.toFixed(6)}`;
+              result.error = `GPU detection found ${counted.microTile}${counted.operand === 'b' ? ' (of B)' : ''} density ${density.toFixed(6)} where the CPU finds ${cpu.toFixed(6)}`;
             }
           }
           if (result.ok) lm.live.push({ m, v });

@@ -2,8 +2,14 @@
  * The main job (DESIGN.md §5): import a model (ONNX or TF.js layers, core/model/import.ts), capture every
  * sparse-capable layer's real input and reference output with its runtime (onnxruntime or TF.js,
  * core/model/capture.ts), and per layer and input, on the GPU: measure sparsity and micro-tile densities of the
- * exploited operand A, choose a variant, verify every variant run against the reference, time them, and write each
- * finished layer to the sink before starting the next.
+ * exploited operand A (and of B where it is an activation), choose a variant, verify every variant run against the
+ * reference, time them, and write each finished layer to the sink before starting the next.
+ *
+ * Every layer is lowered as a batched matmul (core/model/batched.ts; a 2-D layer is batch 1, whose kernels are the
+ * 2-D ones): attention QKᵀ / AV per batch·head and grouped / depthwise convs per group run as batched kernels,
+ * verified batch by batch, with per-batch sparsity and micro-tile densities (core/profile/layer-problem.ts). With
+ * near-zero as zero (`zero`), the activations are thresholded first and the variants verified against the CPU product
+ * of the thresholded operands; the layer reports the approximation error against the runtime's output.
  *
  * Every layer measures the dense candidates (core/kernels/dense.ts `denseCandidates`: the same under every policy);
  * the fastest verified of them is the layer's baseline. The policy decides which PIT rules are measured beside them:
@@ -27,22 +33,25 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
 import { inlineDecidedBranches } from '../model/branches.ts';
-import type { ALayout, FamilyConfig } from '../kernels/family.ts';
-import { compareOutputs, matmulErrorScale, selectRows } from '../kernels/reference.ts';
-import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig } from '../kernels/registry.ts';
+import type { FamilyConfig, KernelFamily, SparseOperand } from '../kernels/family.ts';
+import { compareBatched, compareOutputs, selectRows } from '../kernels/reference.ts';
+import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig, isDenseFamily } from '../kernels/registry.ts';
+import { lowerToBatchedMatmul, loweringOf, type BatchedMatmul } from '../model/batched.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
 import { importModel } from '../model/import.ts';
-import { checkLowerable, lowerToMatmul } from '../model/lowering.ts';
 import type { ReferenceCapture } from '../model/reference.ts';
 import { createReferenceSession, type ReferenceRunner } from '../model/capture.ts';
 import { findSparseOps, noSupportedOperatorMessage, type SparseOp } from '../model/sparse-ops.ts';
-import { coverageOf, type MicroTileCoverage } from '../pit/coverage.ts';
+import { coverageOf } from '../pit/coverage.ts';
 import { decide, regretOf, type PolicyDecision } from '../pit/policy.ts';
 import { rulesFor } from '../pit/rules.ts';
 import { coverageShape, kernelSourcesHash, TileModel, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
-import type { LayerResult, MicroTileDensity, ProgressEvent, RunPolicy } from '../protocol.ts';
+import type { LayerResult, PerBatchSparsity, ProgressEvent, RunPolicy } from '../protocol.ts';
 import { occupancyHeatmap, sparsityOf } from '../sparsity/micro-tiles.ts';
+import { nearZeroProblem, type NearZero } from '../sparsity/near-zero.ts';
+import { perBatchSparsity, type BatchedCoverage } from '../sparsity/per-batch.ts';
 import { attribute, type Attribution, type MeasuredVariant } from './attribution.ts';
+import { applyEpilogue, densitiesOf, layerProblem, operandCoverage, operandMatrices } from './layer-problem.ts';
 import { LayerMeasurement, type Candidate, type Verifier } from './measure.ts';
 import type { KernelText, RunSink } from './sink.ts';
 import { checkStaticPatterns, staticCandidates, type StaticPatterns } from './static-patterns.ts';
@@ -80,6 +89,11 @@ export interface ProfileOptions extends SampleOptions {
    * other, measuring both is cheaper than a wrong pick.
    */
   shortlist?: number;
+  /**
+   * Near-zero as zero (core/sparsity/near-zero.ts): the activations of every layer are thresholded, every variant is
+   * verified against the thresholded computation, and the approximation error is reported. Off when absent.
+   */
+  zero?: NearZero;
 }
 
 /** The tile database the caller found for this adapter (db/tiledb.ts), or why there is none. */
@@ -169,7 +183,13 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     const needs = familyOf(f).needs;
     if (needs?.length) throw new RangeError(needsMessage(f, needs));
   }
-  const families = opts.families.includes(BASELINE_FAMILY.name) ? opts.families : [BASELINE_FAMILY.name, ...opts.families];
+  if (opts.zero) {
+    const problem = nearZeroProblem(opts.zero);
+    if (problem) throw new RangeError(`near-zero as zero: ${problem}`);
+  }
+  // Every dense family (the baseline candidates) runs; the requested PIT families beside them.
+  const dense = FAMILIES.filter(isDenseFamily).map((f) => f.name);
+  const families = [...dense, ...opts.families.filter((f) => !dense.includes(f))];
   // Static weight patterns (pit prune's metadata): checked against the weights before any run exists.
   const statics = checkStaticPatterns(model, families);
   if (statics.note) emit({ kind: 'log', message: statics.note });
@@ -194,6 +214,7 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
       statistic: 'median',
       rounds: 'interleaved',
       policy: policy.info,
+      ...(opts.zero ? { zero: { ...opts.zero } } : {}),
     },
   });
   const layers: LayerResult[] = [];
@@ -245,16 +266,11 @@ function checkCancel(signal: AbortSignal | undefined): void {
 }
 
 
-/** The micro-tile shapes whose densities every layer reports ([M, K] terms; `1x1` is element density). */
-function layerCoverage(a: Float32Array, m: number, k: number, extra: readonly string[]): { microTiles: MicroTileDensity[]; coverage: Map<string, MicroTileCoverage> } {
-  const shapes = [...new Set([...REPORTED_MICRO_TILES, ...extra])];
-  const coverage = coverageOf({ a, m, k }, shapes);
-  const microTiles = shapes.map((shape) => {
-    const c = coverage.get(shape)!;
-    return { shape, density: c.density, effectiveDensity: c.effectiveDensity };
-  });
-  return { microTiles, coverage };
-}
+/** Micro-tile shapes of B (when B is an activation) reported for every layer ([K, N] terms: `Wx1` is W k's of one column). */
+export const REPORTED_B_MICRO_TILES = ['1x1', '8x1'] as const;
+
+/** Per-batch values are stored to 6 decimals (a depthwise layer has hundreds of groups). */
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
 /**
  * What the caller knows about a layer beyond its tensors (passed to the plans as `MatmulOperands.context`): the rows
@@ -287,29 +303,31 @@ export async function profileLayer(
   facts: LayerFacts = {},
 ): Promise<{ layer: LayerResult; kernels: KernelText[] }> {
   const base = { index: op.index, name: op.name, op: op.op, input: inputIndex };
-  // Some operators only prove unlowerable with real shapes (e.g. a MatMul whose B turns out batched).
-  const skipped = checkLowerable(op, captured, model);
-  if (skipped) {
-    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: BASELINE_FAMILY.name, skipped }, kernels: [] };
+  // Some operators only prove unlowerable with real shapes (e.g. an output size that disagrees with the ONNX formula).
+  const form = loweringOf(op, captured, model);
+  if (form.form === 'none') {
+    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: BASELINE_FAMILY.name, skipped: form.reason }, kernels: [] };
   }
-  const mm = lowerToMatmul(op, captured, model);
-  const { m, n, k, a } = mm;
-  const shape = { m, n, k };
+  // Every layer is a batched matmul (2-D layers are batch 1): core/model/batched.ts, core/profile/layer-problem.ts.
+  const problem = layerProblem(lowerToBatchedMatmul(op, captured, model), opts.zero);
+  const { mm, shape } = problem;
+  const { m, n, k, batch } = mm;
+  const batched = batch > 1;
 
-  // The dense candidates (baseline tiles) are the same under every policy; the policy picks the PIT rules.
-  const dense = BASELINE_FAMILY.layerConfigs(shape);
-  const defaultDense = BASELINE_FAMILY.variantName(dense[0]!);
+  // The dense candidates (baseline tiles, and the direct kernel on grouped layers) are the same under every policy;
+  // the policy picks the PIT rules. The tile database covers 2-D layers: batched ones are measured.
+  const legal = (f: KernelFamily) => f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape));
+  const dense = FAMILIES.filter(isDenseFamily).flatMap(legal);
+  const defaultDense = BASELINE_FAMILY.variantName(BASELINE_FAMILY.layerConfigs(shape)[0]!);
   let pitConfigs: { config: FamilyConfig; choosable: boolean }[];
   let decision: PolicyDecision | null = null;
   let shortlist: PolicyDecision['candidates'] = [];
-  if (!policy.model) {
-    pitConfigs = FAMILIES.filter((f) => f !== BASELINE_FAMILY && !f.needs && families.includes(f.name)).flatMap((f) =>
-      f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
-    );
+  if (!policy.model || batched) {
+    pitConfigs = FAMILIES.filter((f) => !isDenseFamily(f) && !f.needs && families.includes(f.name)).flatMap((f) => legal(f).map((config) => ({ config, choosable: true })));
   } else {
-    const rules = rulesFor(op.op, shape, policy.model.configs()).filter((r) => r.config.family !== BASELINE_FAMILY.name && families.includes(r.config.family));
+    const rules = rulesFor(op.op, shape, policy.model.configs()).filter((r) => !isDenseFamily(familyOfConfig(r.config)) && families.includes(r.config.family));
     const shapes = rules.map((r) => coverageShape(r.config, k)).filter((x): x is string => x !== null);
-    const predicted = coverageOf({ a, m, k }, [...new Set(shapes)]);
+    const predicted = coverageOf({ a: mm.a, m, k }, [...new Set(shapes)]);
     const denseRules = rulesFor(op.op, shape, dense);
     decision = decide(policy.model, shape, predicted, [...denseRules, ...rules]);
     shortlist = decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name).slice(0, policy.info.shortlist ?? DEFAULT_SHORTLIST);
@@ -317,10 +335,10 @@ export async function profileLayer(
     pitConfigs = measured.map((c) => ({ config: c.ruleRef.config, choosable: shortlist.includes(c) }));
   }
   // Static weight-pattern families that fit this layer's weight, under every policy (their index comes from B).
-  const weighted = staticCandidates(op.name, shape, mm.b, statics, families);
+  const weighted = batched ? [] : staticCandidates(op.name, shape, mm.b, statics, families);
   // Families built on layer facts (a sequence-length index) run where the facts exist and leave something to skip.
   const ctx = facts.validRows ? { validRows: facts.validRows } : {};
-  const useful = facts.validRows !== undefined && facts.validRows.length < m;
+  const useful = facts.validRows !== undefined && facts.validRows.length < batch * m;
   const factConfigs = FAMILIES.filter((f) => f.needs && families.includes(f.name) && useful && f.needs.every((x) => ctx[x] !== undefined)).flatMap((f) =>
     f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
   );
@@ -331,39 +349,43 @@ export async function profileLayer(
     ...factConfigs,
   ];
   const microTileOf = (c: FamilyConfig) => familyOfConfig(c).microTile(c, k);
+  const operandOf = (c: FamilyConfig): SparseOperand => familyOfConfig(c).operand ?? 'a';
   // Detection is checked against the CPU coverage of the micro-tile it indexes, which a merged pit-k may not compute.
-  const extra = configs.map((c) => microTileOf(c.config)).filter((x): x is string => x !== null);
-  const { microTiles, coverage } = layerCoverage(a, m, k, extra);
-  const stats = { ...base, m, n, k, sparsity: sparsityOf(a), heatmap: occupancyHeatmap(a, m, k) };
+  const ruleTiles = (operand: SparseOperand) => configs.filter((c) => operandOf(c.config) === operand).map((c) => microTileOf(c.config)).filter((x): x is string => x !== null);
+  const aShapes = [...new Set([...REPORTED_MICRO_TILES, ...ruleTiles('a')])];
+  const covA = operandCoverage(mm, 'a', aShapes);
+  const bShapes = mm.activations.b ? [...new Set([...REPORTED_B_MICRO_TILES, `${k}x1`, ...ruleTiles('b')])] : [];
+  const covB = bShapes.length ? operandCoverage(mm, 'b', bShapes) : null;
+  const aRows = operandMatrices(mm, 'a') * m;
+  const stats = { ...base, m, n, k, sparsity: sparsityOf(mm.a), heatmap: occupancyHeatmap(mm.a, aRows, k) };
 
   const candidates: Candidate[] = configs.map(({ config }) => {
     const mt = microTileOf(config);
     const f = familyOfConfig(config);
+    const operand = operandOf(config);
+    const cov = operand === 'b' ? covB : covA;
     const weightDensity = weighted.find((w) => w.config === config)?.effectiveDensity ?? null;
-    const effectiveDensity = f.contextDensity ? f.contextDensity(config, shape, ctx) : mt ? coverage.get(mt)!.effectiveDensity : weightDensity;
-    return { name: f.variantName(config), spec: config, microTile: mt, effectiveDensity };
+    const effectiveDensity = f.contextDensity ? f.contextDensity(config, shape, ctx) : mt ? cov!.get(mt)!.effectiveDensity : weightDensity;
+    return { name: f.variantName(config), spec: config, microTile: mt, effectiveDensity, ...(operand === 'b' ? { operand } : {}) };
   });
   const kernels = new Map<string, KernelText>();
-  // fp32 rounding grows with Σ|a||b|, not |C| (which cancellation can make tiny): the tolerance scales with it.
-  const errScale = matmulErrorScale(a, mm.b, m, n, k) * Math.abs(mm.alpha ?? 1) + (mm.bias ? Math.max(...Array.from(mm.bias, Math.abs)) : 0);
+  // fp32 rounding grows with Σ|a||b|, not |C| (which cancellation can make tiny): each batch's tolerance scales with it.
   const verifier: Verifier = {
-    output(c, rows) {
-      // The kernels compute A·B; the layer's own epilogue (Gemm alpha, bias) is applied here before comparing.
-      const out = c.slice();
-      const alpha = mm.alpha ?? 1;
-      if (alpha !== 1 || mm.bias) {
-        for (let y = 0; y < m; y++) for (let x = 0; x < n; x++) out[y * n + x] = alpha * out[y * n + x]! + (mm.bias ? mm.bias[x]! : 0);
-      }
-      // A plan that computes only the valid rows is compared on those rows.
-      if (rows) return compareOutputs(selectRows(out, n, rows), selectRows(mm.expected, n, rows), { k, scale: errScale });
-      return compareOutputs(out, mm.expected, { k, scale: errScale });
+    output: (c, rows) => {
+      const out = applyEpilogue(c, mm);
+      // A plan that computes only the valid rows (of A viewed as [batch·M, K]) is compared on those rows.
+      if (rows) return compareOutputs(selectRows(out, n, rows), selectRows(problem.reference, n, rows), { k, scale: Math.max(...problem.scales) });
+      const r = compareBatched(out, problem.reference, batch, { k, scales: problem.scales });
+      if (batched) return r;
+      const { worstBatch: _b, worstBatchErr: _e, ...one } = r;
+      return one;
     },
-    density: (shapeName) => coverageOf({ a, m, k }, [shapeName]).get(shapeName)!.density,
+    density: (shapeName, operand = 'a') => operandCoverage(mm, operand, [shapeName]).get(shapeName)!.density,
   };
-  const freeLayouts: ALayout[] = mm.lowering === 'im2col' || mm.lowering === 'conv1x1' ? ['a', 'at'] : ['a'];
   const check = () => checkCancel(env.signal);
   const context = { ...ctx, layer: op.name, ...(statics.byLayer.has(op.name) ? { pattern: statics.byLayer.get(op.name)! } : {}) };
-  const lm = await LayerMeasurement.start(env.gpu, env.cache, { m, n, k, a, b: mm.b, freeLayouts, context }, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
+  const operands = { ...shape, a: mm.a, b: mm.b, freeLayouts: problem.freeLayouts, context };
+  const lm = await LayerMeasurement.start(env.gpu, env.cache, operands, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
   let att: Attribution;
   try {
     await lm.warmUp(opts.warmupMs ?? 0);
@@ -371,7 +393,7 @@ export async function profileLayer(
     const view = (): MeasuredVariant[] =>
       lm.measured.map((x, i) => ({
         name: x.candidate.name,
-        baselineFamily: x.candidate.spec.family === BASELINE_FAMILY.name,
+        baselineFamily: isDenseFamily(familyOfConfig(x.candidate.spec)),
         ok: x.result.ok,
         stats: x.stats,
         effectiveDensity: x.candidate.effectiveDensity,
@@ -391,7 +413,19 @@ export async function profileLayer(
   });
   const layer: LayerResult = {
     ...stats,
-    microTiles,
+    ...(batched
+      ? {
+          batch,
+          batchDims: mm.batchDims.slice(),
+          ...(mm.batchKind !== 'none' ? { batchKind: mm.batchKind } : {}),
+          ...(shape.aShared || shape.bShared ? { shared: { ...(shape.aShared ? { a: true } : {}), ...(shape.bShared ? { b: true } : {}) } } : {}),
+        }
+      : {}),
+    lowering: mm.lowering,
+    ...(covB ? { operandB: { sparsity: sparsityOf(mm.b), microTiles: densitiesOf(covB, bShapes) } } : {}),
+    ...(batched ? { perBatch: perBatchOf(mm, covA, covB, candidates) } : {}),
+    ...(problem.approximation ? { approximation: problem.approximation } : {}),
+    microTiles: densitiesOf(covA, aShapes),
     variants,
     chosen: att.chosen,
     ...(att.baseline ? { baseline: att.baseline } : {}),
@@ -409,6 +443,28 @@ export async function profileLayer(
       const regret = regretOf(variants, att.chosen);
       if (Number.isFinite(regret)) layer.regret = regret;
     }
+  } else if (policy.model && batched) {
+    layer.reason = `batched layer (batch ${batch}): the tile database covers 2-D layers only, so each requested family's layer configurations were measured (policy measure); chose ${att.chosen}`;
   }
   return { layer, kernels: [...kernels.values()] };
+}
+
+/** Per-batch statistics of a batched layer: each batch's sparsity and the micro-tile densities of the rules measured. */
+function perBatchOf(mm: BatchedMatmul, covA: Map<string, BatchedCoverage>, covB: Map<string, BatchedCoverage> | null, candidates: readonly Candidate[]): PerBatchSparsity {
+  const seen = new Set<string>();
+  const microTiles: PerBatchSparsity['microTiles'] = [];
+  for (const c of candidates) {
+    if (!c.microTile) continue;
+    const operand = c.operand ?? 'a';
+    const key = `${operand}|${c.microTile}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const cov = (operand === 'b' ? covB : covA)!.get(c.microTile)!;
+    microTiles.push({ operand, shape: c.microTile, density: Array.from(cov.perBatch.density, round6), effectiveDensity: Array.from(cov.perBatch.effectiveDensity, round6) });
+  }
+  return {
+    sparsity: Array.from(perBatchSparsity(mm, 'a').sparsity, round6),
+    ...(mm.activations.b ? { bSparsity: Array.from(perBatchSparsity(mm, 'b').sparsity, round6) } : {}),
+    microTiles,
+  };
 }

@@ -3,7 +3,9 @@
  * density of the chosen rule's micro-tile, the dense baseline (fastest verified dense tile) with its spread, the gain
  * of that tile over the default one, the chosen variant with its spread, PIT's gain over the baseline, the flags of
  * the attribution (undecided, suspect, noise band) and the max error — and totals that keep the dense tile choice
- * apart from PIT's gain.
+ * apart from PIT's gain. Batched layers (attention per head, grouped convs per group) show their batch before
+ * M×N×K, the range of their per-batch sparsity, and a line each under the table with the per-batch (per-head)
+ * sparsity and micro-tile densities; runs that treated near-zero values as zero show each layer's approximation error.
  */
 import { median } from '../gpu/timing.ts';
 import { regretOf } from '../pit/policy.ts';
@@ -52,6 +54,43 @@ export function layerFlags(l: LayerResult): string {
 function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return 'n/a';
   return ms >= 100 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
+}
+
+/** `[1×8]·10×10×15` for a batched layer, `M×N×K` otherwise. */
+export function shapeLabel(l: LayerResult): string {
+  const mnk = `${l.m}×${l.n}×${l.k}`;
+  if (!l.batch || l.batch <= 1) return mnk;
+  return `[${(l.batchDims?.length ? l.batchDims : [l.batch]).join('×')}]·${mnk}`;
+}
+
+/** `0.500` or, batched, `0.500 [0.100–0.900]` (the range over batches). */
+function sparsityLabel(l: LayerResult): string {
+  const s = l.sparsity.toFixed(3);
+  const per = l.perBatch?.sparsity;
+  if (!per?.length) return s;
+  return `${s} [${Math.min(...per).toFixed(3)}–${Math.max(...per).toFixed(3)}]`;
+}
+
+/** Values of one batched statistic as a short text: every value for up to 16 batches, else min / median / max. */
+function perBatchText(values: readonly number[]): string {
+  if (values.length <= 16) return values.map((v) => v.toFixed(2)).join(' ');
+  return `min ${Math.min(...values).toFixed(2)} / median ${median([...values]).toFixed(2)} / max ${Math.max(...values).toFixed(2)} over ${values.length}`;
+}
+
+/** The per-batch lines under the table: per batched layer-run, its sparsity and rule micro-tile densities per batch. */
+function perBatchLines(layers: readonly LayerResult[]): string[] {
+  const batched = layers.filter((l) => !l.skipped && l.perBatch);
+  if (!batched.length) return [];
+  const lines = ['per batch (per head / per group; values in batch order, row-major over the batch dims):'];
+  for (const l of batched) {
+    const p = l.perBatch!;
+    const what = l.batchKind === 'groups' ? 'groups' : 'batch·heads';
+    const parts = [`A sparsity ${perBatchText(p.sparsity)}`];
+    if (p.bSparsity) parts.push(`B sparsity ${perBatchText(p.bSparsity)}`);
+    for (const t of p.microTiles) parts.push(`${t.operand === 'b' ? 'B ' : ''}${t.shape} density ${perBatchText(t.density)}`);
+    lines.push(`  [${l.input}] ${l.name} ${shapeLabel(l)} (${what}${l.shared?.a ? ', A shared' : ''}${l.shared?.b ? ', B shared' : ''}): ${parts.join('; ')}`);
+  }
+  return lines;
 }
 
 function pad(cells: string[], widths: number[], right: boolean[]): string {
@@ -127,6 +166,7 @@ function skippedLines(layers: readonly LayerResult[], inputCount: number): strin
 export function formatReport(report: RunReport): string {
   const predicted = report.layers.some((l) => l.predicted);
   const audited = report.layers.some((l) => l.regret !== undefined);
+  const approximated = report.layers.some((l) => l.approximation);
   const head = ['input', 'layer', 'op', 'M×N×K', 'sparsity', 'eff. density', 'baseline', 'ms', 'tile gain', 'chosen', 'ms', 'PIT gain', 'max err', 'flags'];
   const right = [true, false, false, true, true, true, false, true, true, false, true, true, true, false];
   if (predicted) {
@@ -137,20 +177,27 @@ export function formatReport(report: RunReport): string {
     head.push('regret');
     right.push(true);
   }
+  if (approximated) {
+    head.push('approx. err (rel. L2)');
+    right.push(true);
+  }
   const rows: string[][] = [];
   for (const l of report.layers) {
     if (l.skipped) continue;
     const baseline = variantOf(l, l.baseline ?? 'dense');
     const chosen = variantOf(l, l.chosen);
-    const chosenMt = chosen?.microTile ? l.microTiles.find((t) => t.shape === chosen.microTile) : undefined;
-    const eff = chosenMt ? `${chosenMt.shape} ${(chosenMt.effectiveDensity ?? chosenMt.density).toFixed(3)}` : `${bestDensity(l).shape} ${bestDensity(l).density.toFixed(3)}`;
+    const onB = chosen?.operand === 'b';
+    const chosenMt = chosen?.microTile ? (onB ? l.operandB?.microTiles : l.microTiles)?.find((t) => t.shape === chosen.microTile) : undefined;
+    const eff = chosenMt
+      ? `${onB ? 'B ' : ''}${chosenMt.shape} ${(chosenMt.effectiveDensity ?? chosenMt.density).toFixed(3)}`
+      : `${bestDensity(l).shape} ${bestDensity(l).density.toFixed(3)}`;
     const pitGain = l.pitGain ?? (baseline && chosen && baseline.ok && chosen.ok ? totalOf(baseline) / totalOf(chosen) : NaN);
     rows.push([
       String(l.input),
       l.name,
       l.op,
-      `${l.m}×${l.n}×${l.k}`,
-      l.sparsity.toFixed(3),
+      shapeLabel(l),
+      sparsityLabel(l),
       eff,
       baseline?.name ?? 'n/a',
       fmtStat(baseline),
@@ -162,6 +209,7 @@ export function formatReport(report: RunReport): string {
       layerFlags(l),
       ...(predicted ? [l.predicted ? fmtMs(l.predicted.ms) : '-'] : []),
       ...(audited ? [l.regret !== undefined ? `${(l.regret * 100).toFixed(1)} %` : '-'] : []),
+      ...(approximated ? [l.approximation ? l.approximation.relL2Err.toExponential(2) : '-'] : []),
     ]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -198,6 +246,14 @@ export function formatReport(report: RunReport): string {
     lines.push(
       `policy regret over ${regret.layers} layers: median ${pct(regret.median)}, max ${pct(regret.max)} (chosen measured / best measured − 1)` +
         (regret.prediction ? `; prediction alone: median ${pct(regret.prediction.median)}, max ${pct(regret.prediction.max)}` : ''),
+    );
+  }
+  lines.push(...perBatchLines(report.layers));
+  const zero = report.run.options.zero as { threshold?: number; keep?: number } | undefined;
+  if (approximated) {
+    lines.push(
+      `near-zero as zero: ${zero?.threshold !== undefined ? `|x| ≤ ${zero.threshold} is zero` : zero?.keep !== undefined ? `the ${zero.keep} largest magnitudes kept per operand` : 'on'} in every activation operand; ` +
+        `every variant verified against the thresholded computation (CPU float64); "approx. err" = ‖thresholded − reference runtime‖₂ / ‖reference runtime‖₂ of the layer's output`,
     );
   }
   lines.push(...skippedLines(report.layers, report.run.inputs.length));

@@ -11,7 +11,8 @@ import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { familyInfos, familyNames, familyOf } from '../../core/kernels/registry.ts';
 import { DEFAULT_SHORTLIST, DEFAULT_WARMUP_MS, defaultFamilies, needsMessage, profileModel } from '../../core/profile/profile.ts';
 import type { ProgressEvent } from '../../core/protocol.ts';
-import { formatReport, skippedByReason } from '../../core/report/table.ts';
+import { formatReport, shapeLabel, skippedByReason } from '../../core/report/table.ts';
+import type { NearZero } from '../../core/sparsity/near-zero.ts';
 import { getRunReport } from '../../db/runs.ts';
 import { dbSink } from '../host/db-sink.ts';
 import { cancelOnSignals, checkOutputFile, DB_HELP, openDb, positiveInt, UsageError, VERBOSE_HELP, type Command } from './common.ts';
@@ -23,12 +24,16 @@ export const profileCommand: Command = {
   help: `Usage: pit profile [--model FILE.onnx|model.json|nsfwjs:NAME --input [NAME=]FILE... [--sample --input ...]] [options]
 
 Runs the model on the CPU (onnxruntime for ONNX, TF.js for TF.js layers models) to capture each MatMul / Gemm /
-Conv layer's real input and output (Keras Dense is a Gemm), then, per layer and input, on the GPU (WebGPU): measures
-the activation's sparsity and micro-tile densities, runs the dense computation tiles for the shape and the PIT
-kernels, verifies each against the reference, and times them in interleaved rounds (--repeat samples each, every
-sample kept; the median with its spread is reported).
+Conv / ConvTranspose layer's real input and output (Keras Dense is a Gemm), then, per layer and input, on the GPU
+(WebGPU): measures the activation's sparsity and micro-tile densities, runs the dense computation tiles for the
+shape and the PIT kernels, verifies each against the reference, and times them in interleaved rounds (--repeat
+samples each, every sample kept; the median with its spread is reported). Batched layers — attention QKᵀ and AV (a
+MatMul of two activations with batch dims), grouped and depthwise convs (the groups as the batch) — run as batched
+kernels, with sparsity and micro-tile densities per batch (per head, per group); where B is an activation (QKᵀ's
+keys) its sparsity is measured too and pit-n exploits it.
 
-The baseline is the fastest verified dense tile for the shape. A PIT variant is chosen only when it beats the
+The baseline is the fastest verified dense tile for the shape (on grouped / depthwise layers, the fastest of the
+dense tiles and the direct kernel). A PIT variant is chosen only when it beats the
 baseline beyond the noise (its interquartile range below the baseline's) and its speed-up is explained by what it
 skips: above 1.25 / effective density, or below ideal (baseline × effective density), the figure is re-measured and
 flagged suspect if it persists; overlapping ranges are re-measured and reported undecided if they still overlap.
@@ -83,7 +88,14 @@ ${familyInfos().map((f) => `                        ${f.name.padEnd(9)} ${f.summ
   --audit             with tiledb: also measure every candidate rule, so each layer's regret (chosen measured /
                       best measured − 1) is known
   --shortlist N       with tiledb: measure the N rules predicted fastest beside the dense tiles
-                      (default ${DEFAULT_SHORTLIST}; 1 trusts the prediction alone)
+                      (default ${DEFAULT_SHORTLIST}; 1 trusts the prediction alone). Batched layers are not in the tile
+                      database: they are measured (the layer's reason says so)
+  --zero-threshold T  near-zero as zero (off by default): in every layer's activations (A, and B when it is one)
+                      |x| <= T becomes 0, as TEAL / CATS threshold activation sparsity; every variant is then
+                      verified against the thresholded computation (CPU), and each layer reports the error of the
+                      thresholded output against the reference runtime's (relative L2, max abs) beside it
+  --zero-keep F       near-zero as zero by a per-layer fraction instead: keep the F (0 < F <= 1) largest
+                      magnitudes of each activation operand, zero the rest
 ${DB_HELP}
   --json FILE         also write the report as JSON (with "skipped": the skipped layers grouped by reason); its
                       folder is checked before the profile starts
@@ -118,6 +130,8 @@ SIGHUP.`,
         'max-layers': { type: 'string' },
         policy: { type: 'string' },
         audit: { type: 'boolean' },
+        'zero-threshold': { type: 'string' },
+        'zero-keep': { type: 'string' },
         shortlist: { type: 'string' },
         db: { type: 'string' },
         json: { type: 'string' },
@@ -170,6 +184,7 @@ SIGHUP.`,
     if (policy !== undefined && policy !== 'tiledb' && policy !== 'measure') throw new UsageError(`--policy must be tiledb or measure, got '${policy}'`);
     if (values.audit && policy === 'measure') throw new UsageError('--audit applies to --policy tiledb (measure runs every variant anyway)');
     const shortlist = values.shortlist ? positiveInt('shortlist', values.shortlist, DEFAULT_SHORTLIST) : undefined;
+    const zero = nearZeroFlags(values['zero-threshold'], values['zero-keep']);
 
     checkOutputFile('--json', values.json);
 
@@ -186,7 +201,7 @@ SIGHUP.`,
           const l = e.layer;
           const what = l.skipped
             ? `skipped: ${l.skipped}`
-            : `${l.m}×${l.n}×${l.k} sparsity ${l.sparsity.toFixed(2)} → ${l.chosen}` +
+            : `${shapeLabel(l)} sparsity ${l.sparsity.toFixed(2)}${l.approximation ? ` (near-zero as zero: rel. L2 err ${l.approximation.relL2Err.toExponential(1)})` : ''} → ${l.chosen}` +
               (l.predicted ? ` (predicted ${l.predicted.ms.toFixed(3)} ms${l.regret !== undefined ? `, regret ${(l.regret * 100).toFixed(1)} %` : ''})` : '') +
               (l.variants.some((v) => !v.ok) ? ` (FAILED: ${l.variants.filter((v) => !v.ok).map((v) => v.name).join(', ')})` : '');
           console.error(`[${e.done}/${e.total}] ${l.name} (${l.op}) ${what}  ETA ${Math.ceil(e.etaMs / 1000)}s`);
@@ -195,7 +210,22 @@ SIGHUP.`,
       log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
       const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
       const { runId } = await profileModel(
-        { modelPath, inputs, samples, imagePreset, imageSize, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist },
+        {
+          modelPath,
+          inputs,
+          samples,
+          imagePreset,
+          imageSize,
+          families,
+          repeat,
+          warmup,
+          warmupMs,
+          maxLayers,
+          policy: policy as 'tiledb' | 'measure' | undefined,
+          audit: !!values.audit,
+          shortlist,
+          ...(zero ? { zero } : {}),
+        },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );
       const report = getRunReport(db, runId);
@@ -216,6 +246,22 @@ SIGHUP.`,
     }
   },
 };
+
+/** `--zero-threshold` / `--zero-keep`: at most one, each a number in its range, checked before anything runs. */
+function nearZeroFlags(threshold: string | undefined, keep: string | undefined): NearZero | undefined {
+  if (threshold !== undefined && keep !== undefined) throw new UsageError('--zero-threshold and --zero-keep are two ways to say what is zero: give one');
+  if (threshold !== undefined) {
+    const t = Number(threshold);
+    if (threshold.trim() === '' || !Number.isFinite(t) || t < 0) throw new UsageError(`--zero-threshold must be a number >= 0, got '${threshold}'`);
+    return { threshold: t };
+  }
+  if (keep !== undefined) {
+    const f = Number(keep);
+    if (keep.trim() === '' || !Number.isFinite(f) || f <= 0 || f > 1) throw new UsageError(`--zero-keep must be a fraction in (0, 1], got '${keep}'`);
+    return { keep: f };
+  }
+  return undefined;
+}
 
 /** `--image-preset`: a preset name or an inline JSON spec, checked now (before the GPU is acquired). */
 function imagePresetFlag(value: string | undefined, imageSize: number): ImageSpec | undefined {

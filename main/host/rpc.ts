@@ -28,6 +28,7 @@ type Field =
   | { type: 'int'; min: number; max?: number; optional?: boolean }
   | { type: 'string'; pattern?: RegExp; what?: string; optional?: boolean }
   | { type: 'bool'; optional?: boolean }
+  | { type: 'number'; min: number; max: number; minExclusive?: boolean; optional?: boolean }
   | { type: 'enum'; values: readonly string[]; optional?: boolean }
   | { type: 'strings'; optional?: boolean; maxItems?: number }
   | { type: 'numbers'; min: number; max: number; optional?: boolean; maxItems?: number };
@@ -65,6 +66,8 @@ const SCHEMAS = {
     maxLayers: { type: 'int', min: 1, optional: true },
     policy: { type: 'enum', values: ['measure', 'tiledb'], optional: true },
     audit: { type: 'bool', optional: true },
+    zeroThreshold: { type: 'number', min: 0, max: Number.MAX_VALUE, optional: true },
+    zeroKeep: { type: 'number', min: 0, max: 1, minExclusive: true, optional: true },
   },
   'profile.cancel': { jobId: { type: 'string', pattern: JOB_ID, what: 'a job id' } },
   'tiledb.list': {},
@@ -138,6 +141,11 @@ function checkField(field: Field, v: unknown): string | null {
       return null;
     case 'bool':
       return typeof v === 'boolean' ? null : `must be true or false, got ${describe(v)}`;
+    case 'number':
+      if (typeof v !== 'number' || !Number.isFinite(v)) return `must be a finite number, got ${describe(v)}`;
+      if (field.minExclusive ? v <= field.min : v < field.min) return `must be ${field.minExclusive ? '>' : '≥'} ${field.min}, got ${v}`;
+      if (v > field.max) return `must be ≤ ${field.max}, got ${v}`;
+      return null;
     case 'enum':
       return typeof v === 'string' && field.values.includes(v) ? null : `must be one of ${field.values.join(', ')}, got ${describe(v)}`;
     case 'strings':

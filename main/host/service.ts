@@ -286,6 +286,9 @@ export class HostService {
     if (req.audit && req.policy === 'measure') {
       throw new RpcError('invalid-params', "profile.start: audit applies to policy 'tiledb' (policy 'measure' runs every variant anyway)");
     }
+    if (req.zeroThreshold !== undefined && req.zeroKeep !== undefined) {
+      throw new RpcError('invalid-params', 'profile.start: give zeroThreshold or zeroKeep, not both');
+    }
     const d = this.deps.defaults();
     let modelPath: string;
     let inputs: string[];
@@ -318,6 +321,7 @@ export class HostService {
       // As asked; without them the job applies its own default (the tile database when one matches).
       ...(req.policy !== undefined ? { policy: req.policy } : {}),
       ...(req.audit !== undefined ? { audit: req.audit } : {}),
+      ...(req.zeroThreshold !== undefined ? { zero: { threshold: req.zeroThreshold } } : req.zeroKeep !== undefined ? { zero: { keep: req.zeroKeep } } : {}),
     };
   }
 

@@ -106,7 +106,7 @@ describe('pit --help', () => {
     expect(top.stdout).toMatch(/show/);
     const prof = pit(['profile', '--help']);
     expect(prof.status).toBe(0);
-    for (const flag of ['--model', '--input', '--db', '--json', '--variants', '--repeat', '--sample', '--inputs-manifest', '--image-preset', 'NAME=FILE']) {
+    for (const flag of ['--model', '--input', '--db', '--json', '--variants', '--repeat', '--sample', '--inputs-manifest', '--image-preset', 'NAME=FILE', '--zero-threshold', '--zero-keep']) {
       expect(prof.stdout).toContain(flag);
     }
     expect(pit(['show', '--help']).stdout).toMatch(/Usage: pit show RUN/);
@@ -120,6 +120,19 @@ describe('pit --help', () => {
     expect(f.status).toBe(2);
     expect(f.stderr).toMatch(/--no-such-flag/);
     expect(pit(['profile', '--variants', 'dense,bogus', '--db', join(dir, 'u.db')]).stderr).toContain(`unknown kernel family 'bogus' (known: ${familyNames().join(', ')})`);
+    // Near-zero as zero: one way at a time, each in its range, refused before anything is opened.
+    for (const [args, message] of [
+      [['--zero-threshold=-1'], /--zero-threshold must be a number >= 0, got '-1'/],
+      [['--zero-threshold', 'abc'], /--zero-threshold must be a number >= 0/],
+      [['--zero-keep', '0'], /--zero-keep must be a fraction in \(0, 1\], got '0'/],
+      [['--zero-keep', '1.5'], /--zero-keep must be a fraction in \(0, 1\]/],
+      [['--zero-threshold', '0.001', '--zero-keep', '0.5'], /give one/],
+    ] as const) {
+      const z = pit(['profile', ...args, '--db', join(dir, 'z.db')]);
+      expect(z.status).toBe(2);
+      expect(z.stderr).toMatch(message);
+      expect(existsSync(join(dir, 'z.db'))).toBe(false);
+    }
   });
 });
 
@@ -139,13 +152,17 @@ describe('pit profile on the real PaddleOCR det model', () => {
     expect(report.run.inputs[0]!.synthetic).toBe(false);
     const profiled = report.layers.filter((l) => !l.skipped);
     const skipped = report.layers.filter((l) => l.skipped);
-    expect(profiled.length).toBeGreaterThan(8);
-    expect(skipped.every((l) => /grouped conv/.test(l.skipped!))).toBe(true);
+    // 12 layers on each of the two photos. Depthwise convs are batched layers (the groups as the batch): none skipped.
+    expect(profiled.length).toBe(24);
+    expect(skipped).toEqual([]);
+    const grouped = profiled.filter((l) => l.batchKind === 'groups');
+    expect(grouped.length).toBe(12);
     for (const l of profiled) {
       expect(l.m * l.n * l.k).toBeGreaterThan(0);
-      expect([...new Set(l.variants.map((v) => v.family))]).toEqual(['dense', 'pit-k', 'pit-m']);
-      expect(l.variants.map((v) => v.name)).toEqual(expect.arrayContaining(['pit-k', 'pit-m']));
-      expect(l.baseline).toMatch(/^dense/);
+      const batched = l.batchKind === 'groups';
+      expect([...new Set(l.variants.map((v) => v.family))]).toEqual(batched ? ['dense', 'direct', 'pit-k', 'pit-m'] : ['dense', 'pit-k', 'pit-m']);
+      expect(l.variants.map((v) => v.name)).toEqual(expect.arrayContaining(batched ? ['direct'] : ['pit-k', 'pit-m']));
+      expect(l.baseline).toMatch(batched ? /^(dense|direct)/ : /^dense/);
       for (const v of l.variants) {
         expect(v.ok, `${l.name} ${v.name}: err ${v.maxAbsErr} ${v.error ?? ''}`).toBe(true);
         expect(v.ms).toBeGreaterThan(0);
@@ -269,11 +286,13 @@ describe('pit profile with several inputs, branches and a real multi-input model
     const report = JSON.parse(readFileSync(json, 'utf8')) as RunReport & { skipped: { reason: string; layers: { name: string }[] }[] };
     expect(report.layers.map((l) => l.name)).toEqual(['Conv_73', 'Conv_132', 'Conv_137', 'Conv_140', 'Conv_139']);
     const profiled = report.layers.filter((l) => !l.skipped);
-    expect(profiled).toHaveLength(4);
+    expect(profiled).toHaveLength(5);
     expect(profiled[0]).toMatchObject({ op: 'Conv', m: 24, n: 258, k: 256 }); // the STFT as a Conv1d, stride 64
     for (const l of profiled) for (const v of l.variants) expect(v.ok, `${l.name} ${v.name}`).toBe(true);
-    expect(report.skipped).toEqual([{ reason: expect.stringMatching(/^grouped conv/), layers: [{ name: 'Conv_137', op: 'Conv', inputs: [0] }] }]);
-    expect(r.stdout).toContain('not profiled: 1 layer, by reason:');
+    // Its grouped Conv1d runs as a batched layer, one matmul per group.
+    expect(profiled.find((l) => l.name === 'Conv_137')).toMatchObject({ batchKind: 'groups', lowering: 'im2col' });
+    expect(report.skipped).toEqual([]);
+    expect(r.stdout).not.toContain('not profiled');
   });
 });
 

@@ -60,15 +60,19 @@ describe('pit profile on TF.js layers models', () => {
     expect(report.run.inputs[0]!.shape).toEqual([1, 3, 224, 224]);
     expect(report.run.inputs[0]!.preprocess).toMatch(/^rgb01 preset: RGB \/ 255/);
     expect(report.layers.map((l) => l.name)).toEqual(['Conv1', 'expanded_conv_depthwise', 'expanded_conv_project', 'block_1_expand']);
-    expect(report.layers[1]!.skipped).toMatch(/^grouped conv/);
+    // The DepthwiseConv2D (a grouped Conv) runs as a batched layer, one matmul per channel.
     const profiled = report.layers.filter((l) => !l.skipped);
-    expect(profiled.map((l) => `${l.m}x${l.n}x${l.k}`)).toEqual(['12544x32x27', '12544x16x32', '12544x96x16']);
+    expect(profiled).toHaveLength(4);
+    expect(profiled.map((l) => `${l.batch ? `[${l.batch}]·` : ''}${l.m}x${l.n}x${l.k}`)).toEqual(['12544x32x27', '[32]·12544x1x9', '12544x16x32', '12544x96x16']);
     for (const l of profiled) {
       for (const v of l.variants) expect(v.ok, `${l.name} ${v.name}: err ${v.maxAbsErr} ${v.error ?? ''}`).toBe(true);
     }
-    // expanded_conv_project reads a ReLU6 output: real zeros. block_1_expand reads the linear bottleneck: none.
+    // The depthwise conv and expanded_conv_project read ReLU6 outputs: real zeros. block_1_expand reads the linear
+    // bottleneck: none.
     expect(profiled[1]!.sparsity).toBeGreaterThan(0.2);
-    expect(profiled[2]!.sparsity).toBe(0);
+    expect(profiled[1]!.perBatch!.sparsity).toHaveLength(32);
+    expect(profiled[2]!.sparsity).toBeGreaterThan(0.2);
+    expect(profiled[3]!.sparsity).toBe(0);
   });
 
   it('takes the written model.json directly, with an explicit preset', () => {

@@ -94,6 +94,42 @@ describe('run repository', () => {
     expect(JSON.parse(JSON.stringify(report)).layers[2].skipped).toBe('grouped conv (group=32)');
   });
 
+  it('round-trips a batched layer: batch, per-batch statistics, B, near-zero approximation and the variants on B (JSON column)', () => {
+    const id = createRun(db, newRun({ options: { warmup: 2, imageSize: 320, zero: { threshold: 0.001 } } }));
+    const base = layer0();
+    const batched = {
+      ...base,
+      name: 'attention qk',
+      op: 'MatMul',
+      m: 40,
+      n: 40,
+      k: 15,
+      batch: 8,
+      batchDims: [1, 8],
+      batchKind: 'broadcast' as const,
+      shared: { a: true },
+      lowering: 'matmul' as const,
+      operandB: { sparsity: 0.25, microTiles: [{ shape: '15x1', density: 0.75, effectiveDensity: 0.75 }] },
+      perBatch: {
+        sparsity: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 1 / 3],
+        bSparsity: [0, 0, 0, 0, 0.5, 0.5, 0.5, 0.5],
+        microTiles: [{ operand: 'b' as const, shape: '15x1', density: [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5], effectiveDensity: [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5] }],
+      },
+      approximation: { threshold: 0.001, operands: [{ operand: 'a' as const, cut: 0.001, sparsityBefore: 0, sparsityAfter: 0.4 }], maxAbsErr: 1e-4, maxRelErr: 2e-5, relL2Err: 3e-6 },
+      variants: [...base.variants, { ...base.variants[1]!, name: 'pit-n', family: 'pit-n', microTile: '15x1', operand: 'b' as const }],
+    };
+    recordLayer(db, id, batched, [K_DENSE, K_DETECT, K_PITK]);
+    const layer = getRunReport(db, id).layers[0]!;
+    expect(layer).toStrictEqual(asReported(batched));
+    expect(layer.variants.find((v) => v.name === 'pit-n')!.operand).toBe('b');
+    expect(layer.variants.find((v) => v.name === 'pit-k')).not.toHaveProperty('operand');
+    expect(getRunReport(db, id).run.options).toEqual({ warmup: 2, imageSize: 320, zero: { threshold: 0.001 } });
+    // A 2-D layer keeps none of these keys.
+    recordLayer(db, id, layer1(), [K_DENSE, K_DETECT, K_PITK]);
+    const flat = getRunReport(db, id).layers[1]!;
+    for (const key of ['batch', 'batchDims', 'perBatch', 'operandB', 'approximation', 'shared']) expect(flat).not.toHaveProperty(key);
+  });
+
   it('orders layers by (input, index) even when written out of order', () => {
     const id = createRun(db, newRun());
     recordLayer(db, id, layer0input1(), [K_DENSE]);

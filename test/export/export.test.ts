@@ -310,6 +310,26 @@ describe('pit export', () => {
     );
   });
 
+  it('lists a batched layer (attention per head, grouped conv) as not exported, with the reason', () => {
+    const report = getRunReport(db, runId);
+    const batched = { ...report.layers[1]!, batch: 8, batchDims: [1, 8], batchKind: 'broadcast' as const };
+    const only = (layers: typeof report.layers) => ({ ...report, layers });
+    const src = (r: typeof report) => ({
+      report: r,
+      kernelsOf: () => {
+        throw new Error('a batched layer is not looked up');
+      },
+      tileModel: null,
+      tileDb: null,
+      generator: 'test',
+      createdAt: new Date().toISOString(),
+    });
+    expect(() => buildKernelSet(src(only([batched])))).toThrow(/has no profiled 2-D layer to export/);
+    const manifest = buildKernelSet({ ...src(only([report.layers[0]!, batched])), kernelsOf: (i, l, v) => getLayerKernels(db, runId, i, l)[v]!.map((k) => ({ ...k, wgsl: getKernelWgsl(db, k.hash)! })) }).manifest;
+    expect(manifest.layers.map((l) => l.name)).toEqual([report.layers[0]!.name]);
+    expect(manifest.skipped).toEqual([{ name: batched.name, reason: 'batched layer (batch 8): kernel sets export 2-D layers only' }]);
+  });
+
   it('refuses a run whose kernels the current sources no longer generate', () => {
     const report = getRunReport(db, runId);
     expect(() =>

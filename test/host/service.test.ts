@@ -72,6 +72,10 @@ describe('validateRequest', () => {
     ['profile.start', { inputs: [], useDefault: true, repeat: 0 }, "profile.start: 'repeat' must be ≥ 1, got 0"],
     ['profile.start', { inputs: [], useDefault: true, imageSize: 10_000 }, "profile.start: 'imageSize' must be ≤ 4096, got 10000"],
     ['profile.start', { inputs: [], useDefault: true, policy: 'fast' }, "profile.start: 'policy' must be one of measure, tiledb, got 'fast'"],
+    ['profile.start', { inputs: [], useDefault: true, zeroThreshold: -0.1 }, "profile.start: 'zeroThreshold' must be ≥ 0, got -0.1"],
+    ['profile.start', { inputs: [], useDefault: true, zeroThreshold: '1e-3' }, "profile.start: 'zeroThreshold' must be a finite number, got '1e-3'"],
+    ['profile.start', { inputs: [], useDefault: true, zeroKeep: 0 }, "profile.start: 'zeroKeep' must be > 0, got 0"],
+    ['profile.start', { inputs: [], useDefault: true, zeroKeep: 1.5 }, "profile.start: 'zeroKeep' must be ≤ 1, got 1.5"],
     ['profile.cancel', { jobId: 'a b' }, "profile.cancel: 'jobId' must be a job id, got 'a b'"],
     ['tiledb.get', {}, "tiledb.get: missing parameter 'id'"],
     ['tiledb.get', { id: -2 }, "tiledb.get: 'id' must be ≥ 1, got -2"],
@@ -99,6 +103,8 @@ describe('validateRequest', () => {
     expect(validateRequest('runs.get', { id: 3 })).toEqual({ id: 3 });
     expect(validateRequest('runs.list', undefined)).toEqual({});
     expect(validateRequest('profile.start', { useDefault: true, inputs: [], imageSize: 64, maxLayers: 2, warmup: 0 })).toBeTruthy();
+    expect(validateRequest('profile.start', { useDefault: true, inputs: [], zeroThreshold: 0.001 })).toBeTruthy();
+    expect(validateRequest('profile.start', { useDefault: true, inputs: [], zeroKeep: 1 })).toBeTruthy();
     expect(validateRequest('tiledb.tune', { quick: true, sizes: ['2x24x8'], sparsities: [0, 0.99], configs: ['dense @32x128x8/4x4'] })).toBeTruthy();
     expect(validateRequest('tiledb.tune', undefined)).toEqual({});
   });

@@ -144,7 +144,11 @@ describe('matmul variants vs the CPU reference', () => {
     expect(FAMILIES[0]!.name).toBe('dense');
     expect(new Set(FAMILIES.map((f) => f.name)).size).toBe(FAMILIES.length);
     expect(FAMILIES.map((f) => f.name)).toEqual(expect.arrayContaining(['pit-k', 'pit-m']));
+    expect(FAMILIES.map((f) => f.name)).toEqual(expect.arrayContaining(['direct', 'pit-n']));
     expect(familyOf('pit-k').layerConfigs(s).map((c) => c.microTile)).toEqual(['32x1']);
+    // A 2-D layer with a constant B: no direct kernel (batched layers only) and no pit-n (B-side sparsity).
+    expect(familyOf('direct').layerConfigs(s)).toEqual([]);
+    expect(familyOf('pit-n').layerConfigs(s)).toEqual([]);
     expect(familyOf('pit-m').layerConfigs(s).map((c) => familyOf('pit-m').microTile(c, s.k))).toEqual(['1x300']);
     // Dense: the default tile first, then the least-padded others (within 1.5x of the least padding).
     const dense = familyOf('dense').layerConfigs(s);

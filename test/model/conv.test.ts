@@ -146,6 +146,6 @@ describe('ConvTranspose as a stride-1 conv over the zero-inserted input (no col2
   it('the 2-D path leaves ConvTranspose to the batched form (no PIT rule for it yet)', async () => {
     const { op, cap, model } = await convCase('ConvTranspose', [1, 2, 3, 3], [2, 2, 2, 2], { strides: [2, 2] }, null, 51);
     expect(loweringOf(op, cap, model)).toMatchObject({ form: 'batched', batch: 1, batchKind: 'none' });
-    expect(checkLowerable(op, cap, model)).toBe('ConvTranspose: lowers to a matmul over a zero-inserted im2col, but no PIT rule covers it yet');
+    expect(checkLowerable(op, cap, model)).toBe('ConvTranspose: lowers to a matmul over a zero-inserted im2col (lowerToBatchedMatmul), not to the 2-D form');
   });
 });

@@ -77,7 +77,7 @@ describe('lowering real det layers (sample1.jpg at limit_side_len 96 → 1x3x64x
   it('refuses a depthwise layer: it lowers only to the batched form (batched.ts)', () => {
     const op = byName('p2o.Conv.1');
     expect(op.supported).toBe(true);
-    expect(checkLowerable(op, cap, model)).toBe('grouped conv (group > 1): lowers to a batched matmul with the groups as the batch; no batched kernel yet');
+    expect(checkLowerable(op, cap, model)).toBe('grouped conv (group > 1): lowers to a batched matmul with the groups as the batch (lowerToBatchedMatmul), not to the 2-D form');
     expect(() => lowerToMatmul(op, cap, model)).toThrow('p2o.Conv.1: grouped conv (group > 1)');
   });
 
@@ -175,7 +175,7 @@ describe('lowering synthetic MatMul and Gemm against ORT', () => {
     expect(mm).toMatchObject({ m: 3, n: 5, k: 6 });
     expect(mm.b.some((v) => v === 0)).toBe(true); // the ReLU'd activation B, not the raw input
     expect(relErr(cpu(mm), mm.expected)).toBeLessThan(1e-5);
-    expect(checkLowerable(ops[1], cap, model)).toBe('batched MatMul (B has batch dims, e.g. attention QKᵀ / AV): lowers to a batched matmul; no batched kernel yet');
+    expect(checkLowerable(ops[1], cap, model)).toBe('batched MatMul (B has batch dims, e.g. attention QKᵀ / AV): lowers to a batched matmul (lowerToBatchedMatmul), not to the 2-D form');
     expect(() => lowerToMatmul(ops[1], cap, model)).toThrow('mm_batched: batched MatMul (B has batch dims');
   });
 

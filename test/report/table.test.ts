@@ -111,6 +111,44 @@ describe('formatReport', () => {
     expect(regretSummary([layer(0)])).toBeNull();
   });
 
+  it('shows a batched layer with its batch, per-batch sparsity range, B-side micro-tile and per-head lines; the approximation column', () => {
+    const pitN: VariantResult = { ...v('pit-n', 1, 0.25), microTile: '15x1', operand: 'b' };
+    const attention = layer(0, {
+      name: 'qk',
+      op: 'MatMul',
+      m: 10,
+      n: 10,
+      k: 15,
+      batch: 8,
+      batchDims: [1, 8],
+      batchKind: 'broadcast',
+      sparsity: 0.25,
+      variants: [v('dense', 4), pitN],
+      chosen: 'pit-n',
+      operandB: { sparsity: 0.5, microTiles: [{ shape: '15x1', density: 0.5, effectiveDensity: 0.5 }] },
+      perBatch: {
+        sparsity: [0, 0.1, 0.2, 0.3, 0.3, 0.3, 0.4, 0.4],
+        microTiles: [{ operand: 'b', shape: '15x1', density: [1, 1, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25], effectiveDensity: [1, 1, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25] }],
+      },
+      approximation: { threshold: 0.001, operands: [{ operand: 'a', cut: 0.001, sparsityBefore: 0, sparsityAfter: 0.25 }], maxAbsErr: 1e-3, maxRelErr: 1e-4, relL2Err: 2.5e-4 },
+    });
+    const groups = Array.from({ length: 40 }, (_, i) => i / 40);
+    const dw = layer(1, { batch: 40, batchDims: [40], batchKind: 'groups', n: 1, k: 9, perBatch: { sparsity: groups, microTiles: [] } });
+    const r = report([attention, dw]);
+    r.run.options = { zero: { threshold: 0.001 } };
+    const text = formatReport(r);
+    const row = text.split('\n').find((l) => l.includes(' qk '))!;
+    expect(row).toMatch(/\[1×8\]·10×10×15/);
+    expect(row).toMatch(/0\.250 \[0\.000–0\.400\]/);
+    expect(row).toMatch(/B 15x1 0\.500/);
+    expect(row).toMatch(/2\.50e-4$/);
+    expect(text).toContain('  [0] qk [1×8]·10×10×15 (batch·heads): A sparsity 0.00 0.10 0.20 0.30 0.30 0.30 0.40 0.40; B 15x1 density 1.00 1.00 0.50 0.50 0.25 0.25 0.25 0.25');
+    // Many groups: summarised.
+    expect(text).toContain('  [0] conv1 [40]·64×1×9 (groups): A sparsity min 0.00 / median 0.49 / max 0.97 over 40');
+    expect(text).toMatch(/near-zero as zero: \|x\| ≤ 0\.001 is zero/);
+    expect(formatReport(report([layer(0)]))).not.toMatch(/approx\. err|per batch|near-zero/);
+  });
+
   it('best density ignores the element density', () => {
     expect(bestDensity(layer(0))).toEqual({ shape: '32x1', density: 0.5 });
     expect(bestDensity(layer(0, { microTiles: [{ shape: '1x1', density: 0.1 }] }))).toEqual({ shape: '-', density: 1 });
