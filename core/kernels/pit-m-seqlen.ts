@@ -16,7 +16,7 @@ import { extents, zeroFillProgram } from './detect.ts';
 import type { FamilyConfig, KernelFamily, PlanContext } from './family.ts';
 import { M, mul, N } from './grid.ts';
 import { pitMProgram } from './pit-m.ts';
-import { validateShape, type MatmulShape } from './shape.ts';
+import { isBatched, validateShape, type MatmulShape } from './shape.ts';
 import { denseCandidates, DENSE_TILES } from './dense.ts';
 import { DEFAULT_PIT_TILE, parseTileName } from './tiles.ts';
 import type { ComputeTile } from '../../shaders/common.wgsl.ts';
@@ -74,14 +74,16 @@ export const pitMSeqlenFamily: KernelFamily = {
   needs: ['validRows'],
   tuningConfigs: () => [],
   layerConfigs: (s) => seqlenTiles(s).map(config),
-  illegalReason: (c) => (c.microTile === WHOLE_ROW ? null : `pit-m-seqlen gathers whole rows (1xK), not ${c.microTile}`),
+  illegalReason: (c, s) =>
+    c.microTile !== WHOLE_ROW ? `pit-m-seqlen gathers whole rows (1xK), not ${c.microTile}` : isBatched(s) ? 'pit-m-seqlen indexes the rows of a 2-D layer (batch 1) only' : null,
   microTile: (_c, k) => `1x${k}`,
   blockCounts: (cov) => cov.colCounts,
   contextDensity: (_c, s, ctx) => needRows(ctx).length / s.m,
   plan(s: MatmulShape, c: FamilyConfig, ctx?: PlanContext) {
     validateShape(s);
     validateComputeTile(c.tile);
-    if (c.microTile !== WHOLE_ROW) throw new RangeError(`pit-m-seqlen gathers whole rows (1xK), not ${c.microTile}`);
+    const illegal = pitMSeqlenFamily.illegalReason(c, s);
+    if (illegal) throw new RangeError(illegal);
     const rows = needRows(ctx);
     const { count, index } = seqlenIndex(rows, s.m);
     const e = extents(s);

@@ -337,8 +337,10 @@ export async function profileLayer(
   // Static weight-pattern families that fit this layer's weight, under every policy (their index comes from B).
   const weighted = batched ? [] : staticCandidates(op.name, shape, mm.b, statics, families);
   // Families built on layer facts (a sequence-length index) run where the facts exist and leave something to skip.
-  const ctx = facts.validRows ? { validRows: facts.validRows } : {};
-  const useful = facts.validRows !== undefined && facts.validRows.length < batch * m;
+  // Valid rows are the layer's own rows (pixels, tokens) of a 2-D layer; batched layers get no row index.
+  const validRows = batched ? undefined : facts.validRows;
+  const ctx = validRows ? { validRows } : {};
+  const useful = validRows !== undefined && validRows.length < batch * m;
   const factConfigs = FAMILIES.filter((f) => f.needs && families.includes(f.name) && useful && f.needs.every((x) => ctx[x] !== undefined)).flatMap((f) =>
     f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
   );

@@ -209,7 +209,8 @@ test('steps through layers with the keyboard; the panel follows; CSV export', as
   }
   expect(new Set(seen).size).toBe(seen.length);
   expect(heatmapsChecked).toBeGreaterThanOrEqual(2);
-  expect(skippedSeen).toBeGreaterThanOrEqual(1);
+  // Every layer of the default model is profiled now (its depthwise convs as batched matmuls): none is skipped.
+  expect(skippedSeen).toBe(0);
 
   // Back with ← and k.
   await page.keyboard.press('ArrowLeft');
