@@ -15,7 +15,39 @@ export interface AdapterDescriptor {
   backend: string;
   /** Whether `timestamp-query` was available (otherwise CPU-clock timing was used). */
   timestampQuery: boolean;
+  /**
+   * Whether the device was created with `shader-f16` (f16 storage and arithmetic in WGSL: the f16 kernel families).
+   * Absent in runs recorded before it was reported. On NVIDIA's Vulkan driver Dawn exposes it only with the toggle
+   * `vulkan_enable_f16_on_nvidia` (see `dawnToggles`).
+   */
+  shaderF16?: boolean;
+  /** Whether the device was created with `subgroups`. Absent in runs recorded before it was reported. */
+  subgroups?: boolean;
+  /** Smallest and largest subgroup size the adapter reports (`GPUAdapterInfo.subgroupMinSize` / `MaxSize`), when known. */
+  subgroupSizes?: [number, number];
+  /**
+   * The subgroup-matrix (tensor-core) configurations of the adapter (`GPUAdapterInfo.subgroupMatrixConfigs`, feature
+   * `chromium-experimental-subgroup-matrix`); empty without the feature, absent in runs recorded before it was reported.
+   */
+  subgroupMatrixConfigs?: SubgroupMatrixConfigInfo[];
+  /** Dawn toggles the process asked for (`enable-dawn-features=…`, `disable-dawn-features=…`), as given to `create()`. */
+  dawnToggles?: string[];
 }
+
+/**
+ * One subgroup-matrix configuration: `C[M,N] (+)= A[M,K] · B[K,N]` on a subgroup, A and B of `componentType`,
+ * C of `resultComponentType` (`f16`, `f32`, `i8`, `u8`, `i32`, `u32`).
+ */
+export interface SubgroupMatrixConfigInfo {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+/** Element type of the matmul operands a run computes with: `f32`, or `f16` operands with f32 accumulation. */
+export type ComputeDtype = 'f32' | 'f16';
 
 /**
  * The name of a way to compute a layer (DESIGN.md §2): a kernel family's configuration, e.g. `dense`,
@@ -35,6 +67,8 @@ export interface FamilyInfo {
   defaultOn: boolean;
   /** The baseline family: the fastest verified of its tiles is every layer's dense baseline (always measured). */
   baseline: boolean;
+  /** Operand dtype of its kernels when not f32 (`f16`: measured by `--dtype f16` runs, as the counterpart of an f32 family). */
+  dtype?: ComputeDtype;
 }
 
 /** Density of non-zero micro-tiles of one shape in the exploited operand. */
@@ -256,6 +290,11 @@ export interface RunSummary {
   status: string;
   /** How variants were chosen; absent for runs recorded before policies existed (they measured everything). */
   policy?: RunPolicy;
+  /**
+   * Element type of the operands the kernels computed with (`--dtype`): `f16` runs upload A and B rounded to f16 and
+   * accumulate in f32 (the f16 kernel families); absent in runs recorded before it existed (they were `f32`).
+   */
+  dtype?: ComputeDtype;
 }
 
 /**
@@ -312,6 +351,11 @@ export interface ProfileRequest {
   policy?: 'measure' | 'tiledb';
   /** With `tiledb`: also measure every candidate, so the policy's regret is known per layer. */
   audit?: boolean;
+  /**
+   * Operand element type (`pit profile --dtype`): `f16` runs the f16 families (A and B rounded to f16, f32
+   * accumulation); default: the model's weight type (f16 for a model whose weights are float16, else f32).
+   */
+  dtype?: ComputeDtype;
 }
 
 /** Progress events streamed while a job runs. */

@@ -97,7 +97,7 @@ function programsOf(c: RuleConfig, s: Shape, op: string): { programs: PlannedPro
   return {
     programs: planPrograms(plan),
     buffers: [
-      ...plan.operands.map((o): ManifestBuffer => ({ name: o.name, dtype: 'f32', shape: o.shape, role: o.role })),
+      ...plan.operands.map((o): ManifestBuffer => ({ name: o.name, dtype: plan.dtype ?? 'f32', shape: o.shape, role: o.role })),
       ...plan.buffers.map((b): ManifestBuffer => ({ ...b })),
     ],
     detection: plan.detect.at(-1) ?? null,
@@ -285,6 +285,8 @@ function layerDensity(l: LayerResult, c: RuleConfig): number | null {
 export function buildKernelSet(src: ExportSource): KernelSet {
   const { report } = src;
   if (!report.run.complete) throw new ExportError(`run ${report.run.id} is incomplete (${report.run.status || 'running'}): profile the model to the end, then export`);
+  // The loader and fixtures of a kernel set are f32 (.npy '<f4'): f16 runs are not exported yet.
+  if ((report.run.dtype ?? 'f32') !== 'f32') throw new ExportError(`run ${report.run.id} computed in ${report.run.dtype}: only f32 runs can be exported for now`);
   const profiled = report.layers.filter((l) => !l.skipped);
   if (!profiled.length) throw new ExportError(`run ${report.run.id} has no profiled layer to export`);
   const skipped = new Map<string, string>();

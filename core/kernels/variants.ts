@@ -17,13 +17,18 @@ import { encodeDispatches, median, runDispatches, samplePhases, type Dispatch, t
 import { extents, transposeProgram } from './detect.ts';
 import type { ALayout, FamilyConfig, FamilyPlan, PlanContext } from './family.ts';
 import { checkProgramLimits, prepareDispatch, type BufferSet, type KernelProgram } from './program.ts';
+import { toF16Bits } from './f16.ts';
 import { transpose } from './reference.ts';
 import { familyOfConfig } from './registry.ts';
 import { validateShape, type MatmulShape } from './shape.ts';
 
 export { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE } from './tiles.ts';
 
-/** The operands of `C[M,N] = A[M,K] · B[K,N]`, fp32. A is the exploited (dynamically sparse) operand. */
+/**
+ * The operands of `C[M,N] = A[M,K] · B[K,N]`, as f32 values. A is the exploited (dynamically sparse) operand. A
+ * family of dtype f16 gets them uploaded rounded to f16 (callers verifying against a reference round them first:
+ * f16.ts `roundToF16`).
+ */
 export interface MatmulOperands {
   m: number;
   n: number;
@@ -70,10 +75,11 @@ export function planVariant(s: MatmulShape, spec: VariantSpec, freeLayouts: read
   const e = extents(s);
   const [rows, cols] = needs === 'at' ? [e.M, e.K] : [e.K, e.M];
   const from = needs === 'at' ? 'a' : 'at';
+  const dtype = plan.dtype ?? 'f32';
   return {
     ...plan,
-    buffers: [{ name: needs, dtype: 'f32', shape: needs === 'at' ? [s.k, s.m] : [s.m, s.k], role: 'scratch' }, ...plan.buffers],
-    layout: [transposeProgram(from, needs, rows, cols, e.vars)],
+    buffers: [{ name: needs, dtype, shape: needs === 'at' ? [s.k, s.m] : [s.m, s.k], role: 'scratch' }, ...plan.buffers],
+    layout: [transposeProgram(from, needs, rows, cols, e.vars, dtype)],
     operands: [{ name: from, role: 'input', shape: from === 'a' ? [s.m, s.k] : [s.k, s.m] }, weight],
   };
 }
@@ -99,11 +105,16 @@ function poisoned(device: GPUDevice, bytes: number, label: string): GPUBuffer {
   return storageFrom(device, new Uint32Array(Math.ceil(bytes / 4)).fill(POISON), label);
 }
 
+/** Bytes of an element of a plan buffer's dtype. */
+function elementBytes(dtype: string | undefined): number {
+  return dtype === 'f16' ? 2 : 4;
+}
+
 /** Checks every buffer of a plan against the device's binding and buffer size limits. @throws RangeError. */
-function checkBufferLimits(limits: GPUSupportedLimits, label: string, buffers: { name: string; shape: number[] }[]): void {
+function checkBufferLimits(limits: GPUSupportedLimits, label: string, buffers: { name: string; shape: number[]; dtype?: string }[]): void {
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   for (const b of buffers) {
-    const bytes = 4 * b.shape.reduce((x, y) => x * y, 1);
+    const bytes = elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1);
     if (bytes > cap) {
       throw new RangeError(`${label}: buffer '${b.name}' [${b.shape.join(', ')}] needs ${(bytes / 2 ** 20).toFixed(1)} MiB, over this device's ${(cap / 2 ** 20).toFixed(0)} MiB per binding`);
     }
@@ -143,7 +154,9 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
   const programs = planPrograms(plan);
   const name = `${spec.family}${spec.microTile ? ' ' + spec.microTile : ''}`;
   for (const { program } of programs) checkProgramLimits(device.limits, program);
-  checkBufferLimits(device.limits, name, [...plan.operands, ...plan.buffers]);
+  const dtype = plan.dtype ?? 'f32';
+  if (dtype === 'f16' && !ctx.shaderF16) throw new RangeError(`${name}: f16 kernels need the WebGPU feature 'shader-f16', which this device lacks`);
+  checkBufferLimits(device.limits, name, [...plan.operands.map((o) => ({ ...o, dtype })), ...plan.buffers]);
 
   const created: GPUBuffer[] = [];
   const track = (b: GPUBuffer): GPUBuffer => {
@@ -157,11 +170,12 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
     const shared: BufferSet = {};
     for (const o of plan.operands) {
       const data = o.name === 'b' ? ops.b : o.name === 'a' ? ops.a : transpose(ops.a, ops.m, ops.k);
-      shared[o.name] = track(storageFrom(device, data, o.name));
+      // f16 plans read the operands as f16 (rounded to nearest even; exact when the caller rounded them already).
+      shared[o.name] = track(storageFrom(device, dtype === 'f16' ? toF16Bits(data) : data, o.name));
     }
     for (const b of plan.buffers) {
       const given = plan.uploads?.[b.name];
-      shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, 4 * b.shape.reduce((x, y) => x * y, 1), b.name));
+      shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1), b.name));
     }
     const prepared: { phase: string; d: Dispatch & { hash: string }; p: KernelProgram }[] = [];
     for (const { phase, program } of programs) {
