@@ -3,19 +3,22 @@
  * (bench/suite.ts) on the local WebGPU adapter, merges the peers' JSON (bench/peers.py) when given, evaluates the
  * issue-5 targets and writes the JSON report and its Markdown summary.
  *
- * Usage: node out/bench/index.mjs [--quick] [--sweep] [--only sweep,dense,sparse,detect,layers] [--json FILE]
+ * Usage: node out/bench/index.mjs [--quick] [--sweep] [--only sweep,ragged,dense,sparse,detect,layers] [--json FILE]
  *   [--md FILE] [--peers FILE] [--layers FILE] [--no-layers] [--max-layers N] [--repeat N] [--warmup N]
- *   [--warmup-ms MS] [--robustness-off] [--autotune | --no-autotune]
+ *   [--warmup-ms MS] [--robustness-off] [--autotune | --no-autotune] [--dtypes f32,f16] [--dense-sizes 1024,4096]
+ *   [--sparsities 0,0.9] [--granularities 32x1,1x64]
+ * Every section runs in each of --dtypes (default f32 and f16: f16 operands with f32 accumulation, the f16 families;
+ * issue 11) on an adapter with shader-f16.
  * Default is the full issue-5 suite (4096³ sparse, 1024–8192³ dense: meant for a real GPU); `--quick` runs tiny
  * sizes that finish on lavapipe. Exit code 1 when a figure failed verification or a section errored.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { acquireDevice } from '../core/gpu/device.ts';
+import { acquireDevice, describeCapabilities } from '../core/gpu/device.ts';
 import { DEFAULT_DAWN_FLAGS, nodeGpu } from '../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../core/gpu/pipeline-cache.ts';
-import { evaluateTargets, renderMarkdown, type BenchReport, type PeersResult } from './report.ts';
-import { runSuite, type BenchConfig } from './suite.ts';
+import { evaluateTargets, evaluateTargets11, renderMarkdown, type BenchReport, type PeersResult } from './report.ts';
+import { runSuite, type BenchConfig, type Dtype } from './suite.ts';
 import type { LayerFile } from './layers.ts';
 
 declare const __PIT_COMMIT__: string | undefined;
@@ -37,6 +40,12 @@ export function fullConfig(layers: LayerFile | null): BenchConfig {
     sweep: false,
     autotune: true,
     verify: { rows: 2, cols: 1, elements: 256 },
+    dtypes: ['f32', 'f16'],
+    raggedShapes: [
+      [1000, 1000, 1000],
+      [999, 1001, 1003],
+      [4095, 200, 600],
+    ],
   };
 }
 
@@ -58,6 +67,8 @@ export function quickConfig(layers: LayerFile | null): BenchConfig {
     sweep: false,
     autotune: false,
     verify: { rows: 2, cols: 2, elements: 64 },
+    dtypes: ['f32', 'f16'],
+    raggedShapes: [[37, 29, 53]],
   };
 }
 
@@ -99,19 +110,29 @@ export async function main(argv: string[]): Promise<BenchReport> {
   if (repeat !== undefined) cfg.repeat = Number(repeat);
   const warmup = argValue(argv, '--warmup');
   if (warmup !== undefined) cfg.warmup = Number(warmup);
+  const dtypes = argValue(argv, '--dtypes');
+  if (dtypes !== undefined) cfg.dtypes = dtypes.split(',').filter((d): d is Dtype => d === 'f32' || d === 'f16');
+  const list = (name: string): number[] | undefined => argValue(argv, name)?.split(',').map(Number);
+  cfg.denseSizes = list('--dense-sizes') ?? cfg.denseSizes;
+  cfg.sparsities = list('--sparsities') ?? cfg.sparsities;
+  const grans = argValue(argv, '--granularities');
+  if (grans) cfg.granularities = grans.split(',');
   const peersPath = argValue(argv, '--peers');
   const peers = peersPath && existsSync(peersPath) ? (JSON.parse(readFileSync(peersPath, 'utf8')) as PeersResult) : null;
 
   // --robustness-off: Dawn's bounds clamping of every buffer/array access disabled (an unsafe toggle, for
   // measuring what it costs; every kernel here bounds-checks its own accesses). Reported in the metadata.
-  const flags = argv.includes('--robustness-off') ? [...DEFAULT_DAWN_FLAGS, 'enable-dawn-features=allow_unsafe_apis,disable_robustness'] : DEFAULT_DAWN_FLAGS;
+  // One enable-dawn-features entry (Dawn reads one list): the default toggles plus disable_robustness.
+  const flags = argv.includes('--robustness-off')
+    ? DEFAULT_DAWN_FLAGS.map((f) => (f.startsWith('enable-dawn-features=') ? `${f},disable_robustness` : f))
+    : DEFAULT_DAWN_FLAGS;
   const ctx = await acquireDevice(nodeGpu(flags));
   const lim = ctx.device.limits;
   const cache = new PipelineCache(ctx.device);
   const t0 = performance.now();
   try {
     const log = (line: string): void => void process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
-    log(`adapter: ${ctx.adapter.vendor} / ${ctx.adapter.architecture} / ${ctx.adapter.device} / ${ctx.adapter.description}; subgroups ${ctx.subgroups}`);
+    log(`adapter: ${ctx.adapter.vendor} / ${ctx.adapter.architecture} / ${ctx.adapter.device} / ${ctx.adapter.description}; ${describeCapabilities(ctx.adapter)}`);
     const suite = await runSuite(ctx, cache, cfg, log);
     const report: BenchReport = {
       meta: {
@@ -129,6 +150,10 @@ export async function main(argv: string[]): Promise<BenchReport> {
         },
         timestampQuery: ctx.timestampQuery,
         subgroups: ctx.subgroups,
+        shaderF16: ctx.shaderF16,
+        subgroupMatrixConfigs: ctx.subgroupMatrixConfigs,
+        subgroupSizes: ctx.adapter.subgroupSizes ?? null,
+        capabilities: describeCapabilities(ctx.adapter),
         wallS: (performance.now() - t0) / 1000,
         layersFile: layers ? { model: layers.model, input: layers.input, note: 'real micro-tile masks from a CPU capture; values synthetic' } : null,
         peersFile: peersPath ?? null,
@@ -137,6 +162,7 @@ export async function main(argv: string[]): Promise<BenchReport> {
       suite,
       peers,
       targets: evaluateTargets(suite, peers, quick ? cfg.sparseSize : 4096),
+      targets11: evaluateTargets11(suite, peers, quick ? cfg.sparseSize : 4096),
     };
     const md = renderMarkdown(report);
     const jsonPath = argValue(argv, '--json');
@@ -154,7 +180,12 @@ const isEntry = process.argv[1] && /(?:bench[\\/]index\.(?:ts|mjs))$/.test(proce
 if (isEntry) {
   main(process.argv.slice(2)).then(
     (r) => {
-      const bad = r.suite.errors.length > 0 || r.suite.dense.some((f) => !f.check.ok) || r.suite.sparse.some((f) => !f.check.ok) || r.suite.detection.some((f) => !f.indexOk);
+      const bad =
+        r.suite.errors.length > 0 ||
+        r.suite.dense.some((f) => !f.check.ok) ||
+        r.suite.sparse.some((f) => !f.check.ok) ||
+        r.suite.detection.some((f) => !f.indexOk) ||
+        (r.suite.ragged ?? []).some((f) => !f.check.ok);
       process.exitCode = bad ? 1 : 0;
     },
     (e) => {

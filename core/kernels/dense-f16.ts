@@ -56,7 +56,9 @@ export function denseF16MmaTiles(f: MmaFragment): ComputeTile[] {
     t(64, 128, 32, 64),
     t(128, 64, 32, 32),
     t(64, 64, 32, 32),
+    t(128, 128, 64, 64),
     t(128, 256, 64, 64, { doubleBuffer: false }),
+    mmaTile(128 * sx, 128 * sy, 2 * k, 32 * sx, 64 * sy, f, { doubleBuffer: false }),
     t(32, 64, 32, 64),
     // Narrow N (tall-skinny layers).
     t(128, 32, 32, 32),
@@ -76,7 +78,12 @@ export const DENSE_F16_SIMT_TILES: readonly ComputeTile[] = [
 /** The tiles of this device: tensor-core tiles when `mmaFragmentOf(caps)`, else SIMT. The first is the default. */
 export function denseF16Tiles(caps?: DeviceCaps): ComputeTile[] {
   const f = mmaFragmentOf(caps);
-  return f ? denseF16MmaTiles(f) : DENSE_F16_SIMT_TILES.map((t) => ({ ...t }));
+  if (!f) return DENSE_F16_SIMT_TILES.map((t) => ({ ...t }));
+  // The default tile with each other f16→f32 fragment of 16 rows (NVIDIA: 16x8x16, 16x8x8), for the tuning to compare.
+  const others = (caps?.subgroupMatrixConfigs ?? [])
+    .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && !(c.N === f.n && c.K === f.k))
+    .map((c) => mmaTile(128, 128, Math.max(32, 2 * c.K), 32, 64, { m: c.M, n: c.N, k: c.K, sg: f.sg }));
+  return [...denseF16MmaTiles(f), ...others];
 }
 
 /** Global access width of a tile at a shape: 16-byte loads (and direct fragment stores) when rows are aligned. */

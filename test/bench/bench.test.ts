@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockSparse, randomDense, rng, verifySampled } from '../../bench/data.ts';
 import { decodeMask, encodeMask, synthesiseA, type CapturedLayer } from '../../bench/layers.ts';
-import { evaluateTargets, renderMarkdown, variantName, type PeersResult } from '../../bench/report.ts';
+import { evaluateTargets, evaluateTargets11, renderMarkdown, variantName, type PeersResult } from '../../bench/report.ts';
 import { runSuite, type BenchConfig, type SuiteResult } from '../../bench/suite.ts';
 import { quickConfig } from '../../bench/index.ts';
 import { referenceMatmul } from '../../core/kernels/reference.ts';
@@ -156,6 +156,8 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
       detectSparsities: [0.9],
       detectTiles: ['1x1', '32x32'],
       repeat: 1,
+      dtypes: ['f32'],
+      raggedShapes: [],
     };
     const lines: string[] = [];
     const res = await runSuite(g.ctx, g.cache, cfg, (l) => lines.push(l));
@@ -174,5 +176,39 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
     expect([...new Set(res.layers[0]!.variants.map((v) => v.variant))]).toEqual(['dense', 'pit-k', 'pit-m']);
     expect(evaluateTargets(res, null, 64)).toHaveLength(6);
     expect(lines.length).toBeGreaterThan(10);
+  });
+
+  it('runs the f16 sections (SIMT path here): ragged shapes, dense, sparse and detection, every figure verified and tagged f16', async () => {
+    const cfg: BenchConfig = {
+      ...quickConfig(null),
+      denseSizes: [32],
+      sparseSize: 64,
+      sparsities: [0.9],
+      granularities: ['32x1'],
+      detectSize: 64,
+      detectSparsities: [0.9],
+      detectTiles: ['32x1', '1x64', '32x32'],
+      repeat: 1,
+      dtypes: ['f16'],
+      raggedShapes: [[37, 29, 53]],
+    };
+    const res = await runSuite(g.ctx, g.cache, cfg, () => {});
+    expect(res.errors).toEqual([]);
+    expect(res.ragged!.map((f) => [f.variant, f.check.ok])).toEqual([
+      ['dense-f16', true],
+      ['pit-k-f16', true],
+      ['pit-m-f16', true],
+    ]);
+    expect(res.dense.map((f) => [f.dtype, f.variant, f.check.ok])).toEqual([['f16', 'dense-f16', true]]);
+    expect(res.sparse.map((f) => f.variant)).toEqual(['dense-f16', 'pit-k-f16']);
+    expect(res.sparse.every((f) => f.dtype === 'f16' && f.check.ok)).toBe(true);
+    // f16 detection exists for the families' micro-tiles (Hx1, 1xW); 32x32 is fp32-only.
+    expect(res.detection.map((d) => [d.dtype, d.microTile, d.indexOk])).toEqual([
+      ['f16', '32x1', true],
+      ['f16', '1x64', true],
+    ]);
+    const md = renderMarkdown({ meta: {}, config: {}, suite: res, peers: null, targets: evaluateTargets(res, null, 64), targets11: evaluateTargets11(res, null, 64) });
+    expect(md).toContain('## (a) Dense f16 matmul vs cuBLAS HGEMM (fp16)');
+    expect(md).toContain('## Targets (issue 11)');
   });
 });
