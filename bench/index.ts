@@ -6,7 +6,7 @@
  * Usage: node out/bench/index.mjs [--quick] [--sweep] [--only sweep,ragged,dense,sparse,detect,layers] [--json FILE]
  *   [--md FILE] [--peers FILE] [--layers FILE] [--no-layers] [--max-layers N] [--repeat N] [--warmup N]
  *   [--warmup-ms MS] [--robustness-off] [--autotune | --no-autotune] [--dtypes f32,f16] [--dense-sizes 1024,4096]
- *   [--sparsities 0,0.9] [--granularities 32x1,1x64]
+ *   [--sparsities 0,0.9] [--granularities 32x1,1x64] [--autotune-dtypes f16] [--f32-tiles h200] [--layer-warmup-ms MS]
  * Every section runs in each of --dtypes (default f32 and f16: f16 operands with f32 accumulation, the f16 families;
  * issue 11) on an adapter with shader-f16.
  * Default is the full issue-5 suite (4096³ sparse, 1024–8192³ dense: meant for a real GPU); `--quick` runs tiny
@@ -18,7 +18,7 @@ import { acquireDevice, describeCapabilities } from '../core/gpu/device.ts';
 import { DEFAULT_DAWN_FLAGS, nodeGpu } from '../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../core/gpu/pipeline-cache.ts';
 import { evaluateTargets, evaluateTargets11, renderMarkdown, type BenchReport, type PeersResult } from './report.ts';
-import { runSuite, type BenchConfig, type Dtype } from './suite.ts';
+import { H200_F32_TILES, runSuite, type BenchConfig, type Dtype } from './suite.ts';
 import type { LayerFile } from './layers.ts';
 
 declare const __PIT_COMMIT__: string | undefined;
@@ -110,6 +110,11 @@ export async function main(argv: string[]): Promise<BenchReport> {
   if (repeat !== undefined) cfg.repeat = Number(repeat);
   const warmup = argValue(argv, '--warmup');
   if (warmup !== undefined) cfg.warmup = Number(warmup);
+  const tuneDtypes = argValue(argv, '--autotune-dtypes');
+  if (tuneDtypes !== undefined) cfg.autotuneDtypes = tuneDtypes.split(',').filter((d): d is Dtype => d === 'f32' || d === 'f16');
+  if (argValue(argv, '--f32-tiles') === 'h200') cfg.f32Tiles = H200_F32_TILES;
+  const layerWarmup = argValue(argv, '--layer-warmup-ms');
+  if (layerWarmup !== undefined) cfg.layerWarmupMs = Number(layerWarmup);
   const dtypes = argValue(argv, '--dtypes');
   if (dtypes !== undefined) cfg.dtypes = dtypes.split(',').filter((d): d is Dtype => d === 'f32' || d === 'f16');
   const list = (name: string): number[] | undefined => argValue(argv, name)?.split(',').map(Number);

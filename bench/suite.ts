@@ -64,6 +64,12 @@ export interface BenchConfig {
    * kernel + detection at 0.9 sparsity, pit-m by 0.9 and 0.99). Off: the kernels' defaults.
    */
   autotune: boolean;
+  /** Dtypes the per-adapter tuning runs for (default: every dtype run); the others use `BENCH_TILES` / the defaults. */
+  autotuneDtypes?: Dtype[];
+  /** fp32 tiles to use when fp32 is not tuned (default BENCH_TILES), e.g. H200_F32_TILES. */
+  f32Tiles?: { dense: ComputeTile; pitK: ComputeTile; pitKLow: ComputeTile; pitM64: ComputeTile };
+  /** GPU warm-up before each figure of §d (layers), ms (default min(warmupMs, 150)). */
+  layerWarmupMs?: number;
   /** Sections to run (default all): 'sweep' (with `sweep`), 'ragged', 'dense', 'sparse', 'detect', 'layers'. */
   only?: string[];
   /** Sampled verification sizes. */
@@ -208,6 +214,18 @@ export interface SuiteResult {
   layers: LayerFigure[];
   errors: string[];
 }
+
+/**
+ * What the per-adapter fp32 tuning chose on the H200 in runs 9 and 10 (bench/results): dense 128x256x16/8x16 (48 KiB
+ * of workgroup memory: beyond lavapipe's limit), pit-k 32x1 32x256x8/8x8/sb, pit-m 1x64 64x64x16/4x4/sb. `--f32-tiles
+ * h200` runs with them instead of tuning fp32 again.
+ */
+export const H200_F32_TILES = {
+  dense: { bm: 128, bn: 256, bk: 16, tm: 8, tn: 16 } as ComputeTile,
+  pitK: { bm: 32, bn: 256, bk: 8, tm: 8, tn: 8, doubleBuffer: false } as ComputeTile,
+  pitKLow: { bm: 32, bn: 256, bk: 8, tm: 8, tn: 8, doubleBuffer: false } as ComputeTile,
+  pitM64: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, doubleBuffer: false } as ComputeTile,
+};
 
 /** Computation tiles the bench uses per variant (the kernels' defaults unless a sweep on the target GPU says better). */
 export const BENCH_TILES = {
@@ -519,13 +537,17 @@ async function autotuneF16(ctx: GpuContext, cache: PipelineCache, cfg: BenchConf
     return { ...pick };
   };
   const total = (f: SweepFigure): number => (f.ok ? f.kernelMs + f.detectMs : Infinity);
-  const d = await best(denseF16Tiles(caps), async (tile) => total(await run({ family: 'dense-f16', microTile: null, tile }, dense, 'dense')));
+  // Tensor-core tiles of 128 rows and columns or more (on the H200, run of 2026-11-30, the smaller and narrower ones
+  // ran at 15–57 TFLOP/s at this size against 86–102 for these); the others stay layer candidates.
+  const dTiles = denseF16Tiles(caps).filter((t) => !t.mma || (t.bn >= 128 && t.bm >= 128 && t.mma.k >= 16));
+  const d = await best(dTiles, async (tile) => total(await run({ family: 'dense-f16', microTile: null, tile }, dense, 'dense')));
   const kTiles = pitKF16Tiles(caps).filter((t) => t.bm === 32 || t.bm === 128);
   const pk = await best(kTiles.filter((t) => t.bm === 32), async (tile) => total(await run({ family: 'pit-k-f16', microTile: '32x1', tile }, sp, '32x1 s=0.9')));
-  const pkLow = await best(kTiles, async (tile) => total(await run({ family: 'pit-k-f16', microTile: '32x1', tile }, dense, '32x1 s=0')));
+  // Low sparsity: the default 32-row tile and the 128-row tile over merged lists.
+  const pkLow = await best([kTiles[0]!, ...kTiles.filter((t) => t.bm === 128)], async (tile) => total(await run({ family: 'pit-k-f16', microTile: '32x1', tile }, dense, '32x1 s=0')));
   const sp64a = blockSparse(s, s, 1, 64, 0.9, r).a;
   const sp64b = blockSparse(s, s, 1, 64, 0.99, r).a;
-  const pm = await best(pitMF16Tiles(caps), async (tile) => {
+  const pm = await best(pitMF16Tiles(caps).filter((t) => !(t.bm === 32 && t.bn === 128)), async (tile) => {
     const f9 = await run({ family: 'pit-m-f16', microTile: '1x64', tile }, sp64a, '1x64 s=0.9');
     const f99 = await run({ family: 'pit-m-f16', microTile: '1x64', tile }, sp64b, '1x64 s=0.99');
     return total(f9) + 10 * total(f99);
@@ -566,7 +588,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
     }
     dtypes.push(d);
   }
-  const tiles: Record<Dtype, SectionTiles> = { f32: defaultTiles(ctx, 'f32'), f16: defaultTiles(ctx, dtypes.includes('f16') ? 'f16' : 'f32') };
+  const tiles: Record<Dtype, SectionTiles> = { f32: cfg.f32Tiles ? { ...cfg.f32Tiles } : defaultTiles(ctx, 'f32'), f16: defaultTiles(ctx, dtypes.includes('f16') ? 'f16' : 'f32') };
   const fam = (base: string, dtype: Dtype): string => familyForDtype(base, dtype).name;
   const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T | null> => {
     try {
@@ -581,12 +603,13 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
   };
   const on = (section: string): boolean => !cfg.only || cfg.only.includes(section);
   if (cfg.sweep && on('sweep')) res.sweep = await sweep(ctx, cache, cfg, log);
-  if (cfg.autotune && dtypes.includes('f32')) {
+  const tuneFor = (d: Dtype): boolean => cfg.autotune && dtypes.includes(d) && (!cfg.autotuneDtypes || cfg.autotuneDtypes.includes(d));
+  if (tuneFor('f32')) {
     const t = await autotune(ctx, cache, cfg, log);
     tiles.f32 = { dense: t.dense, pitK: t.pitK, pitKLow: t.pitKLow, pitM64: t.pitM64 };
     res.tuned = { dense: tileName(t.dense), pitK: tileName(t.pitK), pitKLow: tileName(t.pitKLow), pitM64: tileName(t.pitM64), candidates: t.figures };
   }
-  if (cfg.autotune && dtypes.includes('f16')) {
+  if (tuneFor('f16')) {
     const t = await autotuneF16(ctx, cache, cfg, log);
     tiles.f16 = { dense: t.dense, pitK: t.pitK, pitKLow: t.pitKLow, pitM64: t.pitM64 };
     res.tunedF16 = { dense: tileName(t.dense), pitK: tileName(t.pitK), pitKLow: tileName(t.pitKLow), pitM64: tileName(t.pitM64), candidates: t.figures };
@@ -725,7 +748,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
       const b = randomDense(L.k * L.n, r);
       const variants: VariantFigure[] = [];
       for (const spec of families.flatMap((f) => f.layerConfigs(L, ctx.adapter))) {
-        const lcfg = { ...cfg, warmupMs: Math.min(cfg.warmupMs, 150), verify: { rows: 2, cols: 1, elements: 64 } };
+        const lcfg = { ...cfg, warmupMs: cfg.layerWarmupMs ?? Math.min(cfg.warmupMs, 150), verify: { rows: 2, cols: 1, elements: 64 } };
         const f = await guard(`layer ${dtype} ${L.name} ${spec.family} ${tileName(spec.tile)}`, () => measure(ctx, cache, lcfg, a, b, L.m, L.n, L.k, spec, li));
         if (f) variants.push(f);
       }

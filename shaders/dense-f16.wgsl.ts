@@ -171,6 +171,18 @@ export function f16Store8(name: string, tile: string): string {
 }
 
 /**
+ * WGSL `name(e, w)`: stores the 8 halves packed in `w` down a column of `tile` (an `array<f16>` in workgroup memory
+ * with row stride `stride`): `tile[e + q·stride] = half q`. pit-k-f16 uses it to stage gathered AT rows (8 consecutive
+ * m's of one k) m-major, so its left fragments load row-major as dense-f16's do.
+ */
+export function f16Store8Column(name: string, tile: string, stride: string): string {
+  const lines = ['x', 'y', 'z', 'w'].map(
+    (c, q) => `  { let h = bitcast<vec2<f16>>(w.${c}); ${tile}[e + ${2 * q}u * ${stride}] = h.x; ${tile}[e + ${2 * q + 1}u * ${stride}] = h.y; }`,
+  );
+  return `fn ${name}(e: u32, w: vec4<u32>) {\n${lines.join('\n')}\n}`;
+}
+
+/**
  * Strided register staging: `count` chunks of 8 halves over `threads` invocations; `body(j)` runs with `e` bound
  * (guarded where the last round is partial). Returns the statements, indented.
  */
@@ -235,12 +247,17 @@ export function mmaWorkgroupBytes(t: ComputeTile, layout: { aRows: number; aCols
   return 2 * copies * (layout.aRows * (layout.aCols + MMA_PAD) + layout.bRows * (layout.bCols + MMA_PAD)) + 4 * s.nsg * t.mma!.m * t.mma!.n;
 }
 
-/** WGSL (inside `main`) declaring the zeroed result fragments of a subgroup. */
+/**
+ * WGSL (inside `main`) declaring the zeroed result fragments of a subgroup. The zero value is explicit: Dawn's WGSL
+ * compiler (webgpu 0.6.2) does not re-zero a `var x: T;` without initializer each time a loop body runs it (measured
+ * on lavapipe: a loop-local `var b: f32; b += 1.0;` over 3 iterations sums to 6, not 3), which made pit-m's
+ * grid-stride row tiles add the previous tile's results.
+ */
 export function mmaAccDecls(t: ComputeTile, indent = '  '): string {
   const { fm, fn } = validateMmaTile(t);
   const lines: string[] = [];
   for (let i = 0; i < fm; i++) {
-    lines.push(indent + Array.from({ length: fn }, (_, j) => `var ${mmaAccName(i, j)}: subgroup_matrix_result<f32, MN, MM>;`).join(' '));
+    lines.push(indent + Array.from({ length: fn }, (_, j) => `var ${mmaAccName(i, j)} = subgroup_matrix_result<f32, MN, MM>();`).join(' '));
   }
   return lines.join('\n');
 }

@@ -6,8 +6,8 @@
  * contiguous halves each) and B rows into a staged computation tile in workgroup memory — double-buffered: the next
  * slice is gathered into registers while the current one is multiplied — and multiplies it densely:
  *
- * - subgroup-matrix path (tensor cores, tiles with `mma`): the A slice is staged k-major (`As[k][m]`, straight
- *   copies of AT rows) and loaded as column-major left fragments; see dense-f16.wgsl.ts for the rest;
+ * - subgroup-matrix path (tensor cores, tiles with `mma`): each gathered AT row (BM halves of one k) is written down
+ *   a column of the m-major staged tile `As[m][slot]`, whose left fragments load row-major as in dense-f16.wgsl.ts;
  * - SIMT path: the vec4 register-tiled kernel with f16 loads widened to f32.
  *
  * No SWrite (one owner per output tile; a block with count 0 stores zeros). C is f32. Grid `(ceil(M/BM),
@@ -22,6 +22,7 @@ import {
   f16Loader8,
   f16SegmentLoader,
   f16Store8,
+  f16Store8Column,
   mmaAccDecls,
   mmaDecls,
   mmaDirectStores,
@@ -151,8 +152,9 @@ function mmaWgsl(t: ComputeTile, vec: boolean): string {
         [`  let s = ${s0} + e / ${cb}u;`, `  rb${j} = vec4<u32>();`, `  if (s < cnt) { rb${j} = loadB8(index[base + s], col0 + (e % ${cb}u) * 8u, P.k, P.n, P.n); }`].join('\n'),
       ),
     ].join('\n');
+  // Staged m-major (As[m][slot]): the 8 halves of a chunk go down a column.
   const storeRegs = [
-    chunkSlots(aChunks, s.threads, (j) => `  storeA8(aOff + (e / ${ca}u) * AST + (e % ${ca}u) * 8u, ra${j});`),
+    chunkSlots(aChunks, s.threads, (j) => `  storeA8T(aOff + (e % ${ca}u) * 8u * AST + e / ${ca}u, ra${j});`),
     chunkSlots(bChunks, s.threads, (j) => `  storeB8(bOff + (e / ${cb}u) * BST + (e % ${cb}u) * 8u, rb${j});`),
   ].join('\n');
   const arr = vec ? 'array<vec4<u32>>' : 'array<f16>';
@@ -168,8 +170,10 @@ ${HEAD}
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
 @group(0) @binding(5) var<uniform> P: Params;
 
-// As is k-major: As[k][m], one gathered AT row (BM halves) per slot.
-${mmaDecls(t, { aRows: t.bk, aCols: t.bm, bRows: t.bk, bCols: t.bn })}
+// As is m-major, As[m][slot]: gathered AT rows are written down its columns, so the left fragments load row-major
+// (as dense-f16's). Column-major left loads from a k-major tile gave wrong results on the H200 (580.159.04), while
+// the same template under an emulation of the documented layout rules was right.
+${mmaDecls(t, { aRows: t.bm, aCols: t.bk, bRows: t.bk, bCols: t.bn })}
 const DIRECT = ${vec};
 var<workgroup> blockCount: u32;
 
@@ -177,7 +181,7 @@ ${f16Loader8('loadAT8', 'AT', vec)}
 
 ${f16Loader8('loadB8', 'B', vec)}
 
-${f16Store8('storeA8', 'As')}
+${f16Store8Column('storeA8T', 'As', 'AST')}
 
 ${f16Store8('storeB8', 'Bs')}
 
@@ -195,7 +199,7 @@ ${mmaSubgroupIds(t)}
 ${mmaAccDecls(t)}
 ${chunkRegs('ra', aChunks, s.threads)}
 ${chunkRegs('rb', bChunks, s.threads)}
-${mmaMainLoop(t, '(cnt + BK - 1u) / BK', loadRegs, storeRegs, true)}
+${mmaMainLoop(t, '(cnt + BK - 1u) / BK', loadRegs, storeRegs, false)}
   let interior = row0 + BM <= P.m && col0 + BN <= P.n;
   if (DIRECT && interior) {
 ${mmaDirectStores(t)}

@@ -58,6 +58,8 @@ export function denseF16MmaTiles(f: MmaFragment): ComputeTile[] {
     t(64, 64, 32, 32),
     t(128, 128, 64, 64),
     t(128, 256, 64, 64, { doubleBuffer: false }),
+    t(256, 128, 64, 64, { doubleBuffer: false }),
+    t(128, 256, 32, 64, { doubleBuffer: false }),
     mmaTile(128 * sx, 128 * sy, 2 * k, 32 * sx, 64 * sy, f, { doubleBuffer: false }),
     t(32, 64, 32, 64),
     // Narrow N (tall-skinny layers).
@@ -122,18 +124,26 @@ export function denseF16Program(shape: MatmulShape, tile: ComputeTile): KernelPr
   );
 }
 
-/** Baseline candidates per layer besides the default: at most this many of the least padded tiles… */
-const EXTRA_CANDIDATES = 2;
+/** `minBytes` of a buffer a tile stores fragments to: one f32 fragment (family.ts `PlanBuffer.minBytes`); {} for SIMT. */
+export function mmaMinBytes(tile: ComputeTile): { minBytes?: number } {
+  return tile.mma ? { minBytes: 4 * tile.mma.m * tile.mma.n } : {};
+}
+
+/** Baseline candidates per layer besides the default: at most this many of the least padded tiles (both paths)… */
+const EXTRA_CANDIDATES = 3;
 /** …within this factor of the least padded one. */
 const PADDING_SLACK = 1.5;
 
 /**
- * The dense-f16 tiles measured on a layer: the device's default tile, up to two of the least padded others (within
+ * The dense-f16 tiles measured on a layer: the device's default tile, up to three of the least padded others (within
  * 1.5x of the least), and the least padded one with split-K where the grid is small and K long (as `denseCandidates`
  * for fp32).
  */
 export function denseF16Candidates(s: MatmulShape, caps?: DeviceCaps): ComputeTile[] {
-  const tiles = denseF16Tiles(caps);
+  // With subgroup matrices the SIMT tiles stay candidates: on small and narrow layers they can be faster (run of
+  // 2026-11-30: the 16-column fragments pad N = 12..48 heavily).
+  const mma = !!mmaFragmentOf(caps);
+  const tiles = [...denseF16Tiles(caps), ...(mma ? DENSE_F16_SIMT_TILES.map((t) => ({ ...t })) : [])];
   const def = tiles[0]!;
   const least = Math.min(...tiles.map((t) => paddedElements(s.m, s.n, t)));
   const others = tiles
@@ -175,7 +185,7 @@ export const denseF16Family: KernelFamily = {
     return {
       aLayout: 'a',
       dtype: 'f16',
-      buffers: [{ name: 'c', dtype: 'f32', shape: [s.m, s.n], role: 'output' }],
+      buffers: [{ name: 'c', dtype: 'f32', shape: [s.m, s.n], role: 'output', ...mmaMinBytes(c.tile) }],
       detect: [],
       compute: [main],
       counts: null,

@@ -91,7 +91,9 @@ export function denseSplitKProgram(s: MatmulShape, tile: ComputeTile): KernelPro
  */
 export function splitKPlan(s: MatmulShape, tile: ComputeTile, main: KernelProgram, dtype: 'f32' | 'f16' = 'f32'): FamilyPlan {
   const { parts } = splitKParts(s, tile);
-  const out = { name: 'c', dtype: 'f32' as const, shape: [s.m, s.n], role: 'output' as const };
+  // Subgroup-matrix kernels store fragments to what they write: at least one fragment (family.ts PlanBuffer.minBytes).
+  const minBytes = tile.mma ? 4 * tile.mma.m * tile.mma.n : undefined;
+  const out = { name: 'c', dtype: 'f32' as const, shape: [s.m, s.n], role: 'output' as const, ...(minBytes ? { minBytes } : {}) };
   if (parts === 1) {
     return {
       aLayout: 'a',
@@ -105,7 +107,7 @@ export function splitKPlan(s: MatmulShape, tile: ComputeTile, main: KernelProgra
   return {
     aLayout: 'a',
     ...(dtype === 'f16' ? { dtype } : {}),
-    buffers: [{ name: 'partial', dtype: 'f32', shape: [parts, s.m, s.n], role: 'scratch' }, out],
+    buffers: [{ name: 'partial', dtype: 'f32', shape: [parts, s.m, s.n], role: 'scratch', ...(minBytes ? { minBytes } : {}) }, out],
     detect: [],
     compute: [main, splitKReduceProgram(s, parts)],
     counts: null,

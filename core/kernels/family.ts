@@ -48,6 +48,12 @@ export interface PlanBuffer {
   shape: number[];
   /** `output`: C; `scratch`: detection counts, index and other intermediate buffers. */
   role: 'output' | 'scratch';
+  /**
+   * Smallest size the buffer may have, bytes (it is allocated at least this big, the shape's elements first). Dawn
+   * requires a buffer a subgroup-matrix fragment is stored to to hold at least one fragment (16x16 f32 = 1 KiB), even
+   * when the kernel only stores whole fragments inside the shape.
+   */
+  minBytes?: number;
 }
 
 /**

@@ -8,7 +8,7 @@ import { pitKF16Wgsl } from '../../shaders/pit-k-f16.wgsl.ts';
 import { f16Threads, validateF16Tile } from '../../shaders/dense-f16.wgsl.ts';
 import { tileName, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { parseMicroTile, pitKIndexCpu } from '../sparsity/micro-tiles.ts';
-import { mmaFragmentOf, type MmaFragment } from './dense-f16.ts';
+import { mmaFragmentOf, mmaMinBytes, type MmaFragment } from './dense-f16.ts';
 import { detectRowsProgram, extents, zeroFillProgram } from './detect.ts';
 import type { DeviceCaps, FamilyConfig, KernelFamily } from './family.ts';
 import { ceilDiv, grid, M, N } from './grid.ts';
@@ -129,7 +129,7 @@ export const pitKF16Family: KernelFamily = {
     const buffers = [
       { name: 'count', dtype: 'u32' as const, shape: [blocks], role: 'scratch' as const },
       { name: 'index', dtype: 'u32' as const, shape: [indexLength], role: 'scratch' as const },
-      { name: 'c', dtype: 'f32' as const, shape: [s.m, s.n], role: 'output' as const },
+      { name: 'c', dtype: 'f32' as const, shape: [s.m, s.n], role: 'output' as const, ...mmaMinBytes(tile) },
     ];
     const counts = { buffer: 'count', length: blocks, microTiles: indexLength, microTile: `${h}x1` };
     if (h === tile.bm) return { aLayout: 'at', dtype: 'f16', buffers, detect, compute: [pitKF16Program(s, tile)], counts };

@@ -175,7 +175,8 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
     }
     for (const b of plan.buffers) {
       const given = plan.uploads?.[b.name];
-      shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1), b.name));
+      const bytes = Math.max(elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1), b.minBytes ?? 0);
+      shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, bytes, b.name));
     }
     const prepared: { phase: string; d: Dispatch & { hash: string }; p: KernelProgram }[] = [];
     for (const { phase, program } of programs) {

@@ -26,7 +26,9 @@ import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
 import { inlineDecidedBranches } from '../model/branches.ts';
 import type { ALayout, FamilyConfig } from '../kernels/family.ts';
 import { compareOutputs, matmulErrorScale } from '../kernels/reference.ts';
-import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig } from '../kernels/registry.ts';
+import { BASELINE_FAMILY, dtypeOf, FAMILIES, familyOf, familyOfConfig } from '../kernels/registry.ts';
+import type { KernelFamily } from '../kernels/family.ts';
+import { dtypeUnsupported, familiesForDtype, layerOperands, modelWeightDtype } from './dtype.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
 import { importModel } from '../model/import.ts';
 import { checkLowerable, lowerToMatmul } from '../model/lowering.ts';
@@ -37,7 +39,7 @@ import { coverageOf, type MicroTileCoverage } from '../pit/coverage.ts';
 import { decide, regretOf, type PolicyDecision } from '../pit/policy.ts';
 import { rulesFor } from '../pit/rules.ts';
 import { coverageShape, kernelSourcesHash, TileModel, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
-import type { LayerResult, MicroTileDensity, ProgressEvent, RunPolicy } from '../protocol.ts';
+import type { ComputeDtype, LayerResult, MicroTileDensity, ProgressEvent, RunPolicy } from '../protocol.ts';
 import { occupancyHeatmap, sparsityOf } from '../sparsity/micro-tiles.ts';
 import { attribute, type Attribution, type MeasuredVariant } from './attribution.ts';
 import { LayerMeasurement, type Candidate, type Verifier } from './measure.ts';
@@ -76,6 +78,11 @@ export interface ProfileOptions extends SampleOptions {
    * other, measuring both is cheaper than a wrong pick.
    */
   shortlist?: number;
+  /**
+   * Operand dtype (issue 11): `f16` measures the f16 counterparts of `families` (dense-f16 the baseline) on A and B
+   * rounded to f16; default the model's weight dtype (profile/dtype.ts `modelWeightDtype`).
+   */
+  dtype?: ComputeDtype;
 }
 
 /** The tile database the caller found for this adapter (db/tiledb.ts), or why there is none. */
@@ -109,7 +116,11 @@ interface ResolvedPolicy {
  * these kernels (core/pit/tiledb.ts `tileDbMismatch`) and that can predict dense; otherwise the job measures, and
  * `info.note` says why.
  */
-export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'shortlist'>, env: Pick<ProfileEnv, 'gpu' | 'tileDb'>): ResolvedPolicy {
+export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'shortlist' | 'dtype'>, env: Pick<ProfileEnv, 'gpu' | 'tileDb'>): ResolvedPolicy {
+  // Tile databases are keyed by dtype (tiledb.ts kernelSourcesHash) and `pit tune` tunes the f32 families only.
+  if ((opts.dtype ?? 'f32') !== 'f32') {
+    return { info: { policy: 'measure', audit: false, ...(opts.policy === 'tiledb' ? { note: `no ${opts.dtype} tile database (pit tune measures the f32 families): measuring every variant` } : {}) }, model: null };
+  }
   const snapshot = env.tileDb?.snapshot ?? null;
   const wanted = opts.policy ?? (snapshot ? 'tiledb' : 'measure');
   const measure = (note?: string): ResolvedPolicy => ({
@@ -161,8 +172,13 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
   if (!ops.some((o) => o.supported)) throw new ModelError(noSupportedOperatorMessage(model, ops), { path: opts.modelPath });
   const layersToRun = opts.maxLayers ? ops.slice(0, opts.maxLayers) : ops;
   for (const f of opts.families) familyOf(f); // an unknown family is a usage error, before any run exists
-  const families = opts.families.includes(BASELINE_FAMILY.name) ? opts.families : [BASELINE_FAMILY.name, ...opts.families];
-  const policy = resolvePolicy(opts, env);
+  // Dtype (issue 11): the requested families' counterparts of that dtype, its dense family the baseline.
+  const dtype = opts.dtype ?? modelWeightDtype(model);
+  const unsupported = dtypeUnsupported(dtype, env.gpu.adapter);
+  if (unsupported) throw new ModelError(unsupported, { path: opts.modelPath });
+  const { baseline, families } = familiesForDtype(opts.families, dtype);
+  if (dtype !== 'f32') emit({ kind: 'log', message: `dtype ${dtype}: A and B rounded to ${dtype}, f32 accumulation; families ${families.join(', ')}` });
+  const policy = resolvePolicy({ ...opts, dtype }, env);
   if (policy.info.note) emit({ kind: 'log', message: policy.info.note });
   else if (policy.info.policy === 'tiledb') {
     const t = policy.info.tileDb!;
@@ -183,6 +199,15 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
       statistic: 'median',
       rounds: 'interleaved',
       policy: policy.info,
+      dtype,
+      // What the device offered (shader-f16, subgroup matrices, Dawn toggles): kept with every run.
+      gpu: {
+        shaderF16: env.gpu.adapter.shaderF16 ?? null,
+        subgroups: env.gpu.adapter.subgroups ?? null,
+        subgroupSizes: env.gpu.adapter.subgroupSizes ?? null,
+        subgroupMatrixConfigs: env.gpu.adapter.subgroupMatrixConfigs ?? [],
+        dawnToggles: env.gpu.adapter.dawnToggles ?? [],
+      },
     },
   });
   const layers: LayerResult[] = [];
@@ -198,7 +223,7 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
         checkCancel(env.signal);
-        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy);
+        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, dtype, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy, baseline);
         env.sink.recordLayer(runId, layer, kernels);
         layers.push(layer);
         const done = layers.length;
@@ -248,26 +273,33 @@ async function profileLayer(
   opts: ProfileOptions,
   env: ProfileEnv,
   policy: ResolvedPolicy,
+  baseline: KernelFamily = BASELINE_FAMILY,
 ): Promise<{ layer: LayerResult; kernels: KernelText[] }> {
   const base = { index: op.index, name: op.name, op: op.op, input: inputIndex };
   // Some operators only prove unlowerable with real shapes (e.g. a MatMul whose B turns out batched).
   const skipped = checkLowerable(op, captured, model);
   if (skipped) {
-    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: BASELINE_FAMILY.name, skipped }, kernels: [] };
+    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: baseline.name, skipped }, kernels: [] };
   }
   const mm = lowerToMatmul(op, captured, model);
-  const { m, n, k, a } = mm;
+  const { m, n, k } = mm;
   const shape = { m, n, k };
+  // f16 runs compute with A and B rounded to f16 and are verified against the product of the rounded operands.
+  const dtype = dtypeOf(baseline);
+  const operands = layerOperands(dtype, mm.a, mm.b, m, n, k);
+  const a = operands.a;
+  if (operands.overflow) env.onProgress?.({ kind: 'log', message: `${op.name}: ${operands.overflow} operand element(s) beyond the f16 range become ±Inf in f16` });
+  const caps = env.gpu.adapter;
 
   // The dense candidates (baseline tiles) are the same under every policy; the policy picks the PIT rules.
-  const dense = BASELINE_FAMILY.layerConfigs(shape);
-  const defaultDense = BASELINE_FAMILY.variantName(dense[0]!);
+  const dense = baseline.layerConfigs(shape, caps);
+  const defaultDense = baseline.variantName(dense[0]!);
   let pitConfigs: { config: FamilyConfig; choosable: boolean }[];
   let decision: PolicyDecision | null = null;
   let shortlist: PolicyDecision['candidates'] = [];
   if (!policy.model) {
-    pitConfigs = FAMILIES.filter((f) => f !== BASELINE_FAMILY && families.includes(f.name)).flatMap((f) =>
-      f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
+    pitConfigs = FAMILIES.filter((f) => f !== baseline && families.includes(f.name)).flatMap((f) =>
+      f.layerConfigs(shape, caps).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
     );
   } else {
     const rules = rulesFor(op.op, shape, policy.model.configs()).filter((r) => r.config.family !== BASELINE_FAMILY.name && families.includes(r.config.family));
@@ -292,22 +324,26 @@ async function profileLayer(
   });
   const kernels = new Map<string, KernelText>();
   // fp32 rounding grows with Σ|a||b|, not |C| (which cancellation can make tiny): the tolerance scales with it.
-  const errScale = matmulErrorScale(a, mm.b, m, n, k) * Math.abs(mm.alpha ?? 1) + (mm.bias ? Math.max(...Array.from(mm.bias, Math.abs)) : 0);
+  const errScale = matmulErrorScale(a, operands.b, m, n, k) * Math.abs(mm.alpha ?? 1) + (mm.bias ? Math.max(...Array.from(mm.bias, Math.abs)) : 0);
   const verifier: Verifier = {
     output(c) {
-      // The kernels compute A·B; the layer's own epilogue (Gemm alpha, bias) is applied here before comparing.
-      const out = c.slice();
+      // The kernels compute A·B; the layer's own epilogue (Gemm alpha, bias) is applied here before comparing (f16:
+      // to both sides, the reference being the product of the rounded operands).
       const alpha = mm.alpha ?? 1;
-      if (alpha !== 1 || mm.bias) {
-        for (let y = 0; y < m; y++) for (let x = 0; x < n; x++) out[y * n + x] = alpha * out[y * n + x]! + (mm.bias ? mm.bias[x]! : 0);
-      }
-      return compareOutputs(out, mm.expected, { k, scale: errScale });
+      const epilogue = (x: Float32Array): Float32Array => {
+        const out = x.slice();
+        if (alpha !== 1 || mm.bias) {
+          for (let y = 0; y < m; y++) for (let j = 0; j < n; j++) out[y * n + j] = alpha * out[y * n + j]! + (mm.bias ? mm.bias[j]! : 0);
+        }
+        return out;
+      };
+      return compareOutputs(epilogue(c), operands.reference ? epilogue(operands.reference) : mm.expected, { k, scale: errScale });
     },
     density: (shapeName) => coverageOf({ a, m, k }, [shapeName]).get(shapeName)!.density,
   };
   const freeLayouts: ALayout[] = mm.lowering === 'im2col' || mm.lowering === 'conv1x1' ? ['a', 'at'] : ['a'];
   const check = () => checkCancel(env.signal);
-  const lm = await LayerMeasurement.start(env.gpu, env.cache, { m, n, k, a, b: mm.b, freeLayouts }, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
+  const lm = await LayerMeasurement.start(env.gpu, env.cache, { m, n, k, a, b: operands.b, freeLayouts }, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
   let att: Attribution;
   try {
     await lm.warmUp(opts.warmupMs ?? 0);
@@ -315,7 +351,7 @@ async function profileLayer(
     const view = (): MeasuredVariant[] =>
       lm.measured.map((x, i) => ({
         name: x.candidate.name,
-        baselineFamily: x.candidate.spec.family === BASELINE_FAMILY.name,
+        baselineFamily: x.candidate.spec.family === baseline.name,
         ok: x.result.ok,
         stats: x.stats,
         effectiveDensity: x.candidate.effectiveDensity,

@@ -5,7 +5,7 @@ import { defaultInputs, DEFAULT_IMAGE_SIZE } from '../../core/inputs/default.ts'
 import { type ImageSpec, parseImageSpec } from '../../core/inputs/presets.ts';
 import { type InputFlag, readManifest, type SampleSpec, samplesFromFlags } from '../../core/inputs/samples.ts';
 import { NSFWJS_MODELS, resolveModelArg } from '../../core/model/nsfwjs.ts';
-import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
+import { acquireDevice, describeAdapter, describeCapabilities } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { familyInfos, familyNames } from '../../core/kernels/registry.ts';
@@ -68,7 +68,14 @@ Options:
                       ${DEFAULT_IMAGE_SIZE}); rgb01: the square side when the model's input size is not fixed
   --variants LIST     comma-separated kernel families to measure (default ${defaultFamilies().join(',')});
                       ${familyNames()[0]} always runs. Families:
-${familyInfos().map((f) => `                        ${f.name.padEnd(8)} ${f.summary}`).join('\n')}
+${familyInfos()
+  .filter((f) => !f.dtype)
+  .map((f) => `                        ${f.name.padEnd(8)} ${f.summary}`)
+  .join('\n')}
+                      (with --dtype f16 each stands for its f16 counterpart: ${familyInfos()
+                        .filter((f) => f.dtype === 'f16')
+                        .map((f) => f.name)
+                        .join(', ')})
   --repeat N          timed samples per variant, in interleaved rounds (default 5); the median is reported with
                       min, max and interquartile range; variants the timer cannot decide get N more
   --warmup N          unmeasured runs of each variant before timing (default 1)
@@ -82,6 +89,11 @@ ${familyInfos().map((f) => `                        ${f.name.padEnd(8)} ${f.summ
                       best measured − 1) is known
   --shortlist N       with tiledb: measure the N rules predicted fastest beside the dense tiles
                       (default ${DEFAULT_SHORTLIST}; 1 trusts the prediction alone)
+  --dtype f16|f32     operand dtype (default: the model's weight dtype, f16 for a float16 export): f16 measures
+                      the f16 counterparts of --variants (dense-f16, pit-k-f16, pit-m-f16: f16 operands, f32
+                      accumulation, tensor cores through WGSL subgroup matrices where the adapter has them) on A and
+                      B rounded to f16, each verified against the float64 product of the rounded operands; needs
+                      the adapter's shader-f16 (the output's "device:" line says what it offers)
 ${DB_HELP}
   --json FILE         also write the report as JSON (with "skipped": the skipped layers grouped by reason); its
                       folder is checked before the profile starts
@@ -117,6 +129,7 @@ SIGHUP.`,
         policy: { type: 'string' },
         audit: { type: 'boolean' },
         shortlist: { type: 'string' },
+        dtype: { type: 'string' },
         db: { type: 'string' },
         json: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -166,6 +179,8 @@ SIGHUP.`,
     if (policy !== undefined && policy !== 'tiledb' && policy !== 'measure') throw new UsageError(`--policy must be tiledb or measure, got '${policy}'`);
     if (values.audit && policy === 'measure') throw new UsageError('--audit applies to --policy tiledb (measure runs every variant anyway)');
     const shortlist = values.shortlist ? positiveInt('shortlist', values.shortlist, DEFAULT_SHORTLIST) : undefined;
+    const dtype = values.dtype;
+    if (dtype !== undefined && dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`--dtype must be f16 or f32, got '${dtype}'`);
 
     checkOutputFile('--json', values.json);
 
@@ -189,9 +204,10 @@ SIGHUP.`,
         }
       };
       log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
+      log({ kind: 'log', message: `device: ${describeCapabilities(gpu.adapter)}` });
       const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
       const { runId } = await profileModel(
-        { modelPath, inputs, samples, imagePreset, imageSize, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist },
+        { modelPath, inputs, samples, imagePreset, imageSize, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist, ...(dtype ? { dtype: dtype as 'f16' | 'f32' } : {}) },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );
       const report = getRunReport(db, runId);

@@ -123,6 +123,40 @@ describe('bench report', () => {
     expect(none.find((t) => t.id === 'vs-cusparse-32x1')!.met).toBeNull();
   });
 
+  it('evaluates the issue-11 targets per dtype: f16 vs HGEMM, f16 pit-k vs HGEMM on the same matrix, pit-m 1x64, the layers', () => {
+    const suite = fakeSuite(3.0, 0.39, 3.5, 0.1);
+    const check = { compared: 1, nonFinite: 0, maxAbsErr: 0, tolerance: 1, ok: true };
+    const t = (ms: number) => ({ medianMs: ms, minMs: ms, maxMs: ms, repeat: 1, samplesMs: [ms] });
+    const f16 = (variant: string, microTile: string | null, ms: number, det: number | null) => ({
+      dtype: 'f16' as const, variant, microTile, tile: 't', label: 'l', kernel: t(ms), detect: det === null ? null : t(det), totalMs: ms + (det ?? 0),
+      tflops: (2 * 4096 ** 3) / ms / 1e9, gpuDensity: null, check, timing: 'timestamp' as const,
+    });
+    suite.dense.push({ ...f16('dense-f16', null, 0.3, null), m: 4096, n: 4096, k: 4096 });
+    suite.sparse.push({ ...f16('dense-f16', null, 0.3, null), granularity: 'any', sparsity: 0, density: 1 });
+    suite.sparse.push({ ...f16('pit-k-f16', '32x1', 0.07, 0.02), granularity: '32x1', sparsity: 0.9, density: 0.1 });
+    const L = { name: 'L', m: 10, n: 10, k: 10, sparsity: 0, density32x1: 1, densityRows: 1, variants: [], chosen: 'dense', denseMs: 0.1, chosenMs: 0.1 };
+    suite.layers.push({ ...L, dtype: 'f32' }, { ...L, dtype: 'f16', chosenMs: 0.3 });
+    const peers: PeersResult = {
+      ...PEERS,
+      dense: [...PEERS.dense, { dtype: 'f16', m: 4096, n: 4096, k: 4096, medianMs: 0.2, minMs: 0.2, maxMs: 0.2, repeat: 10, tflops: 687 }],
+      sparse: [...PEERS.sparse, { dtype: 'f16', granularity: '32x1', sparsity: 0.9, microTileDensity: 0.1, cublas: { medianMs: 0.2, minMs: 0.2, maxMs: 0.2, repeat: 10 }, cusparseCsr: { error: 'x' }, torchBsr: { error: 'y' } }],
+      layers: [{ m: 10, n: 10, k: 10, medianMs: 0.2, tflops: 1 }, { dtype: 'f16', m: 10, n: 10, k: 10, medianMs: 0.2, tflops: 1 }],
+    };
+    const r = evaluateTargets11(suite, peers);
+    const by = Object.fromEntries(r.map((x) => [x.id, x]));
+    expect(r.map((x) => x.id)).toEqual(['f16-dense-vs-hgemm', 'f16-pitk-0.9-vs-hgemm', 'f32-dense-vs-sgemm', 'f32-pitk-0.9', 'pitm-1x64-0.9', 'layers-f32', 'layers-f16']);
+    // 458 TFLOP/s vs 687: 0.67x >= 0.5.
+    expect(by['f16-dense-vs-hgemm']!.met).toBe(true);
+    // HGEMM 0.2 ms / (0.07 + 0.02) ms = 2.22x.
+    expect(by['f16-pitk-0.9-vs-hgemm']!.met).toBe(true);
+    expect(by['f16-pitk-0.9-vs-hgemm']!.measured).toMatch(/^2\.22x/);
+    // pit-m 1x64 at 0.9: dense 3.0 / (1 + 0.03) = 2.9x < 5.
+    expect(by['pitm-1x64-0.9']!.met).toBe(false);
+    expect(by['layers-f32']!.met).toBe(true);
+    expect(by['layers-f16']!.met).toBe(false);
+    expect(evaluateTargets11(suite, null).find((x) => x.id === 'layers-f32')!.met).toBeNull();
+  });
+
   it('renders the targets table and every section', () => {
     const suite = fakeSuite(3.0, 0.39, 3.5, 0.1);
     const md = renderMarkdown({ meta: { adapter: 'gpu', date: 'd', commit: 'c', node: 'v' }, config: {}, suite, peers: PEERS, targets: evaluateTargets(suite, PEERS) });

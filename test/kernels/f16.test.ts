@@ -21,6 +21,7 @@ import { denseF16Wgsl } from '../../shaders/dense-f16.wgsl.ts';
 import { tileName } from '../../shaders/common.wgsl.ts';
 import { parseTileName } from '../../core/kernels/tiles.ts';
 import { testGpu, type TestGpu } from '../gpu-helpers.ts';
+import { dtypeUnsupported, familiesForDtype, layerOperands, modelWeightDtype } from '../../core/profile/dtype.ts';
 import { randomDense, zeroColumnBlocks, zeroRows } from './fixtures.ts';
 
 const FAST = { warmup: 0, repeat: 1 };
@@ -59,6 +60,21 @@ describe('f16 on the CPU', () => {
     expect(f16Overflow(Float32Array.of(1, -70000, 65504, Infinity))).toEqual({ maxAbs: 70000, overflow: 1 });
     expect(F16_MAX).toBe(65504);
     expect(f16InputErrorBound(1)).toBe(2 ** -10 + 2 ** -22);
+  });
+});
+
+describe('profile dtype', () => {
+  it('defaults to the model weight dtype: f16 when most initializer elements are float16', () => {
+    const t = (elemType: number, n: number, source: 'initializer' | 'constant-node' = 'initializer') => ({ name: 'w', dims: [n], elemType, data: new Float32Array(n), source });
+    expect(modelWeightDtype({ constants: new Map([['a', t(10, 100)], ['b', t(1, 10)]]) })).toBe('f16');
+    expect(modelWeightDtype({ constants: new Map([['a', t(10, 10)], ['b', t(1, 100)]]) })).toBe('f32');
+    expect(modelWeightDtype({ constants: new Map([['a', t(10, 100, 'constant-node')]]) })).toBe('f32');
+    expect(familiesForDtype(['pit-k', 'pit-m'], 'f16')).toMatchObject({ families: ['dense-f16', 'pit-k-f16', 'pit-m-f16'] });
+    expect(dtypeUnsupported('f16', { vendor: 'v', architecture: '', device: 'd', description: '', backend: '', timestampQuery: true, shaderF16: false })).toMatch(/shader-f16/);
+    expect(dtypeUnsupported('f32', { vendor: 'v', architecture: '', device: 'd', description: '', backend: '', timestampQuery: true, shaderF16: false })).toBeNull();
+    const ops = layerOperands('f16', Float32Array.of(1 + 2 ** -12, 70000), Float32Array.of(1, 1), 1, 1, 2);
+    expect(Array.from(ops.a)).toEqual([1, Infinity]);
+    expect(ops.overflow).toBe(1);
   });
 });
 
@@ -116,7 +132,13 @@ describe('f16 families: registry and programs (no GPU)', () => {
     const one = denseF16Wgsl({ tile: { bm: 32, bn: 64, bk: 32, tm: 32, tn: 64, mma: f }, vecGlobal: true });
     expect(one).toContain('let sg = 0u;');
     expect(one).not.toContain('@builtin(subgroup_id)');
-    expect(pitKF16Program({ m: 4096, n: 4096, k: 4096 }, pitKF16MmaTiles(f)[0]!).wgsl).toContain('subgroupMatrixLoad<subgroup_matrix_left<f16, MK, MM>>(&As, aOff + 0u * AST + wm0 + 0u, true, AST)');
+    // pit-k stages gathered AT rows m-major and loads its left fragments row-major, as dense does.
+    const pk = pitKF16Program({ m: 4096, n: 4096, k: 4096 }, pitKF16MmaTiles(f)[0]!).wgsl;
+    expect(pk).toContain('subgroupMatrixLoad<subgroup_matrix_left<f16, MK, MM>>(&As, aOff + (wm0 + 0u) * AST + 0u, false, AST)');
+    expect(pk).not.toContain(', true, AST)');
+    // Fragments are zeroed explicitly (a loop-local `var x: T;` is not re-zeroed by Dawn's compiler).
+    expect(pk).toContain('var acc_0_0 = subgroup_matrix_result<f32, MN, MM>();');
+    expect(denseF16Family.plan({ m: 1, n: 48, k: 192 }, { family: 'dense-f16', microTile: null, tile: denseF16MmaTiles(f)[0]! }).buffers[0]!.minBytes).toBe(1024);
     const pm = pitMF16Program({ m: 4096, n: 4096, k: 4096 }, pitMF16MmaTiles(f)[0]!, 64);
     expect(pm.label).toContain('cas');
     expect(pm.wgsl).toContain('atomicCompareExchangeWeak');
