@@ -138,42 +138,47 @@ export async function main(argv: string[]): Promise<BenchReport> {
   try {
     const log = (line: string): void => void process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
     log(`adapter: ${ctx.adapter.vendor} / ${ctx.adapter.architecture} / ${ctx.adapter.device} / ${ctx.adapter.description}; ${describeCapabilities(ctx.adapter)}`);
-    const suite = await runSuite(ctx, cache, cfg, log);
-    const report: BenchReport = {
-      meta: {
-        adapter: ctx.adapter.device || ctx.adapter.description || ctx.adapter.vendor,
-        adapterDescription: `${ctx.adapter.vendor} / ${ctx.adapter.architecture} / ${ctx.adapter.device} / ${ctx.adapter.description} (${ctx.adapter.backend || 'backend n/a'})`,
-        driver: peers?.meta.nvidiaSmi ?? ctx.adapter.description,
-        date: new Date().toISOString(),
-        commit: commit(),
-        node: process.version,
-        dawnFlags: flags,
-        limits: {
-          maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
-          maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
-          maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
-        },
-        timestampQuery: ctx.timestampQuery,
-        subgroups: ctx.subgroups,
-        shaderF16: ctx.shaderF16,
-        subgroupMatrixConfigs: ctx.subgroupMatrixConfigs,
-        subgroupSizes: ctx.adapter.subgroupSizes ?? null,
-        capabilities: describeCapabilities(ctx.adapter),
-        wallS: (performance.now() - t0) / 1000,
-        layersFile: layers ? { model: layers.model, input: layers.input, note: 'real micro-tile masks from a CPU capture; values synthetic' } : null,
-        peersFile: peersPath ?? null,
+    const meta = (): Record<string, unknown> => ({
+      adapter: ctx.adapter.device || ctx.adapter.description || ctx.adapter.vendor,
+      adapterDescription: `${ctx.adapter.vendor} / ${ctx.adapter.architecture} / ${ctx.adapter.device} / ${ctx.adapter.description} (${ctx.adapter.backend || 'backend n/a'})`,
+      driver: peers?.meta.nvidiaSmi ?? ctx.adapter.description,
+      date: new Date().toISOString(),
+      commit: commit(),
+      node: process.version,
+      dawnFlags: flags,
+      limits: {
+        maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
+        maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
       },
+      timestampQuery: ctx.timestampQuery,
+      subgroups: ctx.subgroups,
+      shaderF16: ctx.shaderF16,
+      subgroupMatrixConfigs: ctx.subgroupMatrixConfigs,
+      subgroupSizes: ctx.adapter.subgroupSizes ?? null,
+      capabilities: describeCapabilities(ctx.adapter),
+      layersFile: layers ? { model: layers.model, input: layers.input, note: 'real micro-tile masks from a CPU capture; values synthetic' } : null,
+      peersFile: peersPath ?? null,
+    });
+    const jsonPath = argValue(argv, '--json');
+    const mdPath = argValue(argv, '--md') ?? (jsonPath ? jsonPath.replace(/\.json$/, '') + '.md' : undefined);
+    const reportOf = (suite: BenchReport['suite'], partial: string | null): BenchReport => ({
+      meta: { ...meta(), wallS: (performance.now() - t0) / 1000, ...(partial ? { partial: `cut short: written after section '${partial}'` } : {}) },
       config: { ...cfg, layers: cfg.layers ? `${cfg.layers.layers.length} layers` : null },
       suite,
       peers,
       targets: evaluateTargets(suite, peers, quick ? cfg.sparseSize : 4096),
       targets11: evaluateTargets11(suite, peers, quick ? cfg.sparseSize : 4096),
+    });
+    const write = (report: BenchReport): void => {
+      if (jsonPath) writeFileSync(jsonPath, JSON.stringify(report, null, 1));
+      if (mdPath) writeFileSync(mdPath, renderMarkdown(report));
     };
+    // Written after every section too, so a run cut by its time limit keeps what it measured.
+    const suite = await runSuite(ctx, cache, cfg, log, (partial, section) => write(reportOf(partial, section)));
+    const report = reportOf(suite, null);
+    write(report);
     const md = renderMarkdown(report);
-    const jsonPath = argValue(argv, '--json');
-    if (jsonPath) writeFileSync(jsonPath, JSON.stringify(report, null, 1));
-    const mdPath = argValue(argv, '--md') ?? (jsonPath ? jsonPath.replace(/\.json$/, '') + '.md' : undefined);
-    if (mdPath) writeFileSync(mdPath, md);
     process.stdout.write(md.split('## (b)')[0] + '\n');
     return report;
   } finally {

@@ -274,6 +274,8 @@ export function renderMarkdown(r: BenchReport): string {
   const dtypes = [...new Set([...suite.dense, ...suite.sparse, ...suite.layers].map(dtypeOfFigure))];
   if (!dtypes.length) dtypes.push('f32');
   out.push(`# PIT Studio bench — ${String(meta.adapter ?? 'unknown adapter')}`, '');
+  if (meta.note) out.push(`> ${String(meta.note)}`, '');
+  if (meta.partial) out.push(`> Partial report (${String(meta.partial)}).`, '');
   out.push(`- date: ${String(meta.date)}; commit: ${String(meta.commit)}; node ${String(meta.node)}`);
   out.push(`- adapter: ${String(meta.adapterDescription ?? '')}`);
   if (meta.capabilities) out.push(`- capabilities: ${String(meta.capabilities)}`);

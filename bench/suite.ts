@@ -23,6 +23,7 @@ import { dtypeOf, FAMILIES, familyForDtype, familyOf } from '../core/kernels/reg
 import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, runVariant, spin, type VariantSpec } from '../core/kernels/variants.ts';
 import { tileName, type ComputeTile } from '../shaders/common.wgsl.ts';
 import { blockSparse, randomDense, rng, verifySampled, type SampledCheck } from './data.ts';
+import { microTileOccupancy } from '../core/sparsity/micro-tiles.ts';
 import { synthesiseA, type LayerFile } from './layers.ts';
 
 /** Operand element type of a figure: fp32, or f16 operands with f32 accumulation (issue 11). */
@@ -576,7 +577,7 @@ function defaultTiles(ctx: GpuContext, dtype: Dtype): SectionTiles {
  * Each section runs once per dtype of `cfg.dtypes` (f16: the f16 families on f16-rounded operands).
  * Per-figure failures are recorded in `errors` and the suite goes on; a lost device ends it (DeviceLostError).
  */
-export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: BenchConfig, log: Log): Promise<SuiteResult> {
+export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: BenchConfig, log: Log, onSection: (partial: SuiteResult, section: string) => void = () => {}): Promise<SuiteResult> {
   const res: SuiteResult = { sweep: [], tuned: null, tunedF16: null, ragged: [], dense: [], sparse: [], detection: [], layers: [], errors: [], notes: [] };
   const dtypes: Dtype[] = [];
   for (const d of cfg.dtypes ?? ['f32']) {
@@ -641,6 +642,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
     }
   }
 
+  onSection(res, 'ragged');
   // (a) dense at square sizes.
   for (const dtype of on('dense') ? dtypes : []) {
     for (const s of cfg.denseSizes) {
@@ -657,6 +659,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
     }
   }
 
+  onSection(res, 'dense');
   // (b) sparse matmul, PIT Figure 15 style.
   for (const dtype of on('sparse') ? dtypes : []) {
     const t = tiles[dtype];
@@ -697,6 +700,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
     }
   }
 
+  onSection(res, 'sparse');
   // (c) detection.
   for (const dtype of on('detect') ? dtypes : []) {
     const s = cfg.detectSize;
@@ -706,7 +710,9 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
       const [h, w] = hw(t);
       for (const sp of cfg.detectSparsities) {
         const data = blockSparse(s, s, h, w, sp, r);
-        const { mask, gridRows, gridCols } = data;
+        const { gridRows, gridCols } = data;
+        // f16: the index must match the rounded data (a value below 2^-25 rounds to zero: run 10 had one at 1x1 / 0.99).
+        const mask = dtype === 'f16' ? microTileOccupancy(rounded(data.a), s, s, { h, w }).occupied : data.mask;
         // 32x1 / 32x32: pit-k's rule on AT; 1xW: pit-m's rule on A.
         const byK = h > 1;
         const program =
@@ -737,6 +743,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
     }
   }
 
+  onSection(res, 'detect');
   // (d) the demo model's layers: real masks, synthetic values; every family of the dtype, its per-layer
   // configurations on this device (dense: narrow-N and split-K candidates included).
   for (const dtype of cfg.layers && on('layers') ? dtypes : []) {
@@ -774,6 +781,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
         chosenMs: chosen.totalMs,
       });
       log(`layer ${dtype} ${L.name} ${L.m}x${L.n}x${L.k}: dense ${dense.kernel.medianMs.toFixed(4)} ms (${dense.tile}), chosen ${chosen.variant} ${chosen.totalMs.toFixed(4)} ms`);
+      if (li % 8 === 7) onSection(res, `layers ${dtype} ${li + 1}`);
     }
   }
   return res;

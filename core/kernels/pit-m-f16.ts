@@ -1,8 +1,8 @@
 /**
  * The `pit-m-f16` kernel family (issue 11): PIT's condense-M rule (micro-tile `1 x W` of A, SRead of non-zero rows
  * along m, SWrite of C's rows; see pit-m.ts) with f16 operands and f32 accumulation. Detection reads the f16 A
- * (detect.wgsl.ts, dtype f16). Tensor-core tiles where the adapter has f16→f32 subgroup matrices, SIMT tiles
- * elsewhere. Template: `shaders/pit-m-f16.wgsl.ts`. Measured only by f16 runs (`defaultOn: false`).
+ * (detect.wgsl.ts, dtype f16). SIMT tiles by default; tensor-core tiles (where the adapter has f16→f32 subgroup
+ * matrices) are tuning candidates only, see `pitMF16Tiles`. Template: `shaders/pit-m-f16.wgsl.ts`. Measured only by f16 runs (`defaultOn: false`).
  */
 import { PIT_M_F16_ROW_TILES_PER_WORKGROUP, pitMF16Wgsl } from '../../shaders/pit-m-f16.wgsl.ts';
 import { f16Threads, validateF16Tile } from '../../shaders/dense-f16.wgsl.ts';
@@ -75,16 +75,19 @@ export function pitMF16MmaTiles(f: MmaFragment): ComputeTile[] {
   return [t(64, 128, 32, 64), t(32, 128, 32, 64), t(64, 64, 32, 32), t(128, 128, 32, 64)];
 }
 
-/** The tiles of this device (tensor-core or SIMT); the first is the default. */
+/**
+ * The tiles of this device; the first is the default. SIMT tiles first everywhere: the tensor-core tiles computed
+ * wrong results on the H200 (run 10, bench/results), as pit-k-f16's did (see `pitKF16Tiles`).
+ */
 export function pitMF16Tiles(caps?: DeviceCaps): ComputeTile[] {
   const f = mmaFragmentOf(caps);
-  return f ? pitMF16MmaTiles(f) : PIT_M_F16_SIMT_TILES.map((t) => ({ ...t }));
+  return [...PIT_M_F16_SIMT_TILES.map((t) => ({ ...t })), ...(f ? pitMF16MmaTiles(f) : [])];
 }
 
 const config = (tile: ComputeTile, microTile: string): FamilyConfig => ({ family: 'pit-m-f16', microTile, tile: { ...tile } });
 
 const KNOWN: ComputeTile[] = [...PIT_M_F16_SIMT_TILES, ...pitMF16MmaTiles({ m: 16, n: 16, k: 16, sg: 32 })];
-const DEFAULTS: ComputeTile[] = [PIT_M_F16_SIMT_TILES[0]!, pitMF16MmaTiles({ m: 16, n: 16, k: 16, sg: 32 })[0]!];
+const DEFAULTS: ComputeTile[] = [PIT_M_F16_SIMT_TILES[0]!];
 
 /** The pit-m-f16 family (see the module comment). */
 export const pitMF16Family: KernelFamily = {

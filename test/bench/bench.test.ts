@@ -9,6 +9,7 @@ import { decodeMask, encodeMask, synthesiseA, type CapturedLayer } from '../../b
 import { evaluateTargets, evaluateTargets11, renderMarkdown, variantName, type PeersResult } from '../../bench/report.ts';
 import { runSuite, type BenchConfig, type SuiteResult } from '../../bench/suite.ts';
 import { quickConfig } from '../../bench/index.ts';
+import { suiteFromLog } from '../../bench/report-from-log.ts';
 import { referenceMatmul } from '../../core/kernels/reference.ts';
 import { microTileOccupancy } from '../../core/sparsity/micro-tiles.ts';
 import { testGpu, type TestGpu } from '../gpu-helpers.ts';
@@ -104,6 +105,37 @@ const PEERS: PeersResult = {
   conversion: [],
   layers: [],
 };
+
+describe('bench report from a log (runs cut before their JSON)', () => {
+  it('rebuilds dense, sparse, detection, ragged, tuning and layer figures with their verdicts', () => {
+    const log = [
+      '[0.0s] adapter: nvidia / x; shader-f16 yes',
+      '[1.0s] tune f16 dense-f16 128x128x32/32x64/mma16x16x16s32 dense: 1.576 ms + 0.000 (87.2 TFLOP/s) ok',
+      '[2.0s] tune f16: dense-f16 A, pit-k-f16 B (>= 0.7) / C (< 0.7), pit-m-f16 1x64 D',
+      '[3.0s] ragged f16 dense-f16 T16 1000x1000x1000: ok',
+      '[3.1s] ragged f16 pit-k-f16 32x128 1000x1000x1000: WRONG (max err 3.16e+1, tolerance 5.25e-3, 0 non-finite)',
+      '[4.0s] dense f16 4096^3: 1.298 ms 105.9 TFLOP/s ok',
+      '[5.0s] sparse f16: dense 3.187 ms',
+      '[6.0s] sparse f16 32x1 s=0.9 pit-k-f16 32x1 32x128: 1.261 ms + detect 0.046 ms (gpu density 0.100) WRONG',
+      '[7.0s] detect f16 1x1 (detect-m 1x1 f16) s=0.99: 0.0638 ms WRONG INDEX',
+      '[8.0s] layer f32 p2o.Conv.0 153600x16x27: dense 0.0323 ms (128x16x16/8x4), chosen dense 0.0323 ms',
+      '[9.0s] ERROR layer f16 L: boom',
+    ].join('\n');
+    const { suite, adapterLine, wallS } = suiteFromLog(log, null);
+    expect(adapterLine).toBe('nvidia / x; shader-f16 yes');
+    expect(wallS).toBe(9);
+    expect(suite.tunedF16!.dense).toBe('A');
+    expect(suite.tunedF16!.candidates).toHaveLength(1);
+    expect(suite.ragged!.map((r) => [r.variant, r.check.ok, r.check.maxAbsErr])).toEqual([['dense-f16', true, NaN], ['pit-k-f16', false, 31.6]]);
+    expect(suite.dense[0]).toMatchObject({ dtype: 'f16', variant: 'dense-f16', tile: 'T16', m: 4096 });
+    expect(suite.dense[0]!.tflops).toBeCloseTo(105.9, 0);
+    expect(suite.sparse.map((f) => [f.variant, f.granularity, f.sparsity, f.check.ok])).toEqual([['dense-f16', 'any', 0, true], ['pit-k-f16', '32x1', 0.9, false]]);
+    expect(suite.sparse[1]!.totalMs).toBeCloseTo(1.307, 9);
+    expect(suite.detection[0]).toMatchObject({ dtype: 'f16', microTile: '1x1', indexOk: false });
+    expect(suite.layers[0]).toMatchObject({ dtype: 'f32', name: 'p2o.Conv.0', denseTile: '128x16x16/8x4', chosen: 'dense', chosenMs: 0.0323 });
+    expect(suite.errors).toEqual(['layer f16 L: boom']);
+  });
+});
 
 describe('bench report', () => {
   it('evaluates every target as met / not met with the figure, pit-k targets on 32x1 micro-tiles only', () => {
