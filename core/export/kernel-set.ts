@@ -367,7 +367,8 @@ export function buildKernelSet(src: ExportSource): KernelSet {
     generator: src.generator,
     createdAt: src.createdAt,
     model: { path: r.model.path, sha256: r.model.sha256 },
-    adapter: { ...r.adapter },
+    // The adapter's identity and timing (the manifest schema's fields), not the device capabilities a run also keeps.
+    adapter: { vendor: r.adapter.vendor, architecture: r.adapter.architecture, device: r.adapter.device, description: r.adapter.description, backend: r.adapter.backend, timestampQuery: r.adapter.timestampQuery },
     run: { id: r.id, createdAt: r.createdAt, policy: r.policy?.policy ?? 'measure', inputs: r.inputs.length },
     tileDb: src.tileDb,
     kernels: [...table.byHash.values()],

@@ -318,7 +318,7 @@ test('tile database: none fits at first; tune part of the quick plan with progre
     const size = (await box.getAttribute('data-testid'))!.slice('tune-size-'.length);
     await box.setChecked(TUNE_SIZES.includes(size));
   }
-  await expect(page.getByTestId('tune-planned')).toContainText(/^\d+ points over 12 configurations/);
+  await expect(page.getByTestId('tune-planned')).toContainText(/^\d+ points over 14 configurations/);
   const planned = Number((await page.getByTestId('tune-planned').textContent())!.trim().split(' ')[0]);
   expect(planned).toBeGreaterThan(100);
 
