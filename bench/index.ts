@@ -3,19 +3,22 @@
  * (bench/suite.ts) on the local WebGPU adapter, merges the peers' JSON (bench/peers.py) when given, evaluates the
  * issue-5 targets and writes the JSON report and its Markdown summary.
  *
- * Usage: node out/bench/index.mjs [--quick] [--sweep] [--only sweep,dense,sparse,detect,layers,static] [--json FILE]
+ * Usage: node out/bench/index.mjs [--quick] [--sweep] [--only sweep,ragged,dense,sparse,detect,layers,static] [--json FILE]
  *   [--md FILE] [--peers FILE] [--layers FILE] [--no-layers] [--max-layers N] [--repeat N] [--warmup N]
- *   [--warmup-ms MS] [--robustness-off] [--autotune | --no-autotune]
+ *   [--warmup-ms MS] [--robustness-off] [--autotune | --no-autotune] [--dtypes f32,f16] [--dense-sizes 1024,4096]
+ *   [--sparsities 0,0.9] [--granularities 32x1,1x64] [--autotune-dtypes f16] [--f32-tiles h200] [--layer-warmup-ms MS]
+ * Every section runs in each of --dtypes (default f32 and f16: f16 operands with f32 accumulation, the f16 families;
+ * issue 11) on an adapter with shader-f16.
  * Default is the full issue-5 suite (4096³ sparse, 1024–8192³ dense: meant for a real GPU); `--quick` runs tiny
  * sizes that finish on lavapipe. Exit code 1 when a figure failed verification or a section errored.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { acquireDevice } from '../core/gpu/device.ts';
+import { acquireDevice, describeCapabilities } from '../core/gpu/device.ts';
 import { DEFAULT_DAWN_FLAGS, nodeGpu } from '../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../core/gpu/pipeline-cache.ts';
-import { evaluateTargets, renderMarkdown, type BenchReport, type PeersResult } from './report.ts';
-import { runSuite, type BenchConfig } from './suite.ts';
+import { evaluateTargets, evaluateTargets11, renderMarkdown, type BenchReport, type PeersResult } from './report.ts';
+import { H200_F32_TILES, runSuite, type BenchConfig, type Dtype } from './suite.ts';
 import type { LayerFile } from './layers.ts';
 
 declare const __PIT_COMMIT__: string | undefined;
@@ -40,6 +43,12 @@ export function fullConfig(layers: LayerFile | null): BenchConfig {
     sweep: false,
     autotune: true,
     verify: { rows: 2, cols: 1, elements: 256 },
+    dtypes: ['f32', 'f16'],
+    raggedShapes: [
+      [1000, 1000, 1000],
+      [999, 1001, 1003],
+      [4095, 200, 600],
+    ],
   };
 }
 
@@ -64,6 +73,8 @@ export function quickConfig(layers: LayerFile | null): BenchConfig {
     sweep: false,
     autotune: false,
     verify: { rows: 2, cols: 2, elements: 64 },
+    dtypes: ['f32', 'f16'],
+    raggedShapes: [[37, 29, 53]],
   };
 }
 
@@ -105,50 +116,75 @@ export async function main(argv: string[]): Promise<BenchReport> {
   if (repeat !== undefined) cfg.repeat = Number(repeat);
   const warmup = argValue(argv, '--warmup');
   if (warmup !== undefined) cfg.warmup = Number(warmup);
+  const tuneDtypes = argValue(argv, '--autotune-dtypes');
+  if (tuneDtypes !== undefined) cfg.autotuneDtypes = tuneDtypes.split(',').filter((d): d is Dtype => d === 'f32' || d === 'f16');
+  if (argValue(argv, '--f32-tiles') === 'h200') cfg.f32Tiles = H200_F32_TILES;
+  const layerWarmup = argValue(argv, '--layer-warmup-ms');
+  if (layerWarmup !== undefined) cfg.layerWarmupMs = Number(layerWarmup);
+  const dtypes = argValue(argv, '--dtypes');
+  if (dtypes !== undefined) cfg.dtypes = dtypes.split(',').filter((d): d is Dtype => d === 'f32' || d === 'f16');
+  const list = (name: string): number[] | undefined => argValue(argv, name)?.split(',').map(Number);
+  cfg.denseSizes = list('--dense-sizes') ?? cfg.denseSizes;
+  cfg.sparsities = list('--sparsities') ?? cfg.sparsities;
+  const grans = argValue(argv, '--granularities');
+  if (grans) cfg.granularities = grans.split(',');
   const peersPath = argValue(argv, '--peers');
   const peers = peersPath && existsSync(peersPath) ? (JSON.parse(readFileSync(peersPath, 'utf8')) as PeersResult) : null;
 
   // --robustness-off: Dawn's bounds clamping of every buffer/array access disabled (an unsafe toggle, for
   // measuring what it costs; every kernel here bounds-checks its own accesses). Reported in the metadata.
-  const flags = argv.includes('--robustness-off') ? [...DEFAULT_DAWN_FLAGS, 'enable-dawn-features=allow_unsafe_apis,disable_robustness'] : DEFAULT_DAWN_FLAGS;
+  // One enable-dawn-features entry (Dawn reads one list): the default toggles plus disable_robustness.
+  const flags = argv.includes('--robustness-off')
+    ? DEFAULT_DAWN_FLAGS.map((f) => (f.startsWith('enable-dawn-features=') ? `${f},disable_robustness` : f))
+    : DEFAULT_DAWN_FLAGS;
   const ctx = await acquireDevice(nodeGpu(flags));
   const lim = ctx.device.limits;
   const cache = new PipelineCache(ctx.device);
   const t0 = performance.now();
   try {
     const log = (line: string): void => void process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
-    log(`adapter: ${ctx.adapter.vendor} / ${ctx.adapter.architecture} / ${ctx.adapter.device} / ${ctx.adapter.description}; subgroups ${ctx.subgroups}`);
-    const suite = await runSuite(ctx, cache, cfg, log);
-    const report: BenchReport = {
-      meta: {
-        adapter: ctx.adapter.device || ctx.adapter.description || ctx.adapter.vendor,
-        adapterDescription: `${ctx.adapter.vendor} / ${ctx.adapter.architecture} / ${ctx.adapter.device} / ${ctx.adapter.description} (${ctx.adapter.backend || 'backend n/a'})`,
-        driver: peers?.meta.nvidiaSmi ?? ctx.adapter.description,
-        date: new Date().toISOString(),
-        commit: commit(),
-        node: process.version,
-        dawnFlags: flags,
-        limits: {
-          maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
-          maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
-          maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
-        },
-        timestampQuery: ctx.timestampQuery,
-        subgroups: ctx.subgroups,
-        wallS: (performance.now() - t0) / 1000,
-        layersFile: layers ? { model: layers.model, input: layers.input, note: 'real micro-tile masks from a CPU capture; values synthetic' } : null,
-        peersFile: peersPath ?? null,
+    log(`adapter: ${ctx.adapter.vendor} / ${ctx.adapter.architecture} / ${ctx.adapter.device} / ${ctx.adapter.description}; ${describeCapabilities(ctx.adapter)}`);
+    const meta = (): Record<string, unknown> => ({
+      adapter: ctx.adapter.device || ctx.adapter.description || ctx.adapter.vendor,
+      adapterDescription: `${ctx.adapter.vendor} / ${ctx.adapter.architecture} / ${ctx.adapter.device} / ${ctx.adapter.description} (${ctx.adapter.backend || 'backend n/a'})`,
+      driver: peers?.meta.nvidiaSmi ?? ctx.adapter.description,
+      date: new Date().toISOString(),
+      commit: commit(),
+      node: process.version,
+      dawnFlags: flags,
+      limits: {
+        maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
+        maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
       },
+      timestampQuery: ctx.timestampQuery,
+      subgroups: ctx.subgroups,
+      shaderF16: ctx.shaderF16,
+      subgroupMatrixConfigs: ctx.subgroupMatrixConfigs,
+      subgroupSizes: ctx.adapter.subgroupSizes ?? null,
+      capabilities: describeCapabilities(ctx.adapter),
+      layersFile: layers ? { model: layers.model, input: layers.input, note: 'real micro-tile masks from a CPU capture; values synthetic' } : null,
+      peersFile: peersPath ?? null,
+    });
+    const jsonPath = argValue(argv, '--json');
+    const mdPath = argValue(argv, '--md') ?? (jsonPath ? jsonPath.replace(/\.json$/, '') + '.md' : undefined);
+    const reportOf = (suite: BenchReport['suite'], partial: string | null): BenchReport => ({
+      meta: { ...meta(), wallS: (performance.now() - t0) / 1000, ...(partial ? { partial: `cut short: written after section '${partial}'` } : {}) },
       config: { ...cfg, layers: cfg.layers ? `${cfg.layers.layers.length} layers` : null },
       suite,
       peers,
       targets: evaluateTargets(suite, peers, quick ? cfg.sparseSize : 4096),
+      targets11: evaluateTargets11(suite, peers, quick ? cfg.sparseSize : 4096),
+    });
+    const write = (report: BenchReport): void => {
+      if (jsonPath) writeFileSync(jsonPath, JSON.stringify(report, null, 1));
+      if (mdPath) writeFileSync(mdPath, renderMarkdown(report));
     };
+    // Written after every section too, so a run cut by its time limit keeps what it measured.
+    const suite = await runSuite(ctx, cache, cfg, log, (partial, section) => write(reportOf(partial, section)));
+    const report = reportOf(suite, null);
+    write(report);
     const md = renderMarkdown(report);
-    const jsonPath = argValue(argv, '--json');
-    if (jsonPath) writeFileSync(jsonPath, JSON.stringify(report, null, 1));
-    const mdPath = argValue(argv, '--md') ?? (jsonPath ? jsonPath.replace(/\.json$/, '') + '.md' : undefined);
-    if (mdPath) writeFileSync(mdPath, md);
     process.stdout.write(md.split('## (b)')[0] + '\n');
     return report;
   } finally {
@@ -165,7 +201,8 @@ if (isEntry) {
         r.suite.dense.some((f) => !f.check.ok) ||
         r.suite.sparse.some((f) => !f.check.ok) ||
         (r.suite.static ?? []).some((f) => !f.check.ok) ||
-        r.suite.detection.some((f) => !f.indexOk);
+        r.suite.detection.some((f) => !f.indexOk) ||
+        (r.suite.ragged ?? []).some((f) => !f.check.ok);
       process.exitCode = bad ? 1 : 0;
     },
     (e) => {

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Peer baselines for the PIT Studio bench, on the same GPU in the same command (issue 5 §1).
+"""Peer baselines for the PIT Studio bench, on the same GPU in the same command (issue 5 §1, issue 11).
 
-cuBLAS SGEMM (torch fp32 matmul with TF32 off), cuSPARSE CSR SpMM (torch.sparse CSR @ dense), PyTorch's BSR
-(`to_sparse_bsr` @ dense), and the dense->CSR / dense->BSR conversion costs for the detection comparison. For the
-static weight patterns (issue 12, the suite's section e): C = A.W with a sparse weight W, computed as
-(W^T_sparse @ A^T)^T since torch wants the sparse operand first: BSR (fp32, 32x32 blocks, W block-sparse at 50 /
-75 / 87.5 / 93.75 %) against cuBLAS fp32, and semi-structured 2:4 (`to_sparse_semi_structured`, fp16,
-cuSPARSELt/CUTLASS) against cuBLAS fp16 on the same shape.
+cuBLAS SGEMM (torch fp32 matmul with TF32 off) and HGEMM (torch fp16 matmul, PyTorch's defaults: fp16 in and out,
+fp32 accumulation with reduced-precision reductions allowed), cuSPARSE CSR SpMM (torch.sparse CSR @ dense), PyTorch's
+BSR (`to_sparse_bsr` @ dense), in fp32 and fp16, and the dense->CSR / dense->BSR conversion costs (fp32) for the
+detection comparison. Every figure carries its "dtype" ("f32" or "f16"). For the static weight patterns (issue 12,
+the suite's section e): C = A.W with a sparse weight W, computed as (W^T_sparse @ A^T)^T since torch wants the
+sparse operand first: BSR (fp32, 32x32 blocks, W block-sparse at 50 / 75 / 87.5 / 93.75 %) against cuBLAS fp32, and
+semi-structured 2:4 (`to_sparse_semi_structured`, fp16, cuSPARSELt/CUTLASS) against cuBLAS fp16 on the same shape.
 Timing: CUDA events around each call, warm-up first, median/min/max over `repeat` calls (ms). Writes one JSON
 object to --out (or stdout) that the node side (bench/index.ts --peers) merges.
 
@@ -60,11 +61,16 @@ def block_sparse(m, k, bh, bw, sparsity, gen):
 
 
 def check(out, a, b, rows=8):
+    """fp32: the bench's bound 16·2^-24·sqrt(K)·Σ|a||b|. fp16 (C rounded to f16, reductions possibly in f16): the
+    looser 2^-10·Σ|a||b| — a sanity check of the peer, not our verification."""
     idx = torch.randint(0, a.shape[0], (rows,), device="cuda")
     ref = a[idx].double() @ b.double()
     err = (out[idx].double() - ref).abs().max().item()
-    scale = a[idx].abs().sum(1).max().item() * b.abs().max().item()
-    tol = 16 * 2.0**-24 * math.sqrt(a.shape[1]) * scale + 1e-30
+    scale = a[idx].double().abs().sum(1).max().item() * b.double().abs().max().item()
+    if a.dtype == torch.float16:
+        tol = 2.0**-10 * scale + 1e-30
+    else:
+        tol = 16 * 2.0**-24 * math.sqrt(a.shape[1]) * scale + 1e-30
     return {"maxAbsErr": err, "tolerance": tol, "ok": bool(err <= tol)}
 
 
@@ -145,9 +151,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     ap.add_argument("--layers", default="bench/data/ocr-det-layers.json")
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--dtypes", default="f32,f16", help="comma-separated: f32, f16")
     ap.add_argument("--only", default="", help="comma-separated sections: dense,sparse,conversion,layers,static (default all)")
     args = ap.parse_args()
+    dtypes = [d for d in args.dtypes.split(",") if d]
     only = set(s for s in args.only.split(",") if s)
+    TORCH = {"f32": torch.float32, "f16": torch.float16}
 
     def on(section):
         return not only or section in only
@@ -167,97 +176,100 @@ def main():
     res = {
         "meta": {"torch": torch.__version__, "cuda": torch.version.cuda, "device": torch.cuda.get_device_name(0),
                  "nvidiaSmi": driver, "allowTf32": torch.backends.cuda.matmul.allow_tf32,
+                 "allowFp16ReducedPrecisionReduction": torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction,
+                 "dtypes": dtypes,
                  "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         "dense": [], "sparse": [], "conversion": [], "layers": [],
     }
 
-    def dense_fig(m, n, k):
-        a = torch.rand(m, k, device="cuda", generator=gen) * 2 - 1
-        b = torch.rand(k, n, device="cuda", generator=gen) * 2 - 1
+    def dense_fig(m, n, k, dt="f32"):
+        a = (torch.rand(m, k, device="cuda", generator=gen) * 2 - 1).to(TORCH[dt])
+        b = (torch.rand(k, n, device="cuda", generator=gen) * 2 - 1).to(TORCH[dt])
         out = a @ b
         t = timed(lambda: a @ b, warm, rep)
         t.pop("samplesMs")
-        return {"m": m, "n": n, "k": k, **t, "tflops": 2 * m * n * k / t["medianMs"] / 1e9, "check": check(out, a, b)}
+        return {"dtype": dt, "m": m, "n": n, "k": k, **t, "tflops": 2 * m * n * k / t["medianMs"] / 1e9, "check": check(out, a, b)}
 
-    if on("dense"):
+    for dt in dtypes if on("dense") else []:
         for s in dense_sizes:
-            res["dense"].append(dense_fig(s, s, s))
-            print(f"peers: cuBLAS {s}^3 {res['dense'][-1]['medianMs']:.3f} ms", file=sys.stderr)
+            res["dense"].append(dense_fig(s, s, s, dt))
+            print(f"peers: cuBLAS {dt} {s}^3 {res['dense'][-1]['medianMs']:.3f} ms", file=sys.stderr)
 
     # Sparse matmul (PIT Figure 15 style): cuSPARSE CSR and torch BSR at each granularity and sparsity.
     m = n = k = sp_size
-    if on("sparse"):
-        b = torch.rand(k, n, device="cuda", generator=gen) * 2 - 1
-        for g in grans:
-            bh, bw = (int(x) for x in g.split("x"))
-            for sp in sparsities:
-                a, density = block_sparse(m, k, bh, bw, sp, gen)
-                fig = {"granularity": g, "sparsity": sp, "microTileDensity": density, "m": m, "n": n, "k": k}
-                td = timed(lambda: a @ b, warm, rep)
-                td.pop("samplesMs")
-                fig["cublas"] = td
-                csr = a.to_sparse_csr()
-                out, err = try_call(lambda: csr @ b)
-                if err is None:
-                    tc = timed(lambda: csr @ b, warm, rep)
-                    tc.pop("samplesMs")
-                    fig["cusparseCsr"] = {**tc, "check": check(out, a, b), "nnz": int(csr.values().numel())}
-                else:
-                    fig["cusparseCsr"] = {"error": err}
-                # BSR: the granularity's own block when torch accepts it, else square blocks that tile it.
-                tried = []
-                for blk in [(bh, bw), (32, 32), (16, 16)]:
-                    if m % blk[0] or k % blk[1]:
-                        continue
-                    bsr, err = try_call(lambda: a.to_sparse_bsr(blk))
-                    if err is None:
-                        out, err = try_call(lambda: bsr @ b)
-                    if err is None:
-                        tb = timed(lambda: bsr @ b, warm, rep)
-                        tb.pop("samplesMs")
-                        fig["torchBsr"] = {**tb, "blocksize": list(blk), "check": check(out, a, b), "tried": tried}
-                        break
-                    tried.append({"blocksize": list(blk), "error": err})
-                else:
-                    fig["torchBsr"] = {"error": "no block size ran", "tried": tried}
-                res["sparse"].append(fig)
-                del a, csr
-                print(f"peers: {g} s={sp} cublas {td['medianMs']:.3f} csr {fig['cusparseCsr'].get('medianMs', float('nan')):.3f} "
-                      f"bsr {fig['torchBsr'].get('medianMs', float('nan')):.3f}", file=sys.stderr)
-
-    # Conversion costs (the peers' "detection"): dense -> CSR and dense -> BSR of the same kind of masks.
-    if on("conversion"):
-        for g in ["1x1", "32x1", "1x64", "32x32"]:
-            bh, bw = (int(x) for x in g.split("x"))
-            for sp in [0.5, 0.9, 0.95, 0.99]:
-                a, density = block_sparse(m, k, bh, bw, sp, gen)
-                fig = {"microTile": g, "sparsity": sp, "microTileDensity": density, "rows": m, "cols": k}
-                tc = timed(lambda: a.to_sparse_csr(), warm, rep)
+    b32 = torch.rand(k, n, device="cuda", generator=gen) * 2 - 1
+    for dt, g in [(dt, g) for dt in (dtypes if on("sparse") else []) for g in grans]:
+        b = b32.to(TORCH[dt])
+        bh, bw = (int(x) for x in g.split("x"))
+        for sp in sparsities:
+            a, density = block_sparse(m, k, bh, bw, sp, gen)
+            a = a.to(TORCH[dt])
+            fig = {"dtype": dt, "granularity": g, "sparsity": sp, "microTileDensity": density, "m": m, "n": n, "k": k}
+            td = timed(lambda: a @ b, warm, rep)
+            td.pop("samplesMs")
+            fig["cublas"] = td
+            csr = a.to_sparse_csr()
+            out, err = try_call(lambda: csr @ b)
+            if err is None:
+                tc = timed(lambda: csr @ b, warm, rep)
                 tc.pop("samplesMs")
-                fig["toCsr"] = tc
-                blk = (bh, bw)
-                _, err = try_call(lambda: a.to_sparse_bsr(blk))
+                fig["cusparseCsr"] = {**tc, "check": check(out, a, b), "nnz": int(csr.values().numel())}
+            else:
+                fig["cusparseCsr"] = {"error": err}
+            # BSR: the granularity's own block when torch accepts it, else square blocks that tile it.
+            tried = []
+            for blk in [(bh, bw), (32, 32), (16, 16)]:
+                if m % blk[0] or k % blk[1]:
+                    continue
+                bsr, err = try_call(lambda: a.to_sparse_bsr(blk))
                 if err is None:
-                    tb = timed(lambda: a.to_sparse_bsr(blk), warm, rep)
+                    out, err = try_call(lambda: bsr @ b)
+                if err is None:
+                    tb = timed(lambda: bsr @ b, warm, rep)
                     tb.pop("samplesMs")
-                    fig["toBsr"] = {**tb, "blocksize": list(blk)}
-                else:
-                    fig["toBsr"] = {"error": err, "blocksize": list(blk)}
-                res["conversion"].append(fig)
-                del a
+                    fig["torchBsr"] = {**tb, "blocksize": list(blk), "check": check(out, a, b), "tried": tried}
+                    break
+                tried.append({"blocksize": list(blk), "error": err})
+            else:
+                fig["torchBsr"] = {"error": "no block size ran", "tried": tried}
+            res["sparse"].append(fig)
+            del a, csr
+            print(f"peers: {dt} {g} s={sp} cublas {td['medianMs']:.3f} csr {fig['cusparseCsr'].get('medianMs', float('nan')):.3f} "
+                  f"bsr {fig['torchBsr'].get('medianMs', float('nan')):.3f}", file=sys.stderr)
 
-    # cuBLAS at the demo model's layer shapes.
+    # Conversion costs (the peers' "detection"): dense -> CSR and dense -> BSR of the same kind of masks (fp32).
+    for g in ["1x1", "32x1", "1x64", "32x32"] if on("conversion") else []:
+        bh, bw = (int(x) for x in g.split("x"))
+        for sp in [0.5, 0.9, 0.95, 0.99]:
+            a, density = block_sparse(m, k, bh, bw, sp, gen)
+            fig = {"microTile": g, "sparsity": sp, "microTileDensity": density, "rows": m, "cols": k}
+            tc = timed(lambda: a.to_sparse_csr(), warm, rep)
+            tc.pop("samplesMs")
+            fig["toCsr"] = tc
+            blk = (bh, bw)
+            _, err = try_call(lambda: a.to_sparse_bsr(blk))
+            if err is None:
+                tb = timed(lambda: a.to_sparse_bsr(blk), warm, rep)
+                tb.pop("samplesMs")
+                fig["toBsr"] = {**tb, "blocksize": list(blk)}
+            else:
+                fig["toBsr"] = {"error": err, "blocksize": list(blk)}
+            res["conversion"].append(fig)
+            del a
+
+    # cuBLAS at the demo model's layer shapes, per dtype.
     if not args.quick and on("layers"):
         try:
             with open(args.layers) as f:
                 layers = json.load(f)["layers"]
-            seen = set()
-            for L in layers:
-                key = (L["m"], L["n"], L["k"])
-                if key in seen:
-                    continue
-                seen.add(key)
-                res["layers"].append(dense_fig(*key))
+            for dt in dtypes:
+                seen = set()
+                for L in layers:
+                    key = (L["m"], L["n"], L["k"])
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    res["layers"].append(dense_fig(*key, dt))
         except FileNotFoundError as exc:
             res["layersError"] = str(exc)
     # Weight-sparse peers of the static weight patterns (the suite's section e), at its size.

@@ -14,18 +14,33 @@ import { median, runDispatches, timeDispatches } from '../core/gpu/timing.ts';
 import { zeroFillProgram } from '../core/kernels/detect.ts';
 import { detectKProgram } from '../core/kernels/pit-k.ts';
 import { detectMProgram } from '../core/kernels/pit-m.ts';
+import { detectKF16Program, pitKF16Tiles } from '../core/kernels/pit-k-f16.ts';
+import { detectMF16Program, pitMF16Tiles } from '../core/kernels/pit-m-f16.ts';
+import { denseF16Tiles } from '../core/kernels/dense-f16.ts';
+import { roundToF16, toF16Bits } from '../core/kernels/f16.ts';
 import { prepareDispatch, type KernelProgram } from '../core/kernels/program.ts';
 import { transpose } from '../core/kernels/reference.ts';
 import type { PlanContext } from '../core/kernels/family.ts';
-import { FAMILIES, familyOf } from '../core/kernels/registry.ts';
+import { dtypeOf, FAMILIES, familyForDtype, familyOf } from '../core/kernels/registry.ts';
 import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, runVariant, spin, type VariantSpec } from '../core/kernels/variants.ts';
 import { tileName, type ComputeTile } from '../shaders/common.wgsl.ts';
 import { blockSparse, randomDense, rng, verifySampled, type SampledCheck } from './data.ts';
+import { microTileOccupancy } from '../core/sparsity/micro-tiles.ts';
 import { synthesiseA, type LayerFile } from './layers.ts';
 import { patternTakes, STATIC_PATTERNS, staticWeight, type StaticPattern } from './static.ts';
 
+/** Operand element type of a figure: fp32, or f16 operands with f32 accumulation (issue 11). */
+export type Dtype = 'f32' | 'f16';
+
 /** What to run. Sizes are element counts; sparsities fractions (0–1) of zero micro-tiles. */
 export interface BenchConfig {
+  /**
+   * Operand dtypes to run each section in (default `['f32']`): `f16` runs the f16 families (dense-f16, pit-k-f16,
+   * pit-m-f16) on the operands rounded to f16; skipped with a note on an adapter without `shader-f16`.
+   */
+  dtypes?: Dtype[];
+  /** Ragged-shape correctness checks of each dtype's default kernels (M, N, K triples). */
+  raggedShapes?: [number, number, number][];
   /** Square sizes of §a. */
   denseSizes: number[];
   /** M = N = K of §b. */
@@ -59,7 +74,14 @@ export interface BenchConfig {
    * kernel + detection at 0.9 sparsity, pit-m by 0.9 and 0.99). Off: the kernels' defaults.
    */
   autotune: boolean;
-  /** Sections to run (default all): 'sweep' (with `sweep`), 'dense', 'sparse', 'detect', 'layers', 'static'. */
+  /** Dtypes the per-adapter tuning runs for (default: every dtype run); the others use `BENCH_TILES` / the defaults. */
+  autotuneDtypes?: Dtype[];
+  /** fp32 tiles to use when fp32 is not tuned (default BENCH_TILES), e.g. H200_F32_TILES. */
+  f32Tiles?: { dense: ComputeTile; pitK: ComputeTile; pitKLow: ComputeTile; pitM64: ComputeTile };
+  /** GPU warm-up before each figure of §d (layers), ms (default min(warmupMs, 150)). */
+  layerWarmupMs?: number;
+  /** Sections to run (default all): 'sweep' (with `sweep`), 'ragged', 'dense', 'sparse', 'detect', 'layers',
+   * 'static'. */
   only?: string[];
   /** Sampled verification sizes. */
   verify: { rows: number; cols: number; elements: number };
@@ -77,6 +99,8 @@ export interface TimingFigure {
 
 /** One variant run on one operand set. */
 export interface VariantFigure {
+  /** Operand dtype (absent in results recorded before issue 11: f32). */
+  dtype?: Dtype;
   /** Kernel family. */
   variant: VariantSpec['family'];
   microTile: string | null;
@@ -112,6 +136,8 @@ export interface SparseFigure extends VariantFigure {
 }
 
 export interface DetectFigure {
+  /** Element type of the detected tensor (absent: f32). */
+  dtype?: Dtype;
   microTile: string;
   program: string;
   sparsity: number;
@@ -124,6 +150,10 @@ export interface DetectFigure {
 }
 
 export interface LayerFigure {
+  /** Operand dtype (absent: f32). */
+  dtype?: Dtype;
+  /** The baseline's computation tile (the fastest verified dense tile: narrow-N and split-K tiles included). */
+  denseTile?: string;
   name: string;
   m: number;
   n: number;
@@ -177,9 +207,36 @@ export interface TunedTiles {
   candidates: SweepFigure[];
 }
 
+/** What the f16 tuning chose (fastest verified at the §b size). */
+export interface TunedF16Tiles {
+  dense: string;
+  pitK: string;
+  pitKLow: string;
+  pitM64: string;
+  candidates: SweepFigure[];
+}
+
+/** A ragged-shape correctness check of a dtype's default kernel. */
+export interface RaggedFigure {
+  dtype: Dtype;
+  variant: string;
+  tile: string;
+  m: number;
+  n: number;
+  k: number;
+  sparsity: number;
+  check: SampledCheck;
+  error?: string;
+}
+
 export interface SuiteResult {
   sweep: SweepFigure[];
   tuned: TunedTiles | null;
+  /** The f16 tuning (issue 11), when f16 ran with autotune. */
+  tunedF16?: TunedF16Tiles | null;
+  ragged?: RaggedFigure[];
+  /** Why a requested dtype did not run (e.g. no shader-f16). */
+  notes?: string[];
   dense: DenseFigure[];
   sparse: SparseFigure[];
   detection: DetectFigure[];
@@ -188,6 +245,18 @@ export interface SuiteResult {
   static?: StaticFigure[];
   errors: string[];
 }
+
+/**
+ * What the per-adapter fp32 tuning chose on the H200 in runs 9 and 10 (bench/results): dense 128x256x16/8x16 (48 KiB
+ * of workgroup memory: beyond lavapipe's limit), pit-k 32x1 32x256x8/8x8/sb, pit-m 1x64 64x64x16/4x4/sb. `--f32-tiles
+ * h200` runs with them instead of tuning fp32 again.
+ */
+export const H200_F32_TILES = {
+  dense: { bm: 128, bn: 256, bk: 16, tm: 8, tn: 16 } as ComputeTile,
+  pitK: { bm: 32, bn: 256, bk: 8, tm: 8, tn: 8, doubleBuffer: false } as ComputeTile,
+  pitKLow: { bm: 32, bn: 256, bk: 8, tm: 8, tn: 8, doubleBuffer: false } as ComputeTile,
+  pitM64: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, doubleBuffer: false } as ComputeTile,
+};
 
 /** Computation tiles the bench uses per variant (the kernels' defaults unless a sweep on the target GPU says better). */
 export const BENCH_TILES = {
@@ -232,12 +301,18 @@ async function measure(
   seed: number,
   context?: Omit<PlanContext, 'a' | 'b'>,
 ): Promise<VariantFigure> {
+  // f16 families compute with the operands rounded to f16: verified against the float64 sums of the rounded values,
+  // with the fp32 bound (f16 products are exact in f32; core/kernels/f16.ts).
+  const dtype = dtypeOf(familyOf(spec.family));
+  if (dtype === 'f16') [a, b] = [rounded(a), rounded(b)];
   // The micro-benchmarks give each kernel the layout it reads (as im2col would): layout preparation is not measured here.
   const run = await runVariant(ctx, cache, { m, n, k, a, b, freeLayouts: ['a', 'at'], context }, spec, { warmup: cfg.warmup, repeat: cfg.repeat, warmupMs: cfg.warmupMs });
   const check = verifySampled(a, b, run.output, m, n, k, rng(seed), cfg.verify);
   const kernel = timingOf(run.kernelSamplesMs, run.kernelMs);
-  const detect = run.microTileDensity === null && run.detectMs === 0 ? null : timingOf(run.detectSamplesMs, run.detectMs);
+  // No detection phase: dense families (split-K's reduce is compute) and the static weight-pattern families.
+  const detect = familyOf(spec.family).axis === 'none' || (run.microTileDensity === null && run.detectMs === 0) ? null : timingOf(run.detectSamplesMs, run.detectMs);
   return {
+    dtype,
     variant: spec.family,
     microTile: spec.microTile,
     tile: tileName(spec.tile),
@@ -251,6 +326,15 @@ async function measure(
     timing: run.timing,
     indexMs: run.indexMs,
   };
+}
+
+const roundedCache = new WeakMap<Float32Array, Float32Array>();
+
+/** `x` rounded to f16 (cached per array: the sections reuse operands across variants). */
+function rounded(x: Float32Array): Float32Array {
+  let r = roundedCache.get(x);
+  if (!r) roundedCache.set(x, (r = roundToF16(x)));
+  return r;
 }
 
 /** The tile sweep: dense and pit-k tiles at the §b size, pit-m 1x64 tiles at 0.9 sparsity. */
@@ -420,10 +504,11 @@ async function detectFigure(
   blocks: number,
   stride: number,
   expected: (j: number) => number[],
+  dtype: Dtype = 'f32',
 ): Promise<{ timing: TimingFigure; ok: boolean }> {
   const { device } = ctx;
   const bufs: Record<string, GPUBuffer> = {
-    [input]: storageFrom(device, x, input),
+    [input]: storageFrom(device, dtype === 'f16' ? toF16Bits(x) : x, input),
     count: storageFrom(device, new Uint32Array(blocks).fill(0x7fc00000), 'count'),
     index: storageFrom(device, new Uint32Array(blocks * stride).fill(0x7fc00000), 'index'),
     params: uniformU32(device, program.params!, 'params'),
@@ -452,18 +537,93 @@ async function detectFigure(
   }
 }
 
+/** Dense, pit-k and pit-m f16 candidates of the f16 tuning: the device's tiles (tensor-core or SIMT). */
+async function autotuneF16(ctx: GpuContext, cache: PipelineCache, cfg: BenchConfig, log: Log): Promise<{ dense: ComputeTile; pitK: ComputeTile; pitKLow: ComputeTile; pitM64: ComputeTile; figures: SweepFigure[] }> {
+  const caps = ctx.adapter;
+  const s = cfg.sparseSize;
+  const r = rng(131);
+  const b = randomDense(s * s, r);
+  const dense = randomDense(s * s, r);
+  const sp = blockSparse(s, s, 32, 1, 0.9, r).a;
+  const figures: SweepFigure[] = [];
+  const run = async (spec: VariantSpec, a: Float32Array, data: string): Promise<SweepFigure> => {
+    const tile = tileName(spec.tile);
+    try {
+      const f = await measure(ctx, cache, { ...cfg, verify: { rows: 1, cols: 1, elements: 128 } }, a, b, s, s, s, spec, figures.length);
+      const fig = { family: spec.family, tile, data, kernelMs: f.kernel.medianMs, detectMs: f.detect?.medianMs ?? 0, tflops: f.tflops, ok: f.check.ok };
+      log(`tune f16 ${spec.family} ${tile} ${data}: ${f.kernel.medianMs.toFixed(3)} ms + ${fig.detectMs.toFixed(3)} (${f.tflops.toFixed(1)} TFLOP/s) ${f.check.ok ? 'ok' : `WRONG (max err ${f.check.maxAbsErr.toExponential(2)} > ${f.check.tolerance.toExponential(2)})`}`);
+      figures.push(fig);
+      return fig;
+    } catch (e) {
+      const fig = { family: spec.family, tile, data, kernelMs: NaN, detectMs: NaN, tflops: NaN, ok: false, error: (e as Error).message.split('\n').slice(0, 2).join(' ').slice(0, 400) };
+      log(`tune f16 ${spec.family} ${tile} ${data}: ERROR ${fig.error}`);
+      figures.push(fig);
+      return fig;
+    }
+  };
+  const best = async (tiles: ComputeTile[], score: (t: ComputeTile) => Promise<number>): Promise<ComputeTile> => {
+    let pick = tiles[0]!;
+    let ms = Infinity;
+    for (const t of tiles) {
+      const v = await score(t);
+      if (v < ms) [ms, pick] = [v, t];
+    }
+    return { ...pick };
+  };
+  const total = (f: SweepFigure): number => (f.ok ? f.kernelMs + f.detectMs : Infinity);
+  // Tensor-core tiles of 128 rows and columns or more (on the H200, run of 2026-11-30, the smaller and narrower ones
+  // ran at 15–57 TFLOP/s at this size against 86–102 for these); the others stay layer candidates.
+  const dTiles = denseF16Tiles(caps).filter((t) => !t.mma || (t.bn >= 128 && t.bm >= 128 && t.mma.k >= 16));
+  const d = await best(dTiles, async (tile) => total(await run({ family: 'dense-f16', microTile: null, tile }, dense, 'dense')));
+  const kTiles = pitKF16Tiles(caps).filter((t) => t.bm === 32 || t.bm === 128);
+  const pk = await best(kTiles.filter((t) => t.bm === 32), async (tile) => total(await run({ family: 'pit-k-f16', microTile: '32x1', tile }, sp, '32x1 s=0.9')));
+  // Low sparsity: the default 32-row tile and the 128-row tile over merged lists.
+  const pkLow = await best([kTiles[0]!, ...kTiles.filter((t) => t.bm === 128)], async (tile) => total(await run({ family: 'pit-k-f16', microTile: '32x1', tile }, dense, '32x1 s=0')));
+  const sp64a = blockSparse(s, s, 1, 64, 0.9, r).a;
+  const sp64b = blockSparse(s, s, 1, 64, 0.99, r).a;
+  const pm = await best(pitMF16Tiles(caps).filter((t) => !(t.bm === 32 && t.bn === 128)), async (tile) => {
+    const f9 = await run({ family: 'pit-m-f16', microTile: '1x64', tile }, sp64a, '1x64 s=0.9');
+    const f99 = await run({ family: 'pit-m-f16', microTile: '1x64', tile }, sp64b, '1x64 s=0.99');
+    return total(f9) + 10 * total(f99);
+  });
+  log(`tune f16: dense-f16 ${tileName(d)}, pit-k-f16 ${tileName(pk)} (>= 0.7) / ${tileName(pkLow)} (< 0.7), pit-m-f16 1x64 ${tileName(pm)}`);
+  return { dense: d, pitK: pk, pitKLow: pkLow, pitM64: pm, figures };
+}
+
+/** Tiles a section runs per dtype. */
+interface SectionTiles {
+  dense: ComputeTile;
+  pitK: ComputeTile;
+  pitKLow: ComputeTile;
+  pitM64: ComputeTile;
+}
+
+/** The kernel defaults of a dtype on this device (before any tuning). */
+function defaultTiles(ctx: GpuContext, dtype: Dtype): SectionTiles {
+  if (dtype === 'f32') return { dense: { ...BENCH_TILES.dense }, pitK: { ...BENCH_TILES.pitK }, pitKLow: { ...BENCH_TILES.pitK }, pitM64: { ...BENCH_TILES.pitM64 } };
+  const k = pitKF16Tiles(ctx.adapter)[0]!;
+  return { dense: denseF16Tiles(ctx.adapter)[0]!, pitK: k, pitKLow: { ...k }, pitM64: pitMF16Tiles(ctx.adapter)[0]! };
+}
+
 /**
  * Runs the configured sections and returns every figure; `log` gets one line per figure (progress on stderr).
+ * Each section runs once per dtype of `cfg.dtypes` (f16: the f16 families on f16-rounded operands).
  * Per-figure failures are recorded in `errors` and the suite goes on; a lost device ends it (DeviceLostError).
  */
-export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: BenchConfig, log: Log): Promise<SuiteResult> {
-  const res: SuiteResult = { sweep: [], tuned: null, dense: [], sparse: [], detection: [], layers: [], static: [], errors: [] };
-  const tiles: { dense: ComputeTile; pitK: ComputeTile; pitKLow: ComputeTile; pitM64: ComputeTile } = {
-    dense: { ...BENCH_TILES.dense },
-    pitK: { ...BENCH_TILES.pitK },
-    pitKLow: { ...BENCH_TILES.pitK },
-    pitM64: { ...BENCH_TILES.pitM64 },
-  };
+export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: BenchConfig, log: Log, onSection: (partial: SuiteResult, section: string) => void = () => {}): Promise<SuiteResult> {
+  const res: SuiteResult = { sweep: [], tuned: null, tunedF16: null, ragged: [], dense: [], sparse: [], detection: [], layers: [], static: [], errors: [], notes: [] };
+  const dtypes: Dtype[] = [];
+  for (const d of cfg.dtypes ?? ['f32']) {
+    if (d === 'f16' && !ctx.shaderF16) {
+      const note = "f16 not run: this device has no 'shader-f16' (on NVIDIA's Vulkan driver Dawn needs the toggle vulkan_enable_f16_on_nvidia)";
+      res.notes!.push(note);
+      log(note);
+      continue;
+    }
+    dtypes.push(d);
+  }
+  const tiles: Record<Dtype, SectionTiles> = { f32: cfg.f32Tiles ? { ...cfg.f32Tiles } : defaultTiles(ctx, 'f32'), f16: defaultTiles(ctx, dtypes.includes('f16') ? 'f16' : 'f32') };
+  const fam = (base: string, dtype: Dtype): string => familyForDtype(base, dtype).name;
   const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T | null> => {
     try {
       return await fn();
@@ -477,63 +637,95 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
   };
   const on = (section: string): boolean => !cfg.only || cfg.only.includes(section);
   if (cfg.sweep && on('sweep')) res.sweep = await sweep(ctx, cache, cfg, log);
-  if (cfg.autotune) {
+  const tuneFor = (d: Dtype): boolean => cfg.autotune && dtypes.includes(d) && (!cfg.autotuneDtypes || cfg.autotuneDtypes.includes(d));
+  if (tuneFor('f32')) {
     const t = await autotune(ctx, cache, cfg, log);
-    tiles.dense = t.dense;
-    tiles.pitK = t.pitK;
-    tiles.pitKLow = t.pitKLow;
-    tiles.pitM64 = t.pitM64;
+    tiles.f32 = { dense: t.dense, pitK: t.pitK, pitKLow: t.pitKLow, pitM64: t.pitM64 };
     res.tuned = { dense: tileName(t.dense), pitK: tileName(t.pitK), pitKLow: tileName(t.pitKLow), pitM64: tileName(t.pitM64), candidates: t.figures };
   }
+  if (tuneFor('f16')) {
+    const t = await autotuneF16(ctx, cache, cfg, log);
+    tiles.f16 = { dense: t.dense, pitK: t.pitK, pitKLow: t.pitKLow, pitM64: t.pitM64 };
+    res.tunedF16 = { dense: tileName(t.dense), pitK: tileName(t.pitK), pitKLow: tileName(t.pitKLow), pitM64: tileName(t.pitM64), candidates: t.figures };
+  }
 
-  // (a) dense at square sizes.
-  for (const s of on('dense') ? cfg.denseSizes : []) {
-    const r = rng(s);
-    const a = randomDense(s * s, r);
-    const b = randomDense(s * s, r);
-    const f = await guard(`dense ${s}^3`, () =>
-      measure(ctx, cache, s >= 8192 ? { ...cfg, verify: { rows: 1, cols: 0, elements: 256 } } : cfg, a, b, s, s, s, { family: 'dense', microTile: null, tile: tiles.dense }, s + 1),
-    );
-    if (f) {
-      res.dense.push({ ...f, m: s, n: s, k: s });
-      log(`dense ${s}^3: ${f.kernel.medianMs.toFixed(3)} ms ${f.tflops.toFixed(1)} TFLOP/s ${f.check.ok ? 'ok' : 'WRONG'}`);
+  // Ragged shapes: each dtype's tuned dense, pit-k 32x1 and pit-m 1x64 on shapes that are not tile multiples.
+  for (const dtype of on('ragged') ? dtypes : []) {
+    for (const [i, [m, n, k]] of (cfg.raggedShapes ?? []).entries()) {
+      const r = rng(500 + i);
+      const b = randomDense(k * n, r);
+      const cases: { spec: VariantSpec; a: Float32Array; sparsity: number }[] = [
+        { spec: { family: fam('dense', dtype), microTile: null, tile: tiles[dtype].dense }, a: randomDense(m * k, r), sparsity: 0 },
+        { spec: { family: fam('pit-k', dtype), microTile: `${tiles[dtype].pitK.bm}x1`, tile: tiles[dtype].pitK }, a: blockSparse(m, k, tiles[dtype].pitK.bm, 1, 0.7, r).a, sparsity: 0.7 },
+        { spec: { family: fam('pit-m', dtype), microTile: '1x64', tile: tiles[dtype].pitM64 }, a: blockSparse(m, k, 1, 64, 0.7, r).a, sparsity: 0.7 },
+      ];
+      for (const c of cases) {
+        const tile = tileName(c.spec.tile);
+        try {
+          const f = await measure(ctx, cache, { ...cfg, warmupMs: 0, repeat: 1, verify: { rows: 3, cols: 3, elements: 256 } }, c.a, b, m, n, k, c.spec, 900 + i);
+          res.ragged!.push({ dtype, variant: c.spec.family, tile, m, n, k, sparsity: c.sparsity, check: f.check });
+          log(`ragged ${dtype} ${c.spec.family} ${tile} ${m}x${n}x${k}: ${f.check.ok ? 'ok' : `WRONG (max err ${f.check.maxAbsErr.toExponential(2)}, tolerance ${f.check.tolerance.toExponential(2)}, ${f.check.nonFinite} non-finite)`}`);
+        } catch (e) {
+          const error = (e as Error).message.split('\n')[0]!.slice(0, 300);
+          res.ragged!.push({ dtype, variant: c.spec.family, tile, m, n, k, sparsity: c.sparsity, check: { compared: 0, nonFinite: 0, maxAbsErr: NaN, tolerance: NaN, ok: false }, error });
+          res.errors.push(`ragged ${dtype} ${c.spec.family} ${m}x${n}x${k}: ${error}`);
+          log(`ragged ${dtype} ${c.spec.family} ${tile} ${m}x${n}x${k}: ERROR ${error}`);
+        }
+      }
     }
   }
 
+  onSection(res, 'ragged');
+  // (a) dense at square sizes.
+  for (const dtype of on('dense') ? dtypes : []) {
+    for (const s of cfg.denseSizes) {
+      const r = rng(s);
+      const a = randomDense(s * s, r);
+      const b = randomDense(s * s, r);
+      const f = await guard(`dense ${dtype} ${s}^3`, () =>
+        measure(ctx, cache, s >= 8192 ? { ...cfg, verify: { rows: 1, cols: 0, elements: 256 } } : cfg, a, b, s, s, s, { family: fam('dense', dtype), microTile: null, tile: tiles[dtype].dense }, s + 1),
+      );
+      if (f) {
+        res.dense.push({ ...f, m: s, n: s, k: s });
+        log(`dense ${dtype} ${s}^3: ${f.kernel.medianMs.toFixed(3)} ms ${f.tflops.toFixed(1)} TFLOP/s ${f.check.ok ? 'ok' : 'WRONG'}`);
+      }
+    }
+  }
+
+  onSection(res, 'dense');
   // (b) sparse matmul, PIT Figure 15 style.
-  if (on('sparse')) {
+  for (const dtype of on('sparse') ? dtypes : []) {
+    const t = tiles[dtype];
     const s = cfg.sparseSize;
     const r = rng(2024);
     const b = randomDense(s * s, r);
     const denseBase = blockSparse(s, s, 1, 1, 0, r).a;
-    const f = await guard('sparse dense baseline', () => measure(ctx, cache, cfg, denseBase, b, s, s, s, { family: 'dense', microTile: null, tile: tiles.dense }, 5));
+    const f = await guard(`sparse ${dtype} dense baseline`, () => measure(ctx, cache, cfg, denseBase, b, s, s, s, { family: fam('dense', dtype), microTile: null, tile: t.dense }, 5));
     if (f) {
       res.sparse.push({ ...f, granularity: 'any', sparsity: 0, density: 1 });
-      log(`sparse: dense ${f.kernel.medianMs.toFixed(3)} ms`);
+      log(`sparse ${dtype}: dense ${f.kernel.medianMs.toFixed(3)} ms`);
     }
     for (const g of cfg.granularities) {
       const [h, w] = hw(g);
       for (const sp of cfg.sparsities) {
         const data = blockSparse(s, s, h, w, sp, r);
-        const pk = sp >= 0.7 ? tiles.pitK : tiles.pitKLow;
-        const specs: VariantSpec[] = [{ family: 'pit-k', microTile: `${pk.bm}x1`, tile: pk }];
-        // Taller pit-k micro-tiles on 32x1 data: coarser coverage, but B is reused by more rows (a diagnostic of
-        // what BM = 32 costs; also a candidate where the 64x1 / 128x1 density stays low).
-        if (g === '32x1' && (sp === 0 || sp >= 0.9)) {
+        const pk = sp >= 0.7 ? t.pitK : t.pitKLow;
+        const specs: VariantSpec[] = [{ family: fam('pit-k', dtype), microTile: `${Math.min(pk.bm, 32)}x1`, tile: pk }];
+        // Taller pit-k micro-tiles on 32x1 data (fp32 diagnostic: coarser coverage, B reused by more rows).
+        if (dtype === 'f32' && g === '32x1' && (sp === 0 || sp >= 0.9)) {
           specs.push({ family: 'pit-k', microTile: '64x1', tile: { bm: 64, bn: 128, bk: 16, tm: 8, tn: 8, doubleBuffer: false } });
           specs.push({ family: 'pit-k', microTile: '128x1', tile: { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, doubleBuffer: false } });
         }
         // Low sparsity: the same 32-row micro-tiles, four index blocks merged per 128-row workgroup.
-        if (h % pk.bm === 0 && sp < 0.7 && BENCH_TILES.pitKMerged.bm > pk.bm) {
-          specs.push({ family: 'pit-k', microTile: `${pk.bm}x1`, tile: { ...BENCH_TILES.pitKMerged } });
-        }
-        if (h === 1 || w % 64 === 0) specs.push({ family: 'pit-m', microTile: '1x64', tile: tiles.pitM64 });
+        const merged = dtype === 'f32' ? BENCH_TILES.pitKMerged : pitKF16Tiles(ctx.adapter).find((x) => x.bm === 128);
+        if (merged && h % 32 === 0 && sp < 0.7 && pk.bm === 32) specs.push({ family: fam('pit-k', dtype), microTile: '32x1', tile: { ...merged } });
+        if (h === 1 || w % 64 === 0) specs.push({ family: fam('pit-m', dtype), microTile: '1x64', tile: t.pitM64 });
         for (const spec of specs) {
-          const fig = await guard(`sparse ${g} s=${sp} ${spec.family}`, () => measure(ctx, cache, cfg, data.a, b, s, s, s, spec, Math.round(sp * 1000) + h * 7 + w));
+          const fig = await guard(`sparse ${dtype} ${g} s=${sp} ${spec.family}`, () => measure(ctx, cache, cfg, data.a, b, s, s, s, spec, Math.round(sp * 1000) + h * 7 + w));
           if (!fig) continue;
           res.sparse.push({ ...fig, granularity: g, sparsity: sp, density: data.density });
           log(
-            `sparse ${g} s=${sp} ${spec.family} ${spec.microTile} ${tileName(spec.tile)}: ${fig.kernel.medianMs.toFixed(3)} ms + detect ${fig.detect!.medianMs.toFixed(3)} ms ` +
+            `sparse ${dtype} ${g} s=${sp} ${spec.family} ${spec.microTile} ${tileName(spec.tile)}: ${fig.kernel.medianMs.toFixed(3)} ms + detect ${fig.detect!.medianMs.toFixed(3)} ms ` +
               `(gpu density ${fig.gpuDensity?.toFixed(3)}) ${fig.check.ok ? 'ok' : 'WRONG'}`,
           );
         }
@@ -541,8 +733,9 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
     }
   }
 
+  onSection(res, 'sparse');
   // (c) detection.
-  if (on('detect')) {
+  for (const dtype of on('detect') ? dtypes : []) {
     const s = cfg.detectSize;
     const shape = { m: s, n: s, k: s };
     const r = rng(77);
@@ -550,10 +743,22 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
       const [h, w] = hw(t);
       for (const sp of cfg.detectSparsities) {
         const data = blockSparse(s, s, h, w, sp, r);
-        const { mask, gridRows, gridCols } = data;
+        const { gridRows, gridCols } = data;
+        // f16: the index must match the rounded data (a value below 2^-25 rounds to zero: run 10 had one at 1x1 / 0.99).
+        const mask = dtype === 'f16' ? microTileOccupancy(rounded(data.a), s, s, { h, w }).occupied : data.mask;
         // 32x1 / 32x32: pit-k's rule on AT; 1xW: pit-m's rule on A.
         const byK = h > 1;
-        const program = byK ? detectKProgram(shape, h, w) : detectMProgram(shape, w, h);
+        const program =
+          dtype === 'f16' && w === 1 && byK
+            ? detectKF16Program(shape, h)
+            : dtype === 'f16' && h === 1
+              ? detectMF16Program(shape, w)
+              : dtype === 'f16'
+                ? null
+                : byK
+                  ? detectKProgram(shape, h, w)
+                  : detectMProgram(shape, w, h);
+        if (!program) continue; // f16 detection programs exist for the families' micro-tiles (Hx1, 1xW)
         const blocks = byK ? gridRows : gridCols;
         const stride = byK ? gridCols : gridRows;
         const expected = (j: number): number[] => {
@@ -563,35 +768,42 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
           return out;
         };
         const x = byK ? transpose(data.a, s, s) : data.a;
-        const fig = await guard(`detect ${t} s=${sp}`, () => detectFigure(ctx, cache, cfg, program, byK ? 'at' : 'a', x, blocks, stride, expected));
+        const fig = await guard(`detect ${dtype} ${t} s=${sp}`, () => detectFigure(ctx, cache, cfg, program, byK ? 'at' : 'a', x, blocks, stride, expected, dtype));
         if (!fig) continue;
-        res.detection.push({ microTile: t, program: program.label, sparsity: sp, density: data.density, rows: s, cols: s, detect: fig.timing, indexOk: fig.ok });
-        log(`detect ${t} (${program.label}) s=${sp}: ${fig.timing.medianMs.toFixed(4)} ms ${fig.ok ? 'ok' : 'WRONG INDEX'}`);
+        res.detection.push({ dtype, microTile: t, program: program.label, sparsity: sp, density: data.density, rows: s, cols: s, detect: fig.timing, indexOk: fig.ok });
+        log(`detect ${dtype} ${t} (${program.label}) s=${sp}: ${fig.timing.medianMs.toFixed(4)} ms ${fig.ok ? 'ok' : 'WRONG INDEX'}`);
       }
     }
   }
 
-  // (d) the demo model's layers: real masks, synthetic values.
-  if (cfg.layers && on('layers')) {
-    const layers = cfg.layers.layers.slice(0, cfg.maxLayers ?? cfg.layers.layers.length);
+  onSection(res, 'detect');
+  // (d) the demo model's layers: real masks, synthetic values; every family of the dtype, its per-layer
+  // configurations on this device (dense: narrow-N and split-K candidates included).
+  for (const dtype of cfg.layers && on('layers') ? dtypes : []) {
+    const layers = cfg.layers!.layers.slice(0, cfg.maxLayers ?? cfg.layers!.layers.length);
+    const families = FAMILIES.filter((f) => dtypeOf(f) === dtype);
     for (const [li, L] of layers.entries()) {
       const r = rng(1000 + li);
       const a = synthesiseA(L, r);
       const b = randomDense(L.k * L.n, r);
       const variants: VariantFigure[] = [];
-      // The families `pit profile` measures by default (others, e.g. baselines, only when asked for); families that need
-      // layer facts (known sequence lengths) have none on synthetic layers.
-      for (const spec of FAMILIES.filter((f) => f.defaultOn && !f.needs).flatMap((f) => f.layerConfigs(L))) {
-        const lcfg = { ...cfg, warmupMs: Math.min(cfg.warmupMs, 150), verify: { rows: 2, cols: 1, elements: 64 } };
-        const f = await guard(`layer ${L.name} ${spec.family}`, () => measure(ctx, cache, lcfg, a, b, L.m, L.n, L.k, spec, li));
+      // The families `pit profile` measures by default in fp32 (every f16 family in f16, where none is on by default);
+      // families that need layer facts (known sequence lengths) have none on synthetic layers.
+      const specs = families.filter((f) => (f.defaultOn || dtype !== 'f32') && !f.needs).flatMap((f) => f.layerConfigs(L, ctx.adapter).filter((c) => !f.illegalReason(c, L)));
+      for (const spec of specs) {
+        const lcfg = { ...cfg, warmupMs: cfg.layerWarmupMs ?? Math.min(cfg.warmupMs, 150), verify: { rows: 2, cols: 1, elements: 64 } };
+        const f = await guard(`layer ${dtype} ${L.name} ${spec.family} ${tileName(spec.tile)}`, () => measure(ctx, cache, lcfg, a, b, L.m, L.n, L.k, spec, li));
         if (f) variants.push(f);
       }
       // The baseline: the fastest verified dense tile, as `pit profile` reports it.
-      const dense = variants.filter((v) => v.variant === 'dense' && v.check.ok).sort((x, y) => x.totalMs - y.totalMs)[0];
+      const denseName = fam('dense', dtype);
+      const dense = variants.filter((v) => v.variant === denseName && v.check.ok).sort((x, y) => x.totalMs - y.totalMs)[0];
       let chosen = dense;
       for (const v of variants) if (v.check.ok && (!chosen || v.totalMs < chosen.totalMs)) chosen = v;
       if (!dense || !chosen) continue;
       res.layers.push({
+        dtype,
+        denseTile: dense.tile,
         name: L.name,
         m: L.m,
         n: L.n,
@@ -604,7 +816,8 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
         denseMs: dense.kernel.medianMs,
         chosenMs: chosen.totalMs,
       });
-      log(`layer ${L.name} ${L.m}x${L.n}x${L.k}: dense ${dense.kernel.medianMs.toFixed(4)} ms, chosen ${chosen.variant} ${chosen.totalMs.toFixed(4)} ms`);
+      log(`layer ${dtype} ${L.name} ${L.m}x${L.n}x${L.k}: dense ${dense.kernel.medianMs.toFixed(4)} ms (${dense.tile}), chosen ${chosen.variant} ${chosen.totalMs.toFixed(4)} ms`);
+      if (li % 8 === 7) onSection(res, `layers ${dtype} ${li + 1}`);
     }
   }
 
@@ -614,7 +827,7 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
     const r = rng(4242);
     const a = randomDense(s * s, r);
     const denseW = randomDense(s * s, r);
-    const base = await guard(`static dense ${s}^3`, () => measure(ctx, cache, cfg, a, denseW, s, s, s, { family: 'dense', microTile: null, tile: tiles.dense }, 4242));
+    const base = await guard(`static dense ${s}^3`, () => measure(ctx, cache, cfg, a, denseW, s, s, s, { family: 'dense', microTile: null, tile: tiles.f32.dense }, 4242));
     if (base) {
       res.static!.push({ ...base, pattern: 'dense', size: s, target: 0, sparsity: 0, effectiveDensity: 1, speedup: NaN });
       log(`static: dense ${s}^3 ${base.kernel.medianMs.toFixed(3)} ms`);

@@ -15,7 +15,39 @@ export interface AdapterDescriptor {
   backend: string;
   /** Whether `timestamp-query` was available (otherwise CPU-clock timing was used). */
   timestampQuery: boolean;
+  /**
+   * Whether the device was created with `shader-f16` (f16 storage and arithmetic in WGSL: the f16 kernel families).
+   * Absent in runs recorded before it was reported. On NVIDIA's Vulkan driver Dawn exposes it only with the toggle
+   * `vulkan_enable_f16_on_nvidia` (see `dawnToggles`).
+   */
+  shaderF16?: boolean;
+  /** Whether the device was created with `subgroups`. Absent in runs recorded before it was reported. */
+  subgroups?: boolean;
+  /** Smallest and largest subgroup size the adapter reports (`GPUAdapterInfo.subgroupMinSize` / `MaxSize`), when known. */
+  subgroupSizes?: [number, number];
+  /**
+   * The subgroup-matrix (tensor-core) configurations of the adapter (`GPUAdapterInfo.subgroupMatrixConfigs`, feature
+   * `chromium-experimental-subgroup-matrix`); empty without the feature, absent in runs recorded before it was reported.
+   */
+  subgroupMatrixConfigs?: SubgroupMatrixConfigInfo[];
+  /** Dawn toggles the process asked for (`enable-dawn-features=…`, `disable-dawn-features=…`), as given to `create()`. */
+  dawnToggles?: string[];
 }
+
+/**
+ * One subgroup-matrix configuration: `C[M,N] (+)= A[M,K] · B[K,N]` on a subgroup, A and B of `componentType`,
+ * C of `resultComponentType` (`f16`, `f32`, `i8`, `u8`, `i32`, `u32`).
+ */
+export interface SubgroupMatrixConfigInfo {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+/** Element type of the matmul operands a run computes with: `f32`, or `f16` operands with f32 accumulation. */
+export type ComputeDtype = 'f32' | 'f16';
 
 /**
  * The name of a way to compute a layer (DESIGN.md §2): a kernel family's configuration, e.g. `dense`,
@@ -40,6 +72,8 @@ export interface FamilyInfo {
   baseline: boolean;
   /** The operand whose micro-tiles the family detects and skips: `a` (A, the activation) or `b` (B, e.g. attention Kᵀ). */
   operand?: 'a' | 'b';
+  /** Operand dtype of its kernels when not f32 (`f16`: measured by `--dtype f16` runs, as the counterpart of an f32 family). */
+  dtype?: ComputeDtype;
 }
 
 /** Density of non-zero micro-tiles of one shape in the exploited operand. */
@@ -347,6 +381,11 @@ export interface RunSummary {
   status: string;
   /** How variants were chosen; absent for runs recorded before policies existed (they measured everything). */
   policy?: RunPolicy;
+  /**
+   * Element type of the operands the kernels computed with (`--dtype`): `f16` runs upload A and B rounded to f16 and
+   * accumulate in f32 (the f16 kernel families); absent in runs recorded before it existed (they were `f32`).
+   */
+  dtype?: ComputeDtype;
 }
 
 /**
@@ -407,6 +446,11 @@ export interface ProfileRequest {
   zeroThreshold?: number;
   /** Near-zero as zero: keep this fraction (0–1] of each activation operand's largest magnitudes, per layer. */
   zeroKeep?: number;
+  /**
+   * Operand element type (`pit profile --dtype`): `f16` runs the f16 families (A and B rounded to f16, f32
+   * accumulation); default: the model's weight type (f16 for a model whose weights are float16, else f32).
+   */
+  dtype?: ComputeDtype;
 }
 
 /** Progress events streamed while a job runs. */

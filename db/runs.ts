@@ -550,6 +550,18 @@ function toSummary(r: RunRow, inputs: InputRef[]): RunSummary {
   // The profiler stores how it chose variants in the run's options (policy tiledb, issue 3).
   const policy = (summary.options as { policy?: RunSummary['policy'] }).policy;
   if (policy && typeof policy === 'object') summary.policy = policy;
+  // …and (issue 11) its dtype and what the device offered (shader-f16, subgroup matrices, Dawn toggles), which the
+  // adapters table does not hold (they are not the adapter's identity).
+  const o = summary.options as { dtype?: unknown; gpu?: Record<string, unknown> };
+  if (o.dtype === 'f16' || o.dtype === 'f32') summary.dtype = o.dtype;
+  if (o.gpu && typeof o.gpu === 'object') {
+    const g = o.gpu;
+    if (typeof g.shaderF16 === 'boolean') summary.adapter.shaderF16 = g.shaderF16;
+    if (typeof g.subgroups === 'boolean') summary.adapter.subgroups = g.subgroups;
+    if (Array.isArray(g.subgroupSizes) && g.subgroupSizes.length === 2) summary.adapter.subgroupSizes = g.subgroupSizes as [number, number];
+    if (Array.isArray(g.subgroupMatrixConfigs)) summary.adapter.subgroupMatrixConfigs = g.subgroupMatrixConfigs as RunSummary['adapter']['subgroupMatrixConfigs'];
+    if (Array.isArray(g.dawnToggles)) summary.adapter.dawnToggles = g.dawnToggles as string[];
+  }
   return summary;
 }
 

@@ -28,6 +28,18 @@ export interface ComputeTile {
    * `isVec4Tile`); default true there. Ignored by the scalar path.
    */
   doubleBuffer?: boolean;
+  /**
+   * Subgroup-matrix (tensor-core) tiling, f16 families only (shaders/dense-f16.wgsl.ts): the tile is computed by
+   * subgroups of `sg` invocations, each owning a `TM x TN` block of C made of `m x n` result fragments, with `k` the
+   * fragment's reduction depth (one `GPUSubgroupMatrixConfig`). `tileName` appends `/mma{m}x{n}x{k}s{sg}`.
+   */
+  mma?: { m: number; n: number; k: number; sg: number };
+  /**
+   * Split-K (dense-splitk, dense-f16): K is cut into `splitK` ranges computed by separate workgroups (grid z) into
+   * partial sums, which a second pass adds up; for layers whose M·N gives too few workgroups. `tileName` appends
+   * `/k{splitK}`.
+   */
+  splitK?: number;
 }
 
 /** Invocations per workgroup of a matmul template: `(BM/TM) * (BN/TN)`. */
@@ -58,8 +70,10 @@ export function validateComputeTile(t: ComputeTile): void {
  * single-buffered (`doubleBuffer: false`), the non-default case.
  */
 export function tileName(t: ComputeTile): string {
-  const sb = isVec4Tile(t) && t.doubleBuffer === false ? '/sb' : '';
-  return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${sb}`;
+  const sb = (isVec4Tile(t) || t.mma) && t.doubleBuffer === false ? '/sb' : '';
+  const mma = t.mma ? `/mma${t.mma.m}x${t.mma.n}x${t.mma.k}s${t.mma.sg}` : '';
+  const split = t.splitK && t.splitK > 1 ? `/k${t.splitK}` : '';
+  return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${sb}${mma}${split}`;
 }
 
 /**

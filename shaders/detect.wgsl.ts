@@ -83,6 +83,43 @@ export interface DetectWgslParams {
    * `b*nBlocks*RB`. Default false: the 2-D text, unchanged.
    */
   batched?: boolean;
+  /**
+   * Element type of X (default f32). `f16` (the f16 families): X holds halves packed two per u32 word, bound as
+   * `array<u32>` (or `array<vec4<u32>>`, 8 halves, when `vec4` and C is a multiple of 8); a half is non-zero when
+   * `bits & 0x7fff != 0` (NaN and ±Inf count, -0 does not), as for f32.
+   */
+  dtype?: 'f32' | 'f16';
+}
+
+/** The f16 scan of X (packed halves): 8 halves per 16-byte load when `vec`, else one half per element. */
+function f16Scan(w: number, vec: boolean): string {
+  if (vec) {
+    const test =
+      w % 8 === 0
+        ? 'if (any((v & vec4<u32>(0x7fff7fffu)) != vec4<u32>())) { atomicStore(&flags[segRow + lc / W], 1u); }'
+        : 'for (var q = 0u; q < 8u; q++) { if (((v[q / 2u] >> ((q % 2u) * 16u)) & 0x7fffu) != 0u) { atomicStore(&flags[segRow + (lc + q) / W], 1u); } }';
+    return `  for (var e = lid.x; e < TR * SPAN / 8u; e += NT) {
+    let lr = e / (SPAN / 8u);
+    let lc = (e % (SPAN / 8u)) * 8u;
+    let r = r0 + lr;
+    let c = c0 + lc;
+    if (r < P.rows && c < P.cols) {
+      let v = X[(r * P.cols + c) / 8u];
+      let segRow = (lr / H) * SC;
+      ${test}
+    }
+  }`;
+  }
+  return `  for (var e = lid.x; e < TR * SPAN; e += NT) {
+    let lr = e / SPAN;
+    let lc = e % SPAN;
+    let r = r0 + lr;
+    let c = c0 + lc;
+    if (r < P.rows && c < P.cols) {
+      let i = r * P.cols + c;
+      if (((X[i / 2u] >> ((i % 2u) * 16u)) & 0x7fffu) != 0u) { atomicStore(&flags[(lr / H) * SC + lc / W], 1u); }
+    }
+  }`;
 }
 
 /**
@@ -99,10 +136,15 @@ export function detectWgsl(params: DetectWgslParams): string {
   const segCols = win.span / w;
   const segRows = win.rows / h;
   const nSeg = segCols * segRows;
-  const vec = (params.vec4 ?? false) && win.span % 4 === 0;
+  const f16 = params.dtype === 'f16';
   const batched = params.batched ?? false;
+  // The f16 families are 2-D only (core/kernels/f16.ts f16ShapeProblem): no batched f16 scan.
+  if (f16 && batched) throw new RangeError('detection of f16 data is 2-D only (no batched form)');
+  const vec = (params.vec4 ?? false) && win.span % (f16 ? 8 : 4) === 0;
   const ox = batched ? 'xB + ' : '';
-  const scan = vec
+  const scan = f16
+    ? f16Scan(w, vec)
+    : vec
     ? `  for (var e = lid.x; e < TR * SPAN / 4u; e += NT) {
     let lr = e / (SPAN / 4u);
     let lc = (e % (SPAN / 4u)) * 4u;
@@ -125,10 +167,10 @@ export function detectWgsl(params: DetectWgslParams): string {
     let c = c0 + lc;
     if (r < P.rows && c < P.cols && (bitcast<u32>(X[${ox}r * P.cols + c]) & 0x7fffffffu) != 0u) { atomicStore(&flags[(lr / H) * SC + lc / W], 1u); }
   }`;
-  return `// PIT Studio: ${params.family} detection of micro-tile ${params.microTile}: row blocks of ${h} of X [R,C] with a non-zero in each ${w}-wide column block${batched ? '; batched (grid z = batch)' : ''}.
+  return `// PIT Studio: ${params.family} detection of micro-tile ${params.microTile}: row blocks of ${h} of X [R,C]${f16 ? ' (f16)' : ''} with a non-zero in each ${w}-wide column block${batched ? '; batched (grid z = batch)' : ''}.
 struct Params { rows: u32, cols: u32, nBlocks: u32, tilesX: u32, rowBlocks: u32${batched ? ', sx: u32' : ''} }
 
-@group(0) @binding(0) var<storage, read> X: ${vec ? 'array<vec4<f32>>' : 'array<f32>'};
+@group(0) @binding(0) var<storage, read> X: ${f16 ? (vec ? 'array<vec4<u32>>' : 'array<u32>') : vec ? 'array<vec4<f32>>' : 'array<f32>'};
 @group(0) @binding(1) var<storage, read_write> count: array<atomic<u32>>;
 @group(0) @binding(2) var<storage, read_write> index: array<u32>;
 @group(0) @binding(3) var<uniform> P: Params;

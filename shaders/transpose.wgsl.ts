@@ -1,6 +1,6 @@
 /**
- * WGSL template of the layout preparation some kernel families need: the transpose `Y[C, R] = X[R, C]ᵀ` (f32,
- * row-major), e.g. pit-k's `AT [K, M]` from a MatMul activation `A [M, K]`. A 16x16 tile is staged in workgroup
+ * WGSL template of the layout preparation some kernel families need: the transpose `Y[C, R] = X[R, C]ᵀ` (f32 or
+ * f16, row-major), e.g. pit-k's `AT [K, M]` from a MatMul activation `A [M, K]`. A 16x16 tile is staged in workgroup
  * memory so that both the reads of X and the writes of Y are coalesced; the tile has one extra column so that the
  * column-wise reads of the transposed write hit distinct banks.
  */
@@ -9,22 +9,24 @@
 export const TRANSPOSE_TILE = 16;
 
 /**
- * WGSL of the transpose. Bindings (group 0): 0 `X` [R, C] f32 read, 1 `Y` [C, R] f32 read_write, 2 `P` uniform
- * `{rows, cols, _, _}`. Workgroup size `(16, 16, 1)`; grid `(ceil(C/16), ceil(R/16), 1)`. `batched`: X is
- * [batch, R, C] and Y [batch, C, R], grid z = batch (each batch transposed in place of its own matrix).
+ * WGSL of the transpose. Bindings (group 0): 0 `X` [R, C] read, 1 `Y` [C, R] read_write (both of `dtype`: f32, or
+ * f16 for the f16 families, which needs `shader-f16`), 2 `P` uniform `{rows, cols, _, _}`. Workgroup size
+ * `(16, 16, 1)`; grid `(ceil(C/16), ceil(R/16), 1)`. `batched`: X is [batch, R, C] and Y [batch, C, R], grid z =
+ * batch (each batch transposed in place of its own matrix).
  */
-export function transposeWgsl(batched = false): string {
+export function transposeWgsl(batched = false, dtype: 'f32' | 'f16' = 'f32'): string {
   const t = TRANSPOSE_TILE;
+  const ty = dtype;
   const o = batched ? 'base + ' : '';
-  return `// PIT Studio: layout preparation Y[C,R] = transpose(X[R,C]), fp32 row-major, ${t}x${t} tiles${batched ? '; batched (grid z = batch)' : ''}.
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}// PIT Studio: layout preparation Y[C,R] = transpose(X[R,C]), ${dtype === 'f16' ? 'f16' : 'fp32'} row-major, ${t}x${t} tiles${batched ? '; batched (grid z = batch)' : ''}.
 struct Params { rows: u32, cols: u32, _a: u32, _b: u32 }
 
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(0) var<storage, read> X: array<${ty}>;
+@group(0) @binding(1) var<storage, read_write> Y: array<${ty}>;
 @group(0) @binding(2) var<uniform> P: Params;
 
 const T = ${t}u;
-var<workgroup> tile: array<f32, ${t * (t + 1)}>;
+var<workgroup> tile: array<${ty}, ${t * (t + 1)}>;
 
 @compute @workgroup_size(${t}, ${t}, 1)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {

@@ -102,7 +102,7 @@ function programsOf(c: RuleConfig, s: Shape, op: string): { programs: PlannedPro
   return {
     programs: planPrograms(plan),
     buffers: [
-      ...plan.operands.map((o): ManifestBuffer => ({ name: o.name, dtype: 'f32', shape: o.shape, role: o.role })),
+      ...plan.operands.map((o): ManifestBuffer => ({ name: o.name, dtype: plan.dtype ?? 'f32', shape: o.shape, role: o.role })),
       ...plan.buffers.map((b): ManifestBuffer => ({ ...b })),
     ],
     detection: plan.detect.at(-1) ?? null,
@@ -290,6 +290,8 @@ function layerDensity(l: LayerResult, c: RuleConfig): number | null {
 export function buildKernelSet(src: ExportSource): KernelSet {
   const { report } = src;
   if (!report.run.complete) throw new ExportError(`run ${report.run.id} is incomplete (${report.run.status || 'running'}): profile the model to the end, then export`);
+  // The loader and fixtures of a kernel set are f32 (.npy '<f4'): f16 runs are not exported yet.
+  if ((report.run.dtype ?? 'f32') !== 'f32') throw new ExportError(`run ${report.run.id} computed in ${report.run.dtype}: only f32 runs can be exported for now`);
   const skipped = new Map<string, string>();
   for (const l of report.layers) if (l.skipped) skipped.set(l.name, l.skipped);
   // Kernel sets hold 2-D plans and fixtures; batched layers (attention per head, grouped convs) are listed, not exported.
@@ -379,7 +381,8 @@ export function buildKernelSet(src: ExportSource): KernelSet {
     generator: src.generator,
     createdAt: src.createdAt,
     model: { path: r.model.path, sha256: r.model.sha256 },
-    adapter: { ...r.adapter },
+    // The adapter's identity and timing (the manifest schema's fields), not the device capabilities a run also keeps.
+    adapter: { vendor: r.adapter.vendor, architecture: r.adapter.architecture, device: r.adapter.device, description: r.adapter.description, backend: r.adapter.backend, timestampQuery: r.adapter.timestampQuery },
     run: { id: r.id, createdAt: r.createdAt, policy: r.policy?.policy ?? 'measure', inputs: r.inputs.length },
     tileDb: src.tileDb,
     kernels: [...table.byHash.values()],

@@ -42,7 +42,8 @@ export interface ManifestKernel {
 export interface ManifestBuffer {
   /** Name the steps refer to: `a` (A [M,K]), `at` (Aᵀ [K,M]), `b`, `c`, `count`, `index`, … */
   name: string;
-  dtype: 'f32' | 'u32';
+  /** Element type (`f16` only for f16 runs, which the export refuses for now: see kernel-set.ts). */
+  dtype: 'f32' | 'u32' | 'f16';
   /** Row-major shape in elements. */
   shape: number[];
   /** `input`: the activation A (or Aᵀ); `weight`: B; `output`: C; `scratch`: detection's count and index. */

@@ -223,7 +223,11 @@ for (const fx of manifest.fixtures) {
       device.queue.writeBuffer(bufs.count, 0, expected.count);
       device.queue.writeBuffer(bufs.index, 0, expected.index);
     }
-    for (const step of plan.steps.filter((s) => s.phase === 'compute')) {
+    // C is final after the last compute step (a split-K plan writes partial sums, then a reduction writes C); a
+    // wrong C is blamed on the variant's own kernel.
+    const computeSteps = plan.steps.filter((s) => s.phase === 'compute');
+    const lastMain = computeSteps.map((s) => kernels.get(s.kernel).role !== 'fill').lastIndexOf(true);
+    for (const [si, step] of computeSteps.entries()) {
       const k = kernels.get(step.kernel);
       await runStep(step, bufs);
       if (k.role === 'fill') {
@@ -233,6 +237,8 @@ for (const fx of manifest.fixtures) {
         if (bad >= 0) fail(k, 'fixture ' + fx.id + ': ' + name + '[' + bad + '] is not zero after zero-fill');
         continue;
       }
+      if (si !== lastMain) continue;
+      const blamed = kernels.get(plan.kernel) || k;
       const c = await readBuffer(device, bufs.c, expected.c.length, 'f32');
       let worst = 0;
       let at = -1;
@@ -244,7 +250,7 @@ for (const fx of manifest.fixtures) {
         }
       }
       if (!(worst <= fx.tolerance)) {
-        fail(k, 'fixture ' + fx.id + ' (' + fx.shape.m + 'x' + fx.shape.n + 'x' + fx.shape.k + '): C[' + at + '] = ' + c[at] + ', reference ' + expected.c[at] + ' (|error| ' + worst.toExponential(2) + ' > tolerance ' + fx.tolerance.toExponential(2) + ')');
+        fail(blamed, 'fixture ' + fx.id + ' (' + fx.shape.m + 'x' + fx.shape.n + 'x' + fx.shape.k + '): C[' + at + '] = ' + c[at] + ', reference ' + expected.c[at] + ' (|error| ' + worst.toExponential(2) + ' > tolerance ' + fx.tolerance.toExponential(2) + ')');
       }
     }
   } catch (err) {

@@ -5,10 +5,10 @@ function align4(bytes: number): number {
   return Math.max(4, Math.ceil(bytes / 4) * 4);
 }
 
-/** A storage buffer initialised with `data` (f32, u32 or i32 elements). */
+/** A storage buffer initialised with `data` (f32, u32 or i32 elements, or f16 bit patterns as u16; padded to 4 bytes). */
 export function storageFrom(
   device: GPUDevice,
-  data: Float32Array | Uint32Array | Int32Array,
+  data: Float32Array | Uint32Array | Int32Array | Uint16Array,
   label: string,
   extraUsage = 0,
 ): GPUBuffer {

@@ -3,6 +3,7 @@
  * kept referenced for the life of the process (if it is collected, later GPU calls crash; DESIGN.md §6).
  */
 import { createRequire } from 'node:module';
+import { recordDawnToggles } from './device.ts';
 import { NoAdapterError } from './errors.ts';
 import { withFilteredStderr } from './quiet-stderr.ts';
 
@@ -18,10 +19,23 @@ export interface NodeGpuOptions {
 }
 
 /**
- * Dawn toggles for profiling: Dawn quantises timestamps (to ~65 µs on some drivers) as a timing-attack defence, which
- * hides short kernels; a local profiler wants the raw counter.
+ * Dawn toggles for profiling, given to `create()` (so process-wide: they are set before any adapter is discovered).
+ * - `disable-dawn-features=timestamp_quantization`: Dawn quantises timestamps (to ~65 µs on some drivers) as a
+ *   timing-attack defence, which hides short kernels; a local profiler wants the raw counter.
+ * - `vulkan_enable_f16_on_nvidia`: Dawn hides `shader-f16` on NVIDIA's Vulkan driver unless asked (crbug 42251215;
+ *   ONNX Runtime's WebGPU EP and llama.cpp's WebGPU backend set it too). It acts on NVIDIA adapters only.
+ * - `allow_unsafe_apis`: exposes experimental features, among them `chromium-experimental-subgroup-matrix` (tensor
+ *   cores from WGSL). Elsewhere it only makes experimental features requestable; nothing here relies on one the
+ *   adapter lacks (features are requested when present).
+ * - `use_vulkan_memory_model`: subgroup matrices (SPIR-V cooperative matrices) require the Vulkan memory model.
+ * Measured on an H200 (driver 580.159.04, webgpu 0.6.2): with them the adapter lists `shader-f16` and f16→f32
+ * 16x16x16 / 16x8x16 / 16x8x8 subgroup matrices, without them neither (../shared/gpu/README.md). On lavapipe they change
+ * nothing the tests see (it has `shader-f16` and `subgroups` either way, and no subgroup matrices).
  */
-export const DEFAULT_DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+export const DEFAULT_DAWN_FLAGS = [
+  'enable-dawn-features=vulkan_enable_f16_on_nvidia,allow_unsafe_apis,use_vulkan_memory_model',
+  'disable-dawn-features=timestamp_quantization',
+];
 
 /**
  * Loads dawn.node once and returns its `GPU` (the first call's flags and options hold for the process).
@@ -42,6 +56,7 @@ export function nodeGpu(flags: string[] = DEFAULT_DAWN_FLAGS, options: NodeGpuOp
   }
   const gpu = mod.create(flags);
   kept = options.verbose ? gpu : quietAdapters(gpu);
+  recordDawnToggles(kept, flags);
   return kept;
 }
 

@@ -9,6 +9,7 @@ import { BATCH, ceilDiv, grid, M, N } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
 import { batchOf, batchStrides, isBatched, shapeVars, validateShape, type MatmulShape } from './shape.ts';
 import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, NARROW_N, narrowTile, paddedElements, parseTileName, sameTile } from './tiles.ts';
+import { denseSplitKProgram, SPLITK_REDUCE_ROLE, splitKFactorFor, splitKPlan } from './dense-splitk.ts';
 
 export type { ComputeTile } from '../../shaders/common.wgsl.ts';
 
@@ -48,13 +49,17 @@ export function denseProgram(shape: MatmulShape, tile: ComputeTile): KernelProgr
 
 /**
  * Dense computation tiles tuned and tried as baseline candidates: the default 128x128x16/8x8, the PIT tile
- * 32x128x8/4x4 for few rows and wide N, 64x32x16/4x2 for narrow N, 16x64x16/2x4 for very few rows.
+ * 32x128x8/4x4 for few rows and wide N, 64x32x16/4x2 for narrow N, 16x64x16/2x4 for very few rows, and (issue 11
+ * item 5) vec4-path narrow-N tiles 128x32x16/8x4 and 128x16x16/8x4 for tall-skinny layers (the det model's
+ * `38400×24×864` convolutions: the 128-column tiles compute 5x the useful work there).
  */
 export const DENSE_TILES: readonly ComputeTile[] = [
   { ...DEFAULT_DENSE_TILE },
   { bm: 32, bn: 128, bk: 8, tm: 4, tn: 4 },
   { bm: 64, bn: 32, bk: 16, tm: 4, tn: 2 },
   { bm: 16, bn: 64, bk: 16, tm: 2, tn: 4 },
+  { bm: 128, bn: 32, bk: 16, tm: 8, tn: 4 },
+  { bm: 128, bn: 16, bk: 16, tm: 8, tn: 4 },
 ];
 
 /**
@@ -93,7 +98,14 @@ function denseCandidates2d(s: MatmulShape): ComputeTile[] {
     .sort((x, y) => x.p - y.p)
     .slice(0, EXTRA_CANDIDATES)
     .map((x) => ({ ...x.t }));
-  return [def, ...others];
+  const out = [def, ...others];
+  // Split-K (issue 11 item 5): where even the least padded vec4 tile leaves the GPU mostly idle and K is long, the
+  // same tile with K split (dense-splitk.ts; 2-D layers only).
+  if (isBatched(s)) return out;
+  const base = out.filter(isVec4Tile).sort((x, y) => paddedElements(s.m, s.n, x) - paddedElements(s.m, s.n, y) || x.bm * x.bn - y.bm * y.bn)[0];
+  const split = base ? splitKFactorFor(s, base) : 1;
+  if (base && split > 1) out.push({ ...base, splitK: split });
+  return out;
 }
 
 const config = (tile: ComputeTile): FamilyConfig => ({ family: 'dense', microTile: null, tile: { ...tile } });
@@ -103,15 +115,18 @@ export const denseFamily: KernelFamily = {
   name: 'dense',
   axis: 'none',
   summary: 'dense tiled matmul (the baseline: fastest verified computation tile per layer)',
-  helperRoles: [],
+  helperRoles: [SPLITK_REDUCE_ROLE],
   defaultOn: true,
   tuningConfigs: () => DENSE_TILES.map(config),
   layerConfigs: (s) => denseCandidates(s).map(config),
-  illegalReason: () => null,
+  illegalReason: (c, s) => ((c.tile.splitK ?? 1) > 1 && isBatched(s) ? `dense split-K (${tileName(c.tile)}) is 2-D only: batched layers take an unsplit tile` : null),
   microTile: () => null,
   blockCounts: () => [],
   plan(s, c) {
     validateShape(s);
+    const reason = denseFamily.illegalReason(c, s);
+    if (reason) throw new RangeError(reason);
+    if ((c.tile.splitK ?? 1) > 1) return splitKPlan(s, c.tile, denseSplitKProgram(s, c.tile));
     return {
       aLayout: 'a',
       buffers: [{ name: 'c', dtype: 'f32', shape: isBatched(s) ? [batchOf(s), s.m, s.n] : [s.m, s.n], role: 'output' }],

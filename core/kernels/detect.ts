@@ -24,7 +24,8 @@ export interface Extent {
  * Detection over a generic row-major X [rows, cols] f32 bound as `input`: for each column block j of width `w`, the
  * row blocks (of `h` rows) whose micro-tile has a non-zero. `count` [ceil(cols/w)] u32 (zero before), `index`
  * [ceil(cols/w) * ceil(rows/h)] u32 with block j's entries at `j*ceil(rows/h) ..`. Params
- * `[rows, cols, nBlocks, tilesX, rowBlocks]`. The element test is `x != 0` (NaN is non-zero).
+ * `[rows, cols, nBlocks, tilesX, rowBlocks]`. The element test is `x != 0` (NaN is non-zero). `dtype` f16: X holds
+ * f16 elements (the f16 families; see `detectWgsl`).
  * @param role program role, e.g. `detect-k` (the manifest's kernel role).
  * @param vars grid variables the extents' terms refer to (M, N, K, B).
  * @param batch batched detection (more than one X): X is [batch, rows, cols] and each batch gets its own counts and
@@ -41,6 +42,7 @@ export function detectRowsProgram(
   h: number,
   vars: GridVars,
   batch?: Extent,
+  dtype: 'f32' | 'f16' = 'f32',
 ): KernelProgram {
   if (!Number.isInteger(w) || w < 1) throw new RangeError(`${role}: micro-tile extent must be a positive integer, got ${w}`);
   if (!Number.isInteger(h) || h < 1) throw new RangeError(`${role}: micro-tile height must be a positive integer, got ${h}`);
@@ -60,8 +62,8 @@ export function detectRowsProgram(
   return makeProgram(
     {
       family: role,
-      label: `${role} ${microTile}${batched ? ` x${batch.value}` : ''}`,
-      wgsl: detectWgsl({ w, h, family: role, microTile, vec4: cols.value % 4 === 0, ...(batched ? { batched } : {}) }),
+      label: `${role} ${microTile}${batched ? ` x${batch.value}` : ''}${dtype === 'f16' ? ' f16' : ''}`,
+      wgsl: detectWgsl({ w, h, family: role, microTile, vec4: cols.value % (dtype === 'f16' ? 8 : 4) === 0, ...(batched ? { batched } : {}), ...(dtype === 'f16' ? { dtype } : {}) }),
       bindings: [
         { name: input, kind: 'read-only-storage' },
         { name: 'count', kind: 'storage' },
@@ -124,17 +126,20 @@ export function zeroFillProgram(name: string, words: Extent | number, vars: Grid
 }
 
 /**
- * The transpose `output [cols, rows] = input [rows, cols]ᵀ` (layout preparation, e.g. `at` from `a`).
- * Bindings: `input`, `output`, `params` `[rows, cols, 0, 0]`. Grid `(ceil(cols/16), ceil(rows/16), 1)`; with `batch`
- * (more than one matrix) each of the batch's [rows, cols] matrices is transposed, grid z = batch.
+ * The transpose `output [cols, rows] = input [rows, cols]ᵀ` (layout preparation, e.g. `at` from `a`), of f32 or
+ * (f16 families) f16 elements. Bindings: `input`, `output`, `params` `[rows, cols, 0, 0]`. Grid
+ * `(ceil(cols/16), ceil(rows/16), 1)`; with `batch` (more than one matrix, f32 only) each of the batch's [rows, cols]
+ * matrices is transposed, grid z = batch.
+ * @throws RangeError for a batched f16 transpose (the f16 families are 2-D only).
  */
-export function transposeProgram(input: string, output: string, rows: Extent, cols: Extent, vars: GridVars, batch?: Extent): KernelProgram {
+export function transposeProgram(input: string, output: string, rows: Extent, cols: Extent, vars: GridVars, batch?: Extent, dtype: 'f32' | 'f16' = 'f32'): KernelProgram {
   const batched = !!batch && batch.value > 1;
+  if (batched && dtype === 'f16') throw new RangeError('transpose: f16 layouts are 2-D only (no batched form)');
   return makeProgram(
     {
       family: 'transpose',
-      label: `transpose ${input} -> ${output}${batched ? ` x${batch.value}` : ''}`,
-      wgsl: transposeWgsl(batched),
+      label: `transpose ${input} -> ${output}${batched ? ` x${batch.value}` : ''}${dtype === 'f16' ? ' f16' : ''}`,
+      wgsl: transposeWgsl(batched, dtype),
       bindings: [
         { name: input, kind: 'read-only-storage' },
         { name: output, kind: 'storage' },

@@ -6,7 +6,8 @@
  * rules, and the CPU reference of its index for exported fixtures. The runner, rule enumeration, tuner, cost model,
  * export, protocol, database and UI loop over the registry (registry.ts); no other module names a family.
  *
- * Every family computes the lowered matmul `C[M,N] = A[M,K] · B[K,N]` (fp32, row-major), A the dynamically sparse
+ * Every family computes the lowered matmul `C[M,N] = A[M,K] · B[K,N]` (row-major; fp32, or f16 operands with f32
+ * accumulation for the f16 families, `dtype`), A the dynamically sparse
  * activation; a PIT family skips zero micro-tiles along its permutation-invariant axis — of A (pit-k, pit-m) or, where
  * B is an activation too (attention's Kᵀ), of B (pit-n). A shape may be batched (shape.ts): `batch` independent
  * matmuls, grid z = batch, batch strides in the uniform, each batch with its own index (one index for an operand
@@ -17,6 +18,7 @@
  */
 import type { ComputeTile } from '../../shaders/common.wgsl.ts';
 import type { LayerPattern } from '../prune/types.ts';
+import type { AdapterDescriptor, ComputeDtype } from '../protocol.ts';
 import type { KernelProgram } from './program.ts';
 import type { MatmulShape } from './shape.ts';
 
@@ -56,14 +58,27 @@ export type OperandLayout = ALayout | BLayout;
  */
 export type SparseOperand = 'a' | 'b';
 
+/**
+ * What a family may ask of the device when it lists configurations: an f16 family offers tensor-core
+ * (subgroup-matrix) tiles only where the adapter has subgroup matrices, SIMT tiles elsewhere. Absent fields mean
+ * unknown (a family then lists what runs anywhere).
+ */
+export type DeviceCaps = Pick<AdapterDescriptor, 'shaderF16' | 'subgroups' | 'subgroupSizes' | 'subgroupMatrixConfigs'>;
+
 /** A buffer of a plan besides the operands A/Aᵀ and B (which every plan has). */
 export interface PlanBuffer {
   name: string;
-  dtype: 'f32' | 'u32';
+  dtype: 'f32' | 'u32' | 'f16';
   /** Row-major shape in elements. */
   shape: number[];
   /** `output`: C; `scratch`: detection counts, index and other intermediate buffers. */
   role: 'output' | 'scratch';
+  /**
+   * Smallest size the buffer may have, bytes (it is allocated at least this big, the shape's elements first). Dawn
+   * requires a buffer a subgroup-matrix fragment is stored to to hold at least one fragment (16x16 f32 = 1 KiB), even
+   * when the kernel only stores whole fragments inside the shape.
+   */
+  minBytes?: number;
 }
 
 /**
@@ -133,6 +148,11 @@ export interface FamilyPlan {
   aLayout: ALayout;
   /** The layout of B the programs bind (default `b`; `bt` = Bᵀ, e.g. pit-n gathering columns of B as rows of Bᵀ). */
   bLayout?: BLayout;
+  /**
+   * Element type of the operand buffers `a`/`at` and `b` (default `f32`): `f16` plans get them uploaded as f16 (the
+   * values rounded to nearest even) and a layout transpose in f16. C is f32 either way.
+   */
+  dtype?: ComputeDtype;
   /** Output and scratch buffers (the operand buffers `a`/`at` and `b` are implicit). */
   buffers: PlanBuffer[];
   /** Index construction (timed as detection): zero-fill of the counts, detection. Empty for dense. */
@@ -192,8 +212,17 @@ export interface KernelFamily {
   readonly summary: string;
   /** Program roles besides its own name that its plans dispatch (`detect-k`, `fill`, …): the manifest's kernel roles. */
   readonly helperRoles: readonly string[];
-  /** Whether `pit profile` measures it by default (a static-pattern family: on the layers whose weight it fits). */
+  /**
+   * Whether `pit profile` measures it by default (in runs of its `dtype`; a static-pattern family: on the layers whose
+   * weight it fits).
+   */
   readonly defaultOn: boolean;
+  /** Operand element type of its kernels (default `f32`): a run of dtype d measures only families of dtype d. */
+  readonly dtype?: ComputeDtype;
+  /** For a family of another dtype: the f32 family it is the counterpart of (`dense-f16` → `dense`). */
+  readonly counterpartOf?: string;
+  /** WebGPU features its kernels need (e.g. `shader-f16`); a run asking for it on an adapter without them fails early. */
+  readonly requiredFeatures?: readonly string[];
   /** The operand whose zeros it skips (default `a`). `b`: a static weight pattern, see `weightCandidates`. */
   readonly sparseOperand?: SparseOperand;
   /**
@@ -208,13 +237,16 @@ export interface KernelFamily {
    * as the rule's effective density. Absent: the coverage of `microTile` is.
    */
   contextDensity?(c: FamilyConfig, s: MatmulShape, ctx: PlanContext): number;
-  /** The configurations `pit tune` measures and the tile-database policy chooses among. */
-  tuningConfigs(): FamilyConfig[];
+  /**
+   * The configurations `pit tune` measures and the tile-database policy chooses among; `caps` (when known) lets a
+   * family list the configurations this device can run.
+   */
+  tuningConfigs(caps?: DeviceCaps): FamilyConfig[];
   /**
    * The configurations measured on a layer of shape `s` without a tile database (policy `measure`). For dense these
-   * are the candidate computation tiles the baseline is the fastest of.
+   * are the candidate computation tiles the baseline is the fastest of. `caps` as in `tuningConfigs`.
    */
-  layerConfigs(s: MatmulShape): FamilyConfig[];
+  layerConfigs(s: MatmulShape, caps?: DeviceCaps): FamilyConfig[];
   /**
    * Why `c` is not a legal, distinct rule for a layer of shape `s` (rule enumeration and tuning skip it), or null.
    * A configuration can be runnable yet not distinct (pit-m `1xW` with W ≥ K is the whole-row rule `1xK`).

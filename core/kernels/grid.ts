@@ -38,16 +38,22 @@ export function dim(name: string): GridTerm {
   };
 }
 
+/** Products, whose text needs parentheses as a divisor (`K/(a*8)`, not `K/a*8`). */
+const products = new WeakSet<GridTerm>();
+
 /** `ceil(a / b)`. */
 export function ceilDiv(a: GridTerm | number, b: GridTerm | number): GridTerm {
   const [x, y] = [lift(a), lift(b)];
-  return { text: `ceil(${x.text}/${y.text})`, at: (v) => Math.ceil(x.at(v) / y.at(v)) };
+  const den = products.has(y) ? `(${y.text})` : y.text;
+  return { text: `ceil(${x.text}/${den})`, at: (v) => Math.ceil(x.at(v) / y.at(v)) };
 }
 
 /** `a * b`. */
 export function mul(a: GridTerm | number, b: GridTerm | number): GridTerm {
   const [x, y] = [lift(a), lift(b)];
-  return { text: `${x.text}*${y.text}`, at: (v) => x.at(v) * y.at(v) };
+  const t: GridTerm = { text: `${x.text}*${y.text}`, at: (v) => x.at(v) * y.at(v) };
+  products.add(t);
+  return t;
 }
 
 /** `min(a, b)`. */

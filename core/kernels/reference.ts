@@ -98,6 +98,13 @@ export const FP32_UNIT_ROUNDOFF = 2 ** -24;
  * row changes an element by about one product term (~scale/K), far above the bound for the K's we verify (the bound
  * is ~6e-5·scale at K = 4096 versus a term of ~2.4e-4·scale). `1e-30` absorbs denormal flushing. An all-zero
  * reference therefore demands an (almost) exactly zero output. A number as the third argument is K.
+ *
+ * f16 operands with f32 accumulation (the f16 families, issue 11) use the same bound, with `ref` the float64 product
+ * of the f16-rounded operands and `scale` their Σ|ã||b̃|: a product of two f16 values is exact in f32 (11 + 11
+ * significand bits ≤ 24), so the kernel makes exactly the summation errors of an fp32 one (tensor cores included:
+ * their f16→f32 fragments keep f32 sums). The inputs' own rounding (≤ (2u + u²)·Σ|a||b|, u = 2^-11) separates the
+ * f16 result from the fp32 one and is not part of this check (f16.ts `f16InputErrorBound`).
+ * Tested at K = 4096 in both dtypes (test/kernels/f16.test.ts): correct outputs pass, a dropped micro-tile fails.
  * @throws RangeError when the lengths differ.
  */
 export function compareOutputs(ours: Float32Array, ref: Float32Array, options: CompareOptions | number = {}): CompareResult {

@@ -48,17 +48,28 @@ export function sameTile(a: ComputeTile, b: ComputeTile): boolean {
 }
 
 /**
- * Parses a tile name `BMxBNxBK/TMxTN[/sb]` (as `tileName` writes it). Older runs stored `BMxBNxBK` only: then the
- * first of `known` with that block is taken, else `fallback`'s per-thread work.
+ * Parses a tile name `BMxBNxBK/TMxTN[/sb][/mmaMxNxKsSG][/kS]` (as `tileName` writes it). Older runs stored
+ * `BMxBNxBK` only: then the first of `known` with that block is taken, else `fallback`'s per-thread work.
  * @throws RangeError when the text is not a tile name.
  */
 export function parseTileName(name: string, known: readonly ComputeTile[], fallback: ComputeTile): ComputeTile {
   const exact = known.find((t) => tileName(t) === name);
   if (exact) return { ...exact };
-  const m = /^(\d+)x(\d+)x(\d+)(?:\/(\d+)x(\d+))?(\/sb)?$/.exec(name);
+  const m = /^(\d+)x(\d+)x(\d+)(?:\/(\d+)x(\d+))?(\/sb)?(?:\/mma(\d+)x(\d+)x(\d+)s(\d+))?(?:\/k(\d+))?$/.exec(name);
   if (!m) throw new RangeError(`computation tile '${name}' is not BMxBNxBK/TMxTN`);
   const [bm, bn, bk] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (m[4]) return { bm, bn, bk, tm: Number(m[4]), tn: Number(m[5]), ...(m[6] ? { doubleBuffer: false } : {}) };
+  if (m[4]) {
+    return {
+      bm,
+      bn,
+      bk,
+      tm: Number(m[4]),
+      tn: Number(m[5]),
+      ...(m[6] ? { doubleBuffer: false } : {}),
+      ...(m[7] ? { mma: { m: Number(m[7]), n: Number(m[8]), k: Number(m[9]), sg: Number(m[10]) } } : {}),
+      ...(m[11] ? { splitK: Number(m[11]) } : {}),
+    };
+  }
   const same = known.find((t) => t.bm === bm && t.bn === bn && t.bk === bk);
   if (same) return { ...same };
   return { bm, bn, bk, tm: fallback.tm, tn: fallback.tn };

@@ -19,6 +19,7 @@ import { encodeDispatches, median, runDispatches, samplePhases, type Dispatch, t
 import { extents, operandBatch, transposeProgram, type Extent } from './detect.ts';
 import type { FamilyConfig, FamilyPlan, OperandLayout, PlanContext } from './family.ts';
 import { checkProgramLimits, prepareDispatch, type BufferSet, type KernelProgram } from './program.ts';
+import { toF16Bits } from './f16.ts';
 import { transpose } from './reference.ts';
 import { familyOfConfig } from './registry.ts';
 import { batchOf, isBatched, validateShape, type MatmulShape } from './shape.ts';
@@ -26,8 +27,10 @@ import { batchOf, isBatched, validateShape, type MatmulShape } from './shape.ts'
 export { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE } from './tiles.ts';
 
 /**
- * The operands of `C[M,N] = A[M,K] · B[K,N]`, fp32, and the shape (possibly batched: `batch`, `aShared`, `bShared`,
- * see shape.ts). A is the dynamically sparse operand PIT exploits (and B too when `bActivation`).
+ * The operands of `C[M,N] = A[M,K] · B[K,N]`, as f32 values, and the shape (possibly batched: `batch`, `aShared`,
+ * `bShared`, see shape.ts). A is the dynamically sparse operand PIT exploits (and B too when `bActivation`). A family
+ * of dtype f16 gets them uploaded rounded to f16 (callers verifying against a reference round them first: f16.ts
+ * `roundToF16`).
  */
 export interface MatmulOperands extends MatmulShape {
   /** A [M, K] row-major; batched: [batch, M, K], or one [M, K] when `aShared`. */
@@ -74,6 +77,7 @@ export function planVariant(s: MatmulShape, spec: VariantSpec, freeLayouts: read
   // a `1xW` with W ≥ K runs fine, it is only not a distinct rule).
   const plan = familyOfConfig(spec).plan(s, spec, ctx);
   const e = extents(s);
+  const dtype = plan.dtype ?? 'f32';
   const layout: KernelProgram[] = [];
   const scratch: FamilyPlan['buffers'] = [];
   const operands: VariantPlan['operands'] = [];
@@ -84,8 +88,8 @@ export function planVariant(s: MatmulShape, spec: VariantSpec, freeLayouts: read
       return;
     }
     operands.push({ name: other, role, shape: layoutShape(s, other) });
-    scratch.push({ name: needs, dtype: 'f32', shape: layoutShape(s, needs), role: 'scratch' });
-    layout.push(transposeProgram(other, needs, rows, cols, e.vars, batch));
+    scratch.push({ name: needs, dtype, shape: layoutShape(s, needs), role: 'scratch' });
+    layout.push(transposeProgram(other, needs, rows, cols, e.vars, batch, dtype));
   };
   const aBatch = operandBatch(s, s.aShared);
   if (plan.aLayout === 'at') place('at', 'a', 'input', e.M, e.K, aBatch);
@@ -117,11 +121,16 @@ function poisoned(device: GPUDevice, bytes: number, label: string): GPUBuffer {
   return storageFrom(device, new Uint32Array(Math.ceil(bytes / 4)).fill(POISON), label);
 }
 
+/** Bytes of an element of a plan buffer's dtype. */
+function elementBytes(dtype: string | undefined): number {
+  return dtype === 'f16' ? 2 : 4;
+}
+
 /** Checks every buffer of a plan against the device's binding and buffer size limits. @throws RangeError. */
-function checkBufferLimits(limits: GPUSupportedLimits, label: string, buffers: { name: string; shape: number[] }[]): void {
+function checkBufferLimits(limits: GPUSupportedLimits, label: string, buffers: { name: string; shape: number[]; dtype?: string }[]): void {
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   for (const b of buffers) {
-    const bytes = 4 * b.shape.reduce((x, y) => x * y, 1);
+    const bytes = elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1);
     if (bytes > cap) {
       throw new RangeError(`${label}: buffer '${b.name}' [${b.shape.join(', ')}] needs ${(bytes / 2 ** 20).toFixed(1)} MiB, over this device's ${(cap / 2 ** 20).toFixed(0)} MiB per binding`);
     }
@@ -168,7 +177,9 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
   const programs = planPrograms(plan);
   const name = `${spec.family}${spec.microTile ? ' ' + spec.microTile : ''}`;
   for (const { program } of programs) checkProgramLimits(device.limits, program);
-  checkBufferLimits(device.limits, name, [...plan.operands, ...plan.buffers]);
+  const dtype = plan.dtype ?? 'f32';
+  if (dtype === 'f16' && !ctx.shaderF16) throw new RangeError(`${name}: f16 kernels need the WebGPU feature 'shader-f16', which this device lacks`);
+  checkBufferLimits(device.limits, name, [...plan.operands.map((o) => ({ ...o, dtype })), ...plan.buffers]);
 
   const created: GPUBuffer[] = [];
   const track = (b: GPUBuffer): GPUBuffer => {
@@ -180,16 +191,21 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
   };
   try {
     const shared: BufferSet = {};
-    const data: Record<OperandLayout, () => Float32Array> = {
+    const layouts: Record<OperandLayout, () => Float32Array> = {
       a: () => ops.a,
       at: () => transposeBatched(ops.a, aMats, ops.m, ops.k),
       b: () => ops.b,
       bt: () => transposeBatched(ops.b, bMats, ops.k, ops.n),
     };
-    for (const o of plan.operands) shared[o.name] = track(storageFrom(device, data[o.name](), o.name));
+    for (const o of plan.operands) {
+      const data = layouts[o.name]();
+      // f16 plans read the operands as f16 (rounded to nearest even; exact when the caller rounded them already).
+      shared[o.name] = track(storageFrom(device, dtype === 'f16' ? toF16Bits(data) : data, o.name));
+    }
     for (const b of plan.buffers) {
       const given = plan.uploads?.[b.name];
-      shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, 4 * b.shape.reduce((x, y) => x * y, 1), b.name));
+      const bytes = Math.max(elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1), b.minBytes ?? 0);
+      shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, bytes, b.name));
     }
     const prepared: { phase: string; d: Dispatch & { hash: string }; p: KernelProgram }[] = [];
     for (const { phase, program } of programs) {

@@ -11,6 +11,8 @@
  */
 import type { FamilyConfig, RuleAxis } from '../kernels/family.ts';
 import { familyOfConfig, tuningConfigs } from '../kernels/registry.ts';
+import type { DeviceCaps } from '../kernels/family.ts';
+import type { ComputeDtype } from '../protocol.ts';
 import type { VariantSpec } from '../kernels/variants.ts';
 import type { Shape } from './costmodel.ts';
 import { tileName } from '../../shaders/common.wgsl.ts';
@@ -36,10 +38,13 @@ export interface PitRule {
   description: string;
 }
 
-/** Every configuration tuned by default: each family's tuning configurations, in registry order, deduplicated. */
-export function spaceConfigs(): RuleConfig[] {
+/**
+ * Every configuration tuned by default: the tuning configurations of each family of `dtype` (default f32: a tile
+ * database holds one dtype), in registry order, deduplicated. `caps` lets families list what the device runs.
+ */
+export function spaceConfigs(dtype: ComputeDtype = 'f32', caps?: DeviceCaps): RuleConfig[] {
   const seen = new Set<string>();
-  return tuningConfigs().filter((c) => {
+  return tuningConfigs(dtype, caps).filter((c) => {
     const id = configId(c);
     if (seen.has(id)) return false;
     seen.add(id);

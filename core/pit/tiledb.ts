@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import type { ComputeTile } from '../../shaders/common.wgsl.ts';
 import { familyNames, familyOfConfig } from '../kernels/registry.ts';
 import { planPrograms, planVariant } from '../kernels/variants.ts';
-import type { AdapterDescriptor } from '../protocol.ts';
+import type { AdapterDescriptor, ComputeDtype } from '../protocol.ts';
 import { DETECT_FEATURES, detectFeatures, fitModel, predictModel, type FittedModel, type Observation, type Shape } from './costmodel.ts';
 import type { MicroTileCoverage } from './coverage.ts';
 import { configId, spaceConfigs, type RuleConfig } from './rules.ts';
@@ -88,13 +88,15 @@ const HASH_SHAPES: Shape[] = [
 ];
 
 /**
- * sha256 (hex) of every kernel the tuner and the policy can run among `configs` (default: every family's tuning
+ * sha256 (hex) of every kernel the tuner and the policy can run among `configs` (default: every f32 family's tuning
  * configurations) — each configuration's programs (detection, zero-fills, kernel) at two canonical shapes — plus
- * TUNER_VERSION. Cheap (string generation only).
+ * TUNER_VERSION and, for a dtype other than f32, the dtype: a tile database is keyed by its dtype (issue 11), so an
+ * f16 database is never used for f32 runs or the reverse. Cheap (string generation only).
  */
-export function kernelSourcesHash(configs: readonly RuleConfig[] = spaceConfigs()): string {
+export function kernelSourcesHash(configs: readonly RuleConfig[] = spaceConfigs(), dtype: ComputeDtype = 'f32'): string {
   const h = createHash('sha256');
   h.update(`pit-studio tile database, tuner v${TUNER_VERSION}\n`);
+  if (dtype !== 'f32') h.update(`dtype ${dtype}\n`);
   for (const c of configs) {
     for (const s of HASH_SHAPES) {
       if (familyOfConfig(c).illegalReason(c, s)) continue;

@@ -7,15 +7,18 @@
  * Verification reference: the reference runtime's output (onnxruntime / TF.js) normally; with near-zero as zero, the
  * CPU float64 product of the thresholded operands (epilogue included), so every variant is checked exactly against
  * what it was asked to compute, and the thresholded layer's distance from the runtime's output is reported apart
- * (`Approximation`).
+ * (`Approximation`). In an f16 run (issue 11) A and B are rounded to f16 (after any thresholding) and the reference is
+ * the float64 product of the rounded operands: the f16 kernels are checked against what they were given, with the
+ * fp32 summation bound (core/kernels/f16.ts).
  */
 import type { OperandLayout, SparseOperand } from '../kernels/family.ts';
 import { batchedErrorScales } from '../kernels/reference.ts';
 import type { MatmulShape } from '../kernels/shape.ts';
 import { referenceBatchedMatmul, type BatchedMatmul } from '../model/batched.ts';
-import type { Approximation, MicroTileDensity } from '../protocol.ts';
+import type { Approximation, ComputeDtype, MicroTileDensity } from '../protocol.ts';
 import { approximationError, thresholdOperand, type NearZero } from '../sparsity/near-zero.ts';
 import { batchedCoverage, type BatchedCoverage } from '../sparsity/per-batch.ts';
+import { roundOperandsToF16 } from './dtype.ts';
 
 /** A layer ready to measure (see the module comment). */
 export interface LayerProblem {
@@ -31,14 +34,16 @@ export interface LayerProblem {
   freeLayouts: OperandLayout[];
   /** Near-zero as zero only: what was thresholded and the approximation error. */
   approximation?: Approximation;
+  /** f16 runs: elements of A or B beyond the f16 range (±Inf in f16; the layer's f16 result is not meaningful). */
+  f16Overflow?: number;
 }
 
 /**
  * Builds the layer's problem from its lowering, thresholding the activations (A, and B when it is one) when `zero`
- * is given.
+ * is given, and rounding A and B to f16 when `dtype` is f16.
  * @throws RangeError on an invalid near-zero option.
  */
-export function layerProblem(lowered: BatchedMatmul, zero?: NearZero): LayerProblem {
+export function layerProblem(lowered: BatchedMatmul, zero?: NearZero, dtype: ComputeDtype = 'f32'): LayerProblem {
   let mm = lowered;
   let approximation: Approximation | undefined;
   let reference = lowered.expected;
@@ -54,6 +59,13 @@ export function layerProblem(lowered: BatchedMatmul, zero?: NearZero): LayerProb
       operands: [op('a', ta), ...(tb ? [op('b', tb)] : [])],
       ...err,
     };
+  }
+  let f16Overflow: number | undefined;
+  if (dtype === 'f16') {
+    const r = roundOperandsToF16(mm.a, mm.b);
+    mm = { ...mm, a: r.a, b: r.b };
+    reference = referenceBatchedMatmul(mm);
+    f16Overflow = r.overflow;
   }
   const batched = mm.batch > 1;
   const shape: MatmulShape = {
@@ -72,7 +84,7 @@ export function layerProblem(lowered: BatchedMatmul, zero?: NearZero): LayerProb
   }
   const conv = mm.lowering === 'im2col' || mm.lowering === 'conv1x1' || mm.lowering === 'conv-transpose';
   const freeLayouts: OperandLayout[] = [...(conv ? (['a', 'at'] as const) : (['a'] as const)), ...(mm.activations.b ? [] : (['bt'] as const))];
-  return { mm, shape, reference, scales, freeLayouts, ...(approximation ? { approximation } : {}) };
+  return { mm, shape, reference, scales, freeLayouts, ...(approximation ? { approximation } : {}), ...(f16Overflow !== undefined ? { f16Overflow } : {}) };
 }
 
 /**

@@ -35,8 +35,9 @@ import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
 import { inlineDecidedBranches } from '../model/branches.ts';
 import type { FamilyConfig, KernelFamily, SparseOperand } from '../kernels/family.ts';
 import { compareBatched, compareOutputs, selectRows } from '../kernels/reference.ts';
-import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig, isDenseFamily } from '../kernels/registry.ts';
+import { BASELINE_FAMILY, baselineFamily, dtypeOf, FAMILIES, familyOf, familyOfConfig, isDenseFamily } from '../kernels/registry.ts';
 import { lowerToBatchedMatmul, loweringOf, type BatchedMatmul } from '../model/batched.ts';
+import { dtypeUnsupported, familiesForDtype, modelWeightDtype } from './dtype.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
 import { importModel } from '../model/import.ts';
 import type { ReferenceCapture } from '../model/reference.ts';
@@ -46,7 +47,7 @@ import { coverageOf } from '../pit/coverage.ts';
 import { decide, regretOf, type PolicyDecision } from '../pit/policy.ts';
 import { rulesFor } from '../pit/rules.ts';
 import { coverageShape, kernelSourcesHash, TileModel, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
-import type { LayerResult, PerBatchSparsity, ProgressEvent, RunPolicy } from '../protocol.ts';
+import type { ComputeDtype, LayerResult, PerBatchSparsity, ProgressEvent, RunPolicy } from '../protocol.ts';
 import { occupancyHeatmap, sparsityOf } from '../sparsity/micro-tiles.ts';
 import { nearZeroProblem, type NearZero } from '../sparsity/near-zero.ts';
 import { perBatchSparsity, type BatchedCoverage } from '../sparsity/per-batch.ts';
@@ -94,6 +95,11 @@ export interface ProfileOptions extends SampleOptions {
    * verified against the thresholded computation, and the approximation error is reported. Off when absent.
    */
   zero?: NearZero;
+  /**
+   * Operand dtype (issue 11): `f16` measures the f16 counterparts of `families` (dense-f16 the baseline) on A and B
+   * rounded to f16; default the model's weight dtype (profile/dtype.ts `modelWeightDtype`).
+   */
+  dtype?: ComputeDtype;
 }
 
 /** The tile database the caller found for this adapter (db/tiledb.ts), or why there is none. */
@@ -127,7 +133,11 @@ export interface ResolvedPolicy {
  * these kernels (core/pit/tiledb.ts `tileDbMismatch`) and that can predict dense; otherwise the job measures, and
  * `info.note` says why.
  */
-export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'shortlist'>, env: Pick<ProfileEnv, 'gpu' | 'tileDb'>): ResolvedPolicy {
+export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'shortlist' | 'dtype'>, env: Pick<ProfileEnv, 'gpu' | 'tileDb'>): ResolvedPolicy {
+  // Tile databases are keyed by dtype (tiledb.ts kernelSourcesHash) and `pit tune` tunes the f32 families only.
+  if ((opts.dtype ?? 'f32') !== 'f32') {
+    return { info: { policy: 'measure', audit: false, ...(opts.policy === 'tiledb' ? { note: `no ${opts.dtype} tile database (pit tune measures the f32 families): measuring every variant` } : {}) }, model: null };
+  }
   const snapshot = env.tileDb?.snapshot ?? null;
   const wanted = opts.policy ?? (snapshot ? 'tiledb' : 'measure');
   const measure = (note?: string): ResolvedPolicy => ({
@@ -187,13 +197,25 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     const problem = nearZeroProblem(opts.zero);
     if (problem) throw new RangeError(`near-zero as zero: ${problem}`);
   }
-  // Every dense family (the baseline candidates) runs; the requested PIT families beside them.
-  const dense = FAMILIES.filter(isDenseFamily).map((f) => f.name);
-  const families = [...dense, ...opts.families.filter((f) => !dense.includes(f))];
+  // Dtype (issue 11): the requested families' counterparts of that dtype, its dense family the baseline.
+  const dtype = opts.dtype ?? modelWeightDtype(model);
+  const unsupported = dtypeUnsupported(dtype, env.gpu.adapter);
+  if (unsupported) throw new ModelError(unsupported, { path: opts.modelPath });
+  const forDtype = familiesForDtype(opts.families, dtype);
+  // Every dense family of the dtype (the baseline candidates) runs; the requested PIT families beside them.
+  const dense = FAMILIES.filter((f) => isDenseFamily(f) && dtypeOf(f) === dtype).map((f) => f.name);
+  const families = [...dense, ...forDtype.families.filter((f) => !dense.includes(f))];
+  if (dtype !== 'f32') {
+    const without = forDtype.without.filter((f) => !isDenseFamily(familyOf(f)));
+    emit({
+      kind: 'log',
+      message: `dtype ${dtype}: A and B rounded to ${dtype}, f32 accumulation; families ${families.join(', ')}${without.length ? `; no ${dtype} kernels for ${without.join(', ')} (not measured)` : ''}; batched layers run in fp32 runs only`,
+    });
+  }
   // Static weight patterns (pit prune's metadata): checked against the weights before any run exists.
   const statics = checkStaticPatterns(model, families);
   if (statics.note) emit({ kind: 'log', message: statics.note });
-  const policy = resolvePolicy(opts, env);
+  const policy = resolvePolicy({ ...opts, dtype }, env);
   if (policy.info.note) emit({ kind: 'log', message: policy.info.note });
   else if (policy.info.policy === 'tiledb') {
     const t = policy.info.tileDb!;
@@ -215,6 +237,15 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
       rounds: 'interleaved',
       policy: policy.info,
       ...(opts.zero ? { zero: { ...opts.zero } } : {}),
+      dtype,
+      // What the device offered (shader-f16, subgroup matrices, Dawn toggles): kept with every run.
+      gpu: {
+        shaderF16: env.gpu.adapter.shaderF16 ?? null,
+        subgroups: env.gpu.adapter.subgroups ?? null,
+        subgroupSizes: env.gpu.adapter.subgroupSizes ?? null,
+        subgroupMatrixConfigs: env.gpu.adapter.subgroupMatrixConfigs ?? [],
+        dawnToggles: env.gpu.adapter.dawnToggles ?? [],
+      },
     },
   });
   const layers: LayerResult[] = [];
@@ -232,7 +263,7 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
         checkCancel(env.signal);
-        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy, statics);
+        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, dtype, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy, statics);
         env.sink.recordLayer(runId, layer, kernels);
         layers.push(layer);
         const done = layers.length;
@@ -306,19 +337,30 @@ export async function profileLayer(
   // Some operators only prove unlowerable with real shapes (e.g. an output size that disagrees with the ONNX formula).
   const form = loweringOf(op, captured, model);
   if (form.form === 'none') {
-    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: BASELINE_FAMILY.name, skipped: form.reason }, kernels: [] };
+    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: baselineFamily(opts.dtype ?? 'f32').name, skipped: form.reason }, kernels: [] };
   }
   // Every layer is a batched matmul (2-D layers are batch 1): core/model/batched.ts, core/profile/layer-problem.ts.
-  const problem = layerProblem(lowerToBatchedMatmul(op, captured, model), opts.zero);
+  // f16 runs (issue 11) compute with A and B rounded to f16, verified against the product of the rounded operands.
+  const dtype: ComputeDtype = opts.dtype ?? 'f32';
+  const baseline = baselineFamily(dtype);
+  const lowered = lowerToBatchedMatmul(op, captured, model);
+  if (dtype !== 'f32' && lowered.batch > 1) {
+    const skipped = `batched layer (batch ${lowered.batch}): the ${dtype} families are 2-D only; an fp32 run profiles it`;
+    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: baseline.name, skipped }, kernels: [] };
+  }
+  const problem = layerProblem(lowered, opts.zero, dtype);
   const { mm, shape } = problem;
   const { m, n, k, batch } = mm;
   const batched = batch > 1;
+  if (problem.f16Overflow) env.onProgress?.({ kind: 'log', message: `${op.name}: ${problem.f16Overflow} operand element(s) beyond the f16 range become ±Inf in f16` });
+  const caps = env.gpu.adapter;
 
   // The dense candidates (baseline tiles, and the direct kernel on grouped layers) are the same under every policy;
   // the policy picks the PIT rules. The tile database covers 2-D layers: batched ones are measured.
-  const legal = (f: KernelFamily) => f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape));
-  const dense = FAMILIES.filter(isDenseFamily).flatMap(legal);
-  const defaultDense = BASELINE_FAMILY.variantName(BASELINE_FAMILY.layerConfigs(shape)[0]!);
+  // The dense families of the run's dtype are in `families` (profileModel puts them there).
+  const legal = (f: KernelFamily) => f.layerConfigs(shape, caps).filter((c) => !f.illegalReason(c, shape));
+  const dense = FAMILIES.filter((f) => isDenseFamily(f) && dtypeOf(f) === dtype).flatMap(legal);
+  const defaultDense = baseline.variantName(baseline.layerConfigs(shape, caps)[0]!);
   let pitConfigs: { config: FamilyConfig; choosable: boolean }[];
   let decision: PolicyDecision | null = null;
   let shortlist: PolicyDecision['candidates'] = [];
@@ -342,7 +384,7 @@ export async function profileLayer(
   const ctx = validRows ? { validRows } : {};
   const useful = validRows !== undefined && validRows.length < batch * m;
   const factConfigs = FAMILIES.filter((f) => f.needs && families.includes(f.name) && useful && f.needs.every((x) => ctx[x] !== undefined)).flatMap((f) =>
-    f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
+    f.layerConfigs(shape, caps).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
   );
   const configs = [
     ...dense.map((config) => ({ config, choosable: true })),

@@ -7,6 +7,7 @@
  * M×N×K, the range of their per-batch sparsity, and a line each under the table with the per-batch (per-head)
  * sparsity and micro-tile densities; runs that treated near-zero values as zero show each layer's approximation error.
  */
+import { describeCapabilities } from '../gpu/device.ts';
 import { median } from '../gpu/timing.ts';
 import { regretOf } from '../pit/policy.ts';
 import type { LayerResult, RunReport, VariantResult } from '../protocol.ts';
@@ -261,7 +262,10 @@ export function formatReport(report: RunReport): string {
   lines.push(
     `run ${r.id} ${r.complete ? 'complete' : `INCOMPLETE (${r.status})`} — model ${r.model.path} (sha256 ${r.model.sha256.slice(0, 12)}…), ` +
       `adapter ${[r.adapter.vendor, r.adapter.architecture, r.adapter.device, r.adapter.description].filter(Boolean).join(' / ')}` +
-      (r.adapter.timestampQuery ? '' : ' (CPU-clock timing: no timestamp-query)'),
+      (r.adapter.timestampQuery ? '' : ' (CPU-clock timing: no timestamp-query)') +
+      `; dtype ${r.dtype ?? 'f32'}${r.dtype === 'f16' ? ' (A, B rounded to f16, f32 accumulation)' : ''}`,
   );
+  const caps = describeCapabilities(r.adapter);
+  if (caps) lines.push(`device: ${caps}`);
   return lines.join('\n');
 }

@@ -5,7 +5,7 @@ import { defaultInputs, DEFAULT_IMAGE_SIZE } from '../../core/inputs/default.ts'
 import { type ImageSpec, parseImageSpec } from '../../core/inputs/presets.ts';
 import { type InputFlag, readManifest, type SampleSpec, samplesFromFlags } from '../../core/inputs/samples.ts';
 import { NSFWJS_MODELS, resolveModelArg } from '../../core/model/nsfwjs.ts';
-import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
+import { acquireDevice, describeAdapter, describeCapabilities } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { familyInfos, familyNames, familyOf } from '../../core/kernels/registry.ts';
@@ -75,7 +75,14 @@ Options:
                       ${familyNames()[0]} always runs. The static weight-pattern families run on the layers whose
                       weight has their pattern: from a pruned model's pit.prune metadata (see pit prune; checked
                       against the weights before the run), else from the weight's zeros. Families:
-${familyInfos().map((f) => `                        ${f.name.padEnd(9)} ${f.summary}`).join('\n')}
+${familyInfos()
+  .filter((f) => !f.dtype)
+  .map((f) => `                        ${f.name.padEnd(9)} ${f.summary}`)
+  .join('\n')}
+                      (with --dtype f16 each stands for its f16 counterpart where it has one: ${familyInfos()
+                        .filter((f) => f.dtype === 'f16')
+                        .map((f) => f.name)
+                        .join(', ')})
   --repeat N          timed samples per variant, in interleaved rounds (default 5); the median is reported with
                       min, max and interquartile range; variants the timer cannot decide get N more
   --warmup N          unmeasured runs of each variant before timing (default 1)
@@ -96,6 +103,11 @@ ${familyInfos().map((f) => `                        ${f.name.padEnd(9)} ${f.summ
                       thresholded output against the reference runtime's (relative L2, max abs) beside it
   --zero-keep F       near-zero as zero by a per-layer fraction instead: keep the F (0 < F <= 1) largest
                       magnitudes of each activation operand, zero the rest
+  --dtype f16|f32     operand dtype (default: the model's weight dtype, f16 for a float16 export): f16 measures
+                      the f16 counterparts of --variants (dense-f16, pit-k-f16, pit-m-f16: f16 operands, f32
+                      accumulation, tensor cores through WGSL subgroup matrices where the adapter has them) on A and
+                      B rounded to f16, each verified against the float64 product of the rounded operands; needs
+                      the adapter's shader-f16 (the output's "device:" line says what it offers)
 ${DB_HELP}
   --json FILE         also write the report as JSON (with "skipped": the skipped layers grouped by reason); its
                       folder is checked before the profile starts
@@ -133,6 +145,7 @@ SIGHUP.`,
         'zero-threshold': { type: 'string' },
         'zero-keep': { type: 'string' },
         shortlist: { type: 'string' },
+        dtype: { type: 'string' },
         db: { type: 'string' },
         json: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -185,6 +198,8 @@ SIGHUP.`,
     if (values.audit && policy === 'measure') throw new UsageError('--audit applies to --policy tiledb (measure runs every variant anyway)');
     const shortlist = values.shortlist ? positiveInt('shortlist', values.shortlist, DEFAULT_SHORTLIST) : undefined;
     const zero = nearZeroFlags(values['zero-threshold'], values['zero-keep']);
+    const dtype = values.dtype;
+    if (dtype !== undefined && dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`--dtype must be f16 or f32, got '${dtype}'`);
 
     checkOutputFile('--json', values.json);
 
@@ -208,6 +223,7 @@ SIGHUP.`,
         }
       };
       log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
+      log({ kind: 'log', message: `device: ${describeCapabilities(gpu.adapter)}` });
       const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
       const { runId } = await profileModel(
         {
@@ -225,6 +241,7 @@ SIGHUP.`,
           audit: !!values.audit,
           shortlist,
           ...(zero ? { zero } : {}),
+          ...(dtype ? { dtype: dtype as 'f16' | 'f32' } : {}),
         },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );

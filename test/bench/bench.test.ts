@@ -6,9 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockSparse, randomDense, rng, verifySampled } from '../../bench/data.ts';
 import { decodeMask, encodeMask, synthesiseA, type CapturedLayer } from '../../bench/layers.ts';
-import { evaluateTargets, renderMarkdown, variantName, type PeersResult } from '../../bench/report.ts';
+import { evaluateTargets, evaluateTargets11, renderMarkdown, variantName, type PeersResult } from '../../bench/report.ts';
 import { runSuite, type BenchConfig, type SuiteResult } from '../../bench/suite.ts';
 import { quickConfig } from '../../bench/index.ts';
+import { suiteFromLog } from '../../bench/report-from-log.ts';
 import { referenceMatmul } from '../../core/kernels/reference.ts';
 import { microTileOccupancy } from '../../core/sparsity/micro-tiles.ts';
 import { testGpu, type TestGpu } from '../gpu-helpers.ts';
@@ -117,6 +118,37 @@ const STATIC_PEERS: NonNullable<PeersResult['static']> = {
   semiStructured: { sparsity: 0.5, medianMs: 0.8, minMs: 0.8, maxMs: 0.8, repeat: 10, backend: 'SparseSemiStructuredTensorCUTLASS', check: { ok: true } },
 };
 
+describe('bench report from a log (runs cut before their JSON)', () => {
+  it('rebuilds dense, sparse, detection, ragged, tuning and layer figures with their verdicts', () => {
+    const log = [
+      '[0.0s] adapter: nvidia / x; shader-f16 yes',
+      '[1.0s] tune f16 dense-f16 128x128x32/32x64/mma16x16x16s32 dense: 1.576 ms + 0.000 (87.2 TFLOP/s) ok',
+      '[2.0s] tune f16: dense-f16 A, pit-k-f16 B (>= 0.7) / C (< 0.7), pit-m-f16 1x64 D',
+      '[3.0s] ragged f16 dense-f16 T16 1000x1000x1000: ok',
+      '[3.1s] ragged f16 pit-k-f16 32x128 1000x1000x1000: WRONG (max err 3.16e+1, tolerance 5.25e-3, 0 non-finite)',
+      '[4.0s] dense f16 4096^3: 1.298 ms 105.9 TFLOP/s ok',
+      '[5.0s] sparse f16: dense 3.187 ms',
+      '[6.0s] sparse f16 32x1 s=0.9 pit-k-f16 32x1 32x128: 1.261 ms + detect 0.046 ms (gpu density 0.100) WRONG',
+      '[7.0s] detect f16 1x1 (detect-m 1x1 f16) s=0.99: 0.0638 ms WRONG INDEX',
+      '[8.0s] layer f32 p2o.Conv.0 153600x16x27: dense 0.0323 ms (128x16x16/8x4), chosen dense 0.0323 ms',
+      '[9.0s] ERROR layer f16 L: boom',
+    ].join('\n');
+    const { suite, adapterLine, wallS } = suiteFromLog(log, null);
+    expect(adapterLine).toBe('nvidia / x; shader-f16 yes');
+    expect(wallS).toBe(9);
+    expect(suite.tunedF16!.dense).toBe('A');
+    expect(suite.tunedF16!.candidates).toHaveLength(1);
+    expect(suite.ragged!.map((r) => [r.variant, r.check.ok, r.check.maxAbsErr])).toEqual([['dense-f16', true, NaN], ['pit-k-f16', false, 31.6]]);
+    expect(suite.dense[0]).toMatchObject({ dtype: 'f16', variant: 'dense-f16', tile: 'T16', m: 4096 });
+    expect(suite.dense[0]!.tflops).toBeCloseTo(105.9, 0);
+    expect(suite.sparse.map((f) => [f.variant, f.granularity, f.sparsity, f.check.ok])).toEqual([['dense-f16', 'any', 0, true], ['pit-k-f16', '32x1', 0.9, false]]);
+    expect(suite.sparse[1]!.totalMs).toBeCloseTo(1.307, 9);
+    expect(suite.detection[0]).toMatchObject({ dtype: 'f16', microTile: '1x1', indexOk: false });
+    expect(suite.layers[0]).toMatchObject({ dtype: 'f32', name: 'p2o.Conv.0', denseTile: '128x16x16/8x4', chosen: 'dense', chosenMs: 0.0323 });
+    expect(suite.errors).toEqual(['layer f16 L: boom']);
+  });
+});
+
 describe('bench report', () => {
   it('evaluates every target as met / not met with the figure, pit-k targets on 32x1 micro-tiles only', () => {
     const ok = evaluateTargets(fakeSuite(3.0, 0.39, 3.5, 0.1), PEERS);
@@ -133,6 +165,40 @@ describe('bench report', () => {
     const none = evaluateTargets(fakeSuite(3.0, 0.39, 3.5, 0.1), null);
     expect(none.find((t) => t.id === 'dense-vs-cublas')!.met).toBeNull();
     expect(none.find((t) => t.id === 'vs-cusparse-32x1')!.met).toBeNull();
+  });
+
+  it('evaluates the issue-11 targets per dtype: f16 vs HGEMM, f16 pit-k vs HGEMM on the same matrix, pit-m 1x64, the layers', () => {
+    const suite = fakeSuite(3.0, 0.39, 3.5, 0.1);
+    const check = { compared: 1, nonFinite: 0, maxAbsErr: 0, tolerance: 1, ok: true };
+    const t = (ms: number) => ({ medianMs: ms, minMs: ms, maxMs: ms, repeat: 1, samplesMs: [ms] });
+    const f16 = (variant: string, microTile: string | null, ms: number, det: number | null) => ({
+      dtype: 'f16' as const, variant, microTile, tile: 't', label: 'l', kernel: t(ms), detect: det === null ? null : t(det), totalMs: ms + (det ?? 0),
+      tflops: (2 * 4096 ** 3) / ms / 1e9, gpuDensity: null, check, timing: 'timestamp' as const,
+    });
+    suite.dense.push({ ...f16('dense-f16', null, 0.3, null), m: 4096, n: 4096, k: 4096 });
+    suite.sparse.push({ ...f16('dense-f16', null, 0.3, null), granularity: 'any', sparsity: 0, density: 1 });
+    suite.sparse.push({ ...f16('pit-k-f16', '32x1', 0.07, 0.02), granularity: '32x1', sparsity: 0.9, density: 0.1 });
+    const L = { name: 'L', m: 10, n: 10, k: 10, sparsity: 0, density32x1: 1, densityRows: 1, variants: [], chosen: 'dense', denseMs: 0.1, chosenMs: 0.1 };
+    suite.layers.push({ ...L, dtype: 'f32' }, { ...L, dtype: 'f16', chosenMs: 0.3 });
+    const peers: PeersResult = {
+      ...PEERS,
+      dense: [...PEERS.dense, { dtype: 'f16', m: 4096, n: 4096, k: 4096, medianMs: 0.2, minMs: 0.2, maxMs: 0.2, repeat: 10, tflops: 687 }],
+      sparse: [...PEERS.sparse, { dtype: 'f16', granularity: '32x1', sparsity: 0.9, microTileDensity: 0.1, cublas: { medianMs: 0.2, minMs: 0.2, maxMs: 0.2, repeat: 10 }, cusparseCsr: { error: 'x' }, torchBsr: { error: 'y' } }],
+      layers: [{ m: 10, n: 10, k: 10, medianMs: 0.2, tflops: 1 }, { dtype: 'f16', m: 10, n: 10, k: 10, medianMs: 0.2, tflops: 1 }],
+    };
+    const r = evaluateTargets11(suite, peers);
+    const by = Object.fromEntries(r.map((x) => [x.id, x]));
+    expect(r.map((x) => x.id)).toEqual(['f16-dense-vs-hgemm', 'f16-pitk-0.9-vs-hgemm', 'f32-dense-vs-sgemm', 'f32-pitk-0.9', 'pitm-1x64-0.9', 'layers-f32', 'layers-f16']);
+    // 458 TFLOP/s vs 687: 0.67x >= 0.5.
+    expect(by['f16-dense-vs-hgemm']!.met).toBe(true);
+    // HGEMM 0.2 ms / (0.07 + 0.02) ms = 2.22x.
+    expect(by['f16-pitk-0.9-vs-hgemm']!.met).toBe(true);
+    expect(by['f16-pitk-0.9-vs-hgemm']!.measured).toMatch(/^2\.22x/);
+    // pit-m 1x64 at 0.9: dense 3.0 / (1 + 0.03) = 2.9x < 5.
+    expect(by['pitm-1x64-0.9']!.met).toBe(false);
+    expect(by['layers-f32']!.met).toBe(true);
+    expect(by['layers-f16']!.met).toBe(false);
+    expect(evaluateTargets11(suite, null).find((x) => x.id === 'layers-f32')!.met).toBeNull();
   });
 
   it('renders the targets table and every section', () => {
@@ -170,6 +236,8 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
       staticSize: 64,
       staticSparsities: [0.5, 0.75],
       repeat: 1,
+      dtypes: ['f32'],
+      raggedShapes: [],
     };
     const lines: string[] = [];
     const res = await runSuite(g.ctx, g.cache, cfg, (l) => lines.push(l));
@@ -208,5 +276,39 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
     expect(md).toMatch(/Semi-structured 2:4 \(fp16, to_sparse_semi_structured, SparseSemiStructuredTensorCUTLASS\): 0\.800 ms = 1\.25x cuBLAS fp16/);
     expect(md).toContain('torch BSR did not run at: 0.75: RuntimeError: nope.');
     expect(lines.length).toBeGreaterThan(10);
+  });
+
+  it('runs the f16 sections (SIMT path here): ragged shapes, dense, sparse and detection, every figure verified and tagged f16', async () => {
+    const cfg: BenchConfig = {
+      ...quickConfig(null),
+      denseSizes: [32],
+      sparseSize: 64,
+      sparsities: [0.9],
+      granularities: ['32x1'],
+      detectSize: 64,
+      detectSparsities: [0.9],
+      detectTiles: ['32x1', '1x64', '32x32'],
+      repeat: 1,
+      dtypes: ['f16'],
+      raggedShapes: [[37, 29, 53]],
+    };
+    const res = await runSuite(g.ctx, g.cache, cfg, () => {});
+    expect(res.errors).toEqual([]);
+    expect(res.ragged!.map((f) => [f.variant, f.check.ok])).toEqual([
+      ['dense-f16', true],
+      ['pit-k-f16', true],
+      ['pit-m-f16', true],
+    ]);
+    expect(res.dense.map((f) => [f.dtype, f.variant, f.check.ok])).toEqual([['f16', 'dense-f16', true]]);
+    expect(res.sparse.map((f) => f.variant)).toEqual(['dense-f16', 'pit-k-f16']);
+    expect(res.sparse.every((f) => f.dtype === 'f16' && f.check.ok)).toBe(true);
+    // f16 detection exists for the families' micro-tiles (Hx1, 1xW); 32x32 is fp32-only.
+    expect(res.detection.map((d) => [d.dtype, d.microTile, d.indexOk])).toEqual([
+      ['f16', '32x1', true],
+      ['f16', '1x64', true],
+    ]);
+    const md = renderMarkdown({ meta: {}, config: {}, suite: res, peers: null, targets: evaluateTargets(res, null, 64), targets11: evaluateTargets11(res, null, 64) });
+    expect(md).toContain('## (a) Dense f16 matmul vs cuBLAS HGEMM (fp16)');
+    expect(md).toContain('## Targets (issue 11)');
   });
 });

@@ -224,6 +224,21 @@ describe('pit profile on the real PaddleOCR det model', () => {
     expect(l.sparsity).toBeCloseTo(zeros, 6);
     expect(l.variants.every((v) => v.ok)).toBe(true);
     expect(report.run.inputs[0]!.kind).toBe('npy');
+    // --dtype f16 (issue 11): the same model on f16 operands, every f16 family verified, dtype and device in the report.
+    const json16 = join(dir, 'mm16.json');
+    const r16 = pit(['profile', '--model', model, '--input', join(dir, 'x.npy'), '--repeat', '1', '--dtype', 'f16', '--db', join(dir, 'mm.db'), '--json', json16]);
+    expect(r16.status, r16.stderr).toBe(0);
+    expect(r16.stderr).toMatch(/device: shader-f16 yes; subgroups yes.*; subgroup matrices none; Dawn toggles: enable-dawn-features=vulkan_enable_f16_on_nvidia,allow_unsafe_apis,use_vulkan_memory_model/);
+    expect(r16.stdout).toMatch(/dtype f16 \(A, B rounded to f16, f32 accumulation\)/);
+    const rep16 = JSON.parse(readFileSync(json16, 'utf8')) as RunReport;
+    expect(rep16.run.dtype).toBe('f16');
+    expect(rep16.run.families).toEqual(['dense-f16', 'pit-k-f16', 'pit-m-f16']);
+    expect(rep16.run.adapter.shaderF16).toBe(true);
+    expect(rep16.run.adapter.subgroupMatrixConfigs).toEqual([]);
+    const l16 = rep16.layers[0]!;
+    expect(new Set(l16.variants.map((v) => v.family))).toEqual(new Set(['dense-f16', 'pit-k-f16', 'pit-m-f16']));
+    expect(l16.variants.every((v) => v.ok)).toBe(true);
+    expect(pit(['profile', '--model', model, '--input', join(dir, 'x.npy'), '--dtype', 'bf16', '--db', join(dir, 'mm.db')]).stderr).toMatch(/--dtype must be f16 or f32, got 'bf16'/);
   });
 });
 

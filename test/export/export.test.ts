@@ -297,6 +297,33 @@ describe('pit export', () => {
     expect(r.stdout).toMatch(/all passed/);
   });
 
+  it('exports a split-K dense tile (partial sums, then a reduction writing C); verify.mjs checks C after the reduction', () => {
+    const report = getRunReport(db, runId);
+    // mm2 (256x64x128: 8 output tiles of 32x128, K long enough) gets a split-K dense candidate; whatever the timer
+    // chose, export it.
+    const split = (l: (typeof report.layers)[number]) => l.variants.find((v) => v.ok && /\/k\d+/.test(v.computeTile ?? ''));
+    expect(report.layers.filter((l) => split(l)).map((l) => l.name)).toContain('mm2');
+    const edited = { ...report, layers: report.layers.map((l) => ({ ...l, chosen: split(l)?.name ?? l.chosen })) };
+    const kernelsOf = (input: number, layer: number, variant: string) =>
+      (getLayerKernels(db, runId, input, layer)[variant] ?? []).map((k) => ({ hash: k.hash, label: k.label, wgsl: getKernelWgsl(db, k.hash) ?? '' }));
+    const set = buildKernelSet({ report: edited, kernelsOf, tileModel: null, tileDb: null, generator: 'test', createdAt: new Date().toISOString() });
+    expect(manifestErrors(set.manifest)).toEqual([]);
+    const mm2 = set.manifest.layers.find((l) => l.name === 'mm2')!;
+    expect(mm2.plan.steps.map((st) => set.manifest.kernels.find((k) => k.id === st.kernel)!.role)).toEqual(['dense', 'splitk-reduce']);
+    const folder = join(dir, 'splitk-set');
+    mkdirSync(folder);
+    for (const [path, data] of set.files) {
+      mkdirSync(join(folder, path, '..'), { recursive: true });
+      writeFileSync(join(folder, path), data);
+    }
+    writeFileSync(join(folder, 'manifest.json'), JSON.stringify(set.manifest, null, 2));
+    writeFileSync(join(folder, 'pit-kernels.mjs'), LOADER_SOURCE);
+    writeFileSync(join(folder, 'verify.mjs'), VERIFY_SOURCE);
+    const r = verify(isolate(folder));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/all passed/);
+  });
+
   it('refuses a layer whose chosen variant is a static weight-pattern family, naming the layer and what to do', () => {
     const report = getRunReport(db, runId);
     const l = report.layers[0]!;

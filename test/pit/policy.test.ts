@@ -124,6 +124,8 @@ describe('rulesFor', () => {
       'dense 32x128x8/4x4',
       'dense 64x32x16/4x2',
       'dense 16x64x16/2x4',
+      'dense 128x32x16/8x4',
+      'dense 128x16x16/8x4',
       'pit-k 4x1',
       'pit-k 8x1',
       'pit-k 16x1',

@@ -127,6 +127,47 @@ describe('profileModel', () => {
     expect(sink.status).toBe('incomplete: WebGPU device lost (unknown): simulated driver reset');
   });
 
+  it('--dtype f16: the f16 counterparts (dense-f16 the baseline) on operands rounded to f16, each verified, the run saying so', async () => {
+    const sink = memorySink();
+    let created: Parameters<RunSink['createRun']>[0] | null = null;
+    const logs: string[] = [];
+    const { layers } = await profileModel(
+      { ...options(), dtype: 'f16' },
+      {
+        gpu: g.ctx,
+        cache: g.cache,
+        sink: { ...sink, createRun: (run) => ((created = run), sink.createRun(run)) },
+        onProgress: (e) => e.kind === 'log' && logs.push(e.message),
+      },
+    );
+    expect(sink.status).toBe('complete');
+    expect(created!.families).toEqual(['dense-f16', 'pit-k-f16', 'pit-m-f16']);
+    const opts = created!.options as { dtype?: string; gpu?: { shaderF16: boolean } };
+    expect(opts.dtype).toBe('f16');
+    expect(opts.gpu!.shaderF16).toBe(true);
+    expect(logs.some((l) => l.startsWith('dtype f16'))).toBe(true);
+    expect(layers).toHaveLength(2);
+    for (const l of layers) {
+      expect(new Set(l.variants.map((v) => v.family))).toEqual(new Set(['dense-f16', 'pit-k-f16', 'pit-m-f16']));
+      for (const v of l.variants) expect(v.ok, `${l.name} ${v.name}: ${v.error}`).toBe(true);
+      // The baseline is the fastest verified dense-f16 tile.
+      const dense = l.variants.filter((v) => v.family === 'dense-f16');
+      expect(l.baseline).toBe(dense.reduce((a, b) => (b.totalMs! < a.totalMs! ? b : a)).name);
+      // Verified against the product of the rounded operands: errors at f32 summation level, far below f16's 2^-11.
+      for (const v of l.variants) expect(v.maxRelErr).toBeLessThan(2 ** -16);
+    }
+  });
+
+  it('--dtype defaults to the model weight dtype (f32 here) and an unknown f16 family name maps back to f32', async () => {
+    const sink = memorySink();
+    let families: string[] = [];
+    await profileModel(
+      { ...options(), families: ['pit-k-f16'], maxLayers: 1 },
+      { gpu: g.ctx, cache: g.cache, sink: { ...sink, createRun: (run) => ((families = run.families), sink.createRun(run)) } },
+    );
+    expect(families).toEqual(['dense', 'direct', 'pit-k']);
+  });
+
   it('cancels between layers', async () => {
     const sink = memorySink();
     const abort = new AbortController();
