@@ -172,6 +172,23 @@ describe('profile job: synthetic attention (QKᵀ, softmax, AV; 2 heads of 8, 12
     for (const o of [...qk.approximation!.operands, av.approximation!.operands[1]!]) expect(o.sparsityAfter).toBe(0.5);
     expect(av.approximation!.operands[0]!.sparsityAfter).toBeGreaterThan(0.3);
   });
+
+  it('an f16 run lists the batched layers as skipped (the f16 kernels are 2-D) and names the families it cannot run', async () => {
+    const sink = memorySink();
+    const logs: string[] = [];
+    const { layers } = await profileModel(options({ dtype: 'f16', families: ['pit-k', 'pit-n'] }), {
+      gpu: g.ctx,
+      cache: g.cache,
+      sink,
+      onProgress: (e) => void (e.kind === 'log' && logs.push(e.message)),
+    });
+    expect(sink.status).toBe('complete');
+    expect(layers.map((l) => l.skipped)).toEqual([
+      'batched layer (batch 2): the f16 families are 2-D only; an fp32 run profiles it',
+      'batched layer (batch 2): the f16 families are 2-D only; an fp32 run profiles it',
+    ]);
+    expect(logs.join('\n')).toMatch(/dtype f16: .*families dense-f16, pit-k-f16; no f16 kernels for pit-n \(not measured\)/);
+  });
 });
 
 describe('profile job: synthetic depthwise and grouped conv (ReLU input)', () => {
