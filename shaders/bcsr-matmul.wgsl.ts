@@ -14,26 +14,22 @@
  *
  * Baked into the text: the computation tile (its BM is the micro-tile height) and KB. In `params`: `M, N, K, KBLOCKS`.
  */
-import { bSlice, segmentLoader, segmentStore, stridedSlots } from './dense-matmul.wgsl.ts';
+import { accDecls, isVec4Tile, tileConsts, tileName, tileStorage, validateComputeTile, vec4ThreadIds, vec4TileDecls, type ComputeTile } from './common.wgsl.ts';
 import {
-  accDecls,
-  accName,
-  accStores,
-  isVec4Tile,
-  tileConsts,
-  tileInnerProduct,
-  tileName,
-  tileStorage,
-  validateComputeTile,
-  vec4AccDecls,
-  vec4AccName,
-  vec4MainLoop,
-  vec4RegDecls,
-  vec4Stores,
-  vec4ThreadIds,
-  vec4TileDecls,
-  type ComputeTile,
-} from './common.wgsl.ts';
+  broadcastBlockCount,
+  bSlice,
+  detectedIndexBindings,
+  gatheredAtSlice,
+  gatheredBRow,
+  matmulMain,
+  SCALAR_THREAD_IDS,
+  scalarGatheredSlices,
+  scalarRowStores,
+  scalarSliceLoop,
+  vec4Accessors,
+  vec4RowStores,
+  vec4SliceLoop,
+} from './matmul-snippets.wgsl.ts';
 
 /** Parameters of the BCSR template. */
 export interface BcsrMatmulWgslParams {
@@ -74,12 +70,7 @@ fn slotK(s: u32) -> u32 {
 function bcsrScalarWgsl(t: ComputeTile, kb: number): string {
   return `${header(t, kb, '')}
 
-@group(0) @binding(0) var<storage, read> AT: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('AT', 'B', 'array<f32>', 'array<f32>')}
 
 ${tileConsts(t, false)}
 const KB = ${kb}u; // micro-tile width along k
@@ -90,89 +81,34 @@ var<private> base: u32;
 
 ${slotK}
 
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let tid = ty * TX + tx;
+${matmulMain(t)}
+${SCALAR_THREAD_IDS}
   let mb = wid.x;
   let row0 = mb * BM;
   let col0 = wid.y * BN;
   base = mb * P.kblocks;
-  // The loop bound must be workgroup-uniform (barriers inside): broadcast it through workgroup memory.
-  if (tid == 0u) { blockCount = min(count[mb], P.kblocks) * KB; }
-  let cnt = workgroupUniformLoad(&blockCount);
+${broadcastBlockCount('min(count[mb], P.kblocks) * KB', false)}
 ${accDecls(t)}
-  for (var s0 = 0u; s0 < cnt; s0 += BK) {
-    for (var e = tid; e < BK * BM; e += NT) {
-      let r = e / BM;
-      let c = e % BM;
-      let gr = row0 + c;
-      var v = 0.0;
-      if (s0 + r < cnt && gr < P.m) {
-        let kv = slotK(s0 + r);
-        if (kv < P.k) { v = AT[kv * P.m + gr]; }
-      }
-      As[r * AS + c] = v;
-    }
-    for (var e = tid; e < BK * BN; e += NT) {
-      let r = e / BN;
-      let c = e % BN;
-      let gc = col0 + c;
-      var v = 0.0;
-      if (s0 + r < cnt && gc < P.n) {
-        let kv = slotK(s0 + r);
-        if (kv < P.k) { v = B[kv * P.n + gc]; }
-      }
-      Bs[e] = v;
-    }
-    workgroupBarrier();
-${tileInnerProduct(t)}
-    workgroupBarrier();
-  }
-${accStores(
-  t,
-  (i) => [`{ let row = row0 + ty + ${i}u * TY; if (row < P.m) {`, `} }`],
-  (i, j, col) => `{ let col = ${col}; if (col < P.n) { C[row * P.n + col] = ${accName(i, j)}; } }`,
-)}
+${scalarSliceLoop(t, 'var s0 = 0u; s0 < cnt; s0 += BK', scalarGatheredSlices((slot) => `slotK(${slot})`))}
+${scalarRowStores(t)}
 }
 `;
 }
 
 function bcsrVec4Wgsl(t: ComputeTile, kb: number, vec: boolean): string {
-  const nt = (t.bm / t.tm) * (t.bn / t.tn);
-  const aTotal = (t.bk * t.bm) / 4;
-  const aDecls = vec4RegDecls('ra', Math.ceil(aTotal / nt));
   // SRead of A: slot r of the slice is AT row slotK(s); its BM floats go straight into As[r] (no transpose).
-  const aLoad = (s0: string): string =>
-    stridedSlots(aTotal, nt, (j) =>
-      [
-        `  let r = e / ${t.bm / 4}u; let c4 = e % ${t.bm / 4}u; let s = ${s0} + r;`,
-        `  ra${j} = vec4<f32>();`,
-        `  if (s < cnt) { ra${j} = loadAT(slotK(s), row0 + c4 * 4u, P.k, P.m, P.m); }`,
-      ].join('\n'),
-    );
-  const aStore = stridedSlots(aTotal, nt, (j) => `  As[aOff + (e / ${t.bm / 4}u) * AS4 + e % ${t.bm / 4}u] = ra${j};`);
-  const [bDecls, bLoad, bStore] = bSlice(t, (r, c) => `loadBRow(${r}, ${c})`);
+  const a = gatheredAtSlice(t, 'slotK(s)');
+  const b = bSlice(t, (r, c) => `loadBRow(${r}, ${c})`);
   const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
   return `${header(t, kb, `, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access`)}
 
-@group(0) @binding(0) var<storage, read> AT: ${arr};
-@group(0) @binding(1) var<storage, read> B: ${arr};
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: ${arr};
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('AT', 'B', arr, arr)}
 
 ${vec4TileDecls(t, false)}
 const KB = ${kb}u; // micro-tile width along k
 var<workgroup> blockCount: u32;
 
-${segmentLoader('loadAT', 'AT', vec)}
-
-${segmentLoader('loadB', 'B', vec)}
-
-${segmentStore(vec)}
+${vec4Accessors('AT', vec)}
 
 var<private> cnt: u32;
 var<private> base: u32;
@@ -180,32 +116,17 @@ var<private> col0: u32;
 
 ${slotK}
 
-// Row s (slot) of the gathered B slice: B row slotK(s), zero past the slot count (and past K, by loadB).
-fn loadBRow(s: u32, c: u32) -> vec4<f32> {
-  if (s < cnt) { return loadB(slotK(s), c, P.k, P.n, P.n); }
-  return vec4<f32>();
-}
+${gatheredBRow('slotK(s)', 'zero past the slot count (and past K, by loadB).')}
 
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+${matmulMain(t)}
 ${vec4ThreadIds(t)}
   let mb = wid.x;
   let row0 = mb * BM;
   col0 = wid.y * BN;
   base = mb * P.kblocks;
-  // The loop bound must be workgroup-uniform (barriers inside): broadcast it through workgroup memory.
-  if (tid == 0u) { blockCount = min(count[mb], P.kblocks) * KB; }
-  let cntU = workgroupUniformLoad(&blockCount);
-  cnt = cntU;
-${vec4AccDecls(t)}
-${aDecls}
-${bDecls}
-${vec4MainLoop(t, '(cntU + BK - 1u) / BK', (s0) => `${aLoad(s0)}\n${bLoad(s0)}`, `${aStore}\n${bStore}`)}
-${vec4Stores(
-  t,
-  (_i, tileRow) => [`{ let row = row0 + ${tileRow}; if (row < P.m) {`, `} }`],
-  (i, h, tileCol) => `storeC(row, col0 + ${tileCol}, ${vec4AccName(i, h)});`,
-)}
+${broadcastBlockCount('min(count[mb], P.kblocks) * KB', true)}
+${vec4SliceLoop(t, '(cntU + BK - 1u) / BK', a, b)}
+${vec4RowStores(t)}
 }
 `;
 }

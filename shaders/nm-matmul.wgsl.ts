@@ -20,8 +20,8 @@
  *
  * Baked into the text: the computation tile and the mode. In `params`: `M, N, K`.
  */
-import { aBlockTranspose, segmentLoader, stridedSlots } from './dense-matmul.wgsl.ts';
 import { tileName, validateComputeTile, vec4RegDecls, type ComputeTile } from './common.wgsl.ts';
+import { aBlockTranspose, bindingDecls, matmulMain, matmulParamsStruct, SCALAR_THREAD_IDS, segmentLoader, stridedSlots } from './matmul-snippets.wgsl.ts';
 
 /** Parameters of the N:M template. */
 export interface NmMatmulWgslParams {
@@ -125,9 +125,9 @@ export function nmMatmulWgsl(params: NmMatmulWgslParams): string {
   let posRow0 = tile * ((P.k + 31u) / 32u);`;
   const nTiles = hinm ? '(info.y + BK - 1u) / BK' : '(P.k + BK - 1u) / BK';
   return `// PIT Studio: ${params.mode} (2:4 compressed weight${hinm ? ', vector blocks with gather and scatter indices' : ''}) matmul C[M,N] = A[M,K] * W[K,N], fp32; computation tile ${tileName(t)}, ${vec ? 'vec4' : 'scalar'} global loads.
-struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+${matmulParamsStruct(false)}
 
-${bindings.map((b, i) => `@group(0) @binding(${i}) ${b}`).join('\n')}
+${bindingDecls(bindings)}
 
 const BM = ${t.bm}u;
 const BN = ${t.bn}u;
@@ -151,11 +151,8 @@ ${loader}
 var<private> cnt: u32;
 var<private> slotOff: u32;
 
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let tid = ty * TX + tx;
+${matmulMain(t)}
+${SCALAR_THREAD_IDS}
   let mb = wid.x;
   let tile = wid.y;
   let row0 = mb * BM;

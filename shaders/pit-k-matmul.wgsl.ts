@@ -12,26 +12,26 @@
  *
  * Baked into the text: the computation tile (its BM is the micro-tile height). In the `params` uniform: `M, N, K`.
  */
-import { BATCH_BASE_DECLS, batchBases, bSlice, matmulParamsStruct, segmentLoader, segmentStore, stridedSlots } from './dense-matmul.wgsl.ts';
+import { accDecls, isVec4Tile, tileConsts, tileName, tileStorage, validateComputeTile, vec4ThreadIds, vec4TileDecls, type ComputeTile } from './common.wgsl.ts';
 import {
-  isVec4Tile,
-  vec4AccDecls,
-  vec4AccName,
-  vec4MainLoop,
-  vec4RegDecls,
-  vec4Stores,
-  vec4ThreadIds,
-  vec4TileDecls,
-  accDecls,
-  accName,
-  accStores,
-  tileConsts,
-  tileInnerProduct,
-  tileName,
-  tileStorage,
-  validateComputeTile,
-  type ComputeTile,
-} from './common.wgsl.ts';
+  BATCH_BASE_DECLS,
+  batchBaseLets,
+  batchBases,
+  broadcastBlockCount,
+  bSlice,
+  detectedIndexBindings,
+  gatheredAtSlice,
+  gatheredBRow,
+  matmulMain,
+  matmulParamsStruct,
+  SCALAR_THREAD_IDS,
+  scalarGatheredSlices,
+  scalarRowStores,
+  scalarSliceLoop,
+  vec4Accessors,
+  vec4RowStores,
+  vec4SliceLoop,
+} from './matmul-snippets.wgsl.ts';
 
 /** Parameters of the condense-K template: the computation tile (micro-tile `${tile.bm}x1`). */
 export interface PitKMatmulWgslParams {
@@ -65,64 +65,28 @@ export function pitKMatmulWgsl(params: PitKMatmulWgslParams): string {
 // A arrives transposed (AT [K,M]); index[mb*K + s], s < count[mb], lists the k's of row block mb with a non-zero micro-tile.
 ${matmulParamsStruct(batched, ['sc', 'si'])}
 
-@group(0) @binding(0) var<storage, read> AT: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('AT', 'B', 'array<f32>', 'array<f32>')}
 
 ${tileConsts(t, false)}
 
 ${tileStorage(t, false)}
 var<workgroup> blockCount: u32;
 
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let tid = ty * TX + tx;
+${matmulMain(t)}
+${SCALAR_THREAD_IDS}
   let mb = wid.y;
   let row0 = mb * BM;
   let col0 = wid.x * BN;
-${batched ? '  let offA = wid.z * P.sa;\n  let offB = wid.z * P.sb;\n  let offC = wid.z * P.m * P.n;\n' : ''}  let base = ${batched ? 'wid.z * P.si + ' : ''}mb * P.k;
-  // The loop bound must be workgroup-uniform (barriers inside): broadcast it through workgroup memory.
-  if (tid == 0u) { blockCount = min(count[${batched ? 'wid.z * P.sc + ' : ''}mb], P.k); }
-  let cnt = workgroupUniformLoad(&blockCount);
+${batched ? `${batchBaseLets('wid.z')}\n` : ''}  let base = ${batched ? 'wid.z * P.si + ' : ''}mb * P.k;
+${broadcastBlockCount(`min(count[${batched ? 'wid.z * P.sc + ' : ''}mb], P.k)`, false)}
 ${accDecls(t)}
-  for (var s0 = 0u; s0 < cnt; s0 += BK) {
-    // SRead: slot r of the computation tile is micro-tile index[base + s0 + r]; AT rows are contiguous in m.
-    for (var e = tid; e < BK * BM; e += NT) {
-      let r = e / BM;
-      let c = e % BM;
-      let gr = row0 + c;
-      var v = 0.0;
-      if (s0 + r < cnt && gr < P.m) {
-        let kv = index[base + s0 + r];
-        if (kv < P.k) { v = AT[${oa}kv * P.m + gr]; }
-      }
-      As[r * AS + c] = v;
-    }
-    for (var e = tid; e < BK * BN; e += NT) {
-      let r = e / BN;
-      let c = e % BN;
-      let gc = col0 + c;
-      var v = 0.0;
-      if (s0 + r < cnt && gc < P.n) {
-        let kv = index[base + s0 + r];
-        if (kv < P.k) { v = B[${ob}kv * P.n + gc]; }
-      }
-      Bs[e] = v;
-    }
-    workgroupBarrier();
-${tileInnerProduct(t)}
-    workgroupBarrier();
-  }
-${accStores(
+${scalarSliceLoop(
   t,
-  (i) => [`{ let row = row0 + ty + ${i}u * TY; if (row < P.m) {`, `} }`],
-  (i, j, col) => `{ let col = ${col}; if (col < P.n) { C[${oc}row * P.n + col] = ${accName(i, j)}; } }`,
+  'var s0 = 0u; s0 < cnt; s0 += BK',
+  `    // SRead: slot r of the computation tile is micro-tile index[base + s0 + r]; AT rows are contiguous in m.
+${scalarGatheredSlices((slot) => `index[base + ${slot}]`, oa, ob)}`,
 )}
+${scalarRowStores(t, oc)}
 }
 `;
 }
@@ -134,53 +98,27 @@ ${accStores(
  * transpose), its B part row k of B. Slots at or past `count[mb]` read zeros.
  */
 function pitKVec4Wgsl(t: ComputeTile, vec: boolean, batched: boolean): string {
-  const nt = (t.bm / t.tm) * (t.bn / t.tn);
-  const aTotal = (t.bk * t.bm) / 4;
-  const aRounds = Math.ceil(aTotal / nt);
-  const aDecls = vec4RegDecls('ra', aRounds);
-  const aLoad = (s0: string): string =>
-    stridedSlots(aTotal, nt, (j) =>
-      [
-        `  let r = e / ${t.bm / 4}u; let c4 = e % ${t.bm / 4}u; let s = ${s0} + r;`,
-        `  ra${j} = vec4<f32>();`,
-        `  if (s < cnt) { let kv = index[base + s]; ra${j} = loadAT(kv, row0 + c4 * 4u, P.k, P.m, P.m); }`,
-      ].join('\n'),
-    );
-  const aStore = stridedSlots(aTotal, nt, (j) => `  As[aOff + (e / ${t.bm / 4}u) * AS4 + e % ${t.bm / 4}u] = ra${j};`);
-  const [bDecls, bLoad, bStore] = bSlice(t, (r, c) => `loadBRow(${r}, ${c})`);
+  const a = gatheredAtSlice(t, 'kv', 'let kv = index[base + s]; ');
+  const b = bSlice(t, (r, c) => `loadBRow(${r}, ${c})`);
   const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
   return `// PIT Studio: pit-k (condense-K) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile ${t.bm}x1, computation tile ${tileName(t)}, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access${batched ? '; batched (grid z = batch)' : ''}.
 // A arrives transposed (AT [K,M]); index[mb*K + s], s < count[mb], lists the k's of row block mb with a non-zero micro-tile.
 ${matmulParamsStruct(batched, ['sc', 'si'])}
 
-@group(0) @binding(0) var<storage, read> AT: ${arr};
-@group(0) @binding(1) var<storage, read> B: ${arr};
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: ${arr};
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('AT', 'B', arr, arr)}
 
 ${vec4TileDecls(t, false)}
 var<workgroup> blockCount: u32;
 ${batched ? `${BATCH_BASE_DECLS}\n` : ''}
-${segmentLoader('loadAT', 'AT', vec, batched ? 'offA' : undefined)}
-
-${segmentLoader('loadB', 'B', vec, batched ? 'offB' : undefined)}
-
-${segmentStore(vec, batched ? 'offC' : undefined)}
+${vec4Accessors('AT', vec, batched)}
 
 var<private> cnt: u32;
 var<private> base: u32;
 var<private> col0: u32;
 
-// Row s (slot) of the gathered B slice: B row index[base + s], zero past the count.
-fn loadBRow(s: u32, c: u32) -> vec4<f32> {
-  if (s < cnt) { return loadB(index[base + s], c, P.k, P.n, P.n); }
-  return vec4<f32>();
-}
+${gatheredBRow('index[base + s]', 'zero past the count.')}
 
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+${matmulMain(t)}
 ${vec4ThreadIds(t)}
   // Row blocks vary fastest along the grid: workgroups running together share B's column strip (L2-resident)
   // instead of each row block's own random set of B rows across all columns.
@@ -188,19 +126,9 @@ ${vec4ThreadIds(t)}
   let row0 = mb * BM;
   col0 = wid.y * BN;
 ${batched ? `${batchBases('wid.z')}\n` : ''}  base = ${batched ? 'wid.z * P.si + ' : ''}mb * P.k;
-  // The loop bound must be workgroup-uniform (barriers inside): broadcast it through workgroup memory.
-  if (tid == 0u) { blockCount = min(count[${batched ? 'wid.z * P.sc + ' : ''}mb], P.k); }
-  let cntU = workgroupUniformLoad(&blockCount);
-  cnt = cntU;
-${vec4AccDecls(t)}
-${aDecls}
-${bDecls}
-${vec4MainLoop(t, '(cntU + BK - 1u) / BK', (s0) => `${aLoad(s0)}\n${bLoad(s0)}`, `${aStore}\n${bStore}`)}
-${vec4Stores(
-  t,
-  (_i, tileRow) => [`{ let row = row0 + ${tileRow}; if (row < P.m) {`, `} }`],
-  (i, h, tileCol) => `storeC(row, col0 + ${tileCol}, ${vec4AccName(i, h)});`,
-)}
+${broadcastBlockCount(`min(count[${batched ? 'wid.z * P.sc + ' : ''}mb], P.k)`, true)}
+${vec4SliceLoop(t, '(cntU + BK - 1u) / BK', a, b)}
+${vec4RowStores(t)}
 }
 `;
 }

@@ -17,25 +17,40 @@
  * The grid covers the worst case (all M rows listed); workgroups past `count[c]` exit at once.
  * Baked into the text: the computation tile, W and the store mode. In the `params` uniform: `M, N, K`.
  */
-import { aBlockTranspose, BATCH_BASE_DECLS, batchBases, bSlice, matmulParamsStruct, segmentLoader } from './dense-matmul.wgsl.ts';
 import {
-  isVec4Tile,
-  vec4AccDecls,
-  vec4AccName,
-  vec4MainLoop,
-  vec4Stores,
-  vec4ThreadIds,
-  vec4TileDecls,
   accDecls,
   accName,
   accStores,
+  isVec4Tile,
   tileConsts,
-  tileInnerProduct,
   tileName,
   tileStorage,
   validateComputeTile,
+  vec4AccName,
+  vec4Stores,
+  vec4ThreadIds,
+  vec4TileDecls,
   type ComputeTile,
 } from './common.wgsl.ts';
+import {
+  aBlockTranspose,
+  BATCH_BASE_DECLS,
+  batchBaseLets,
+  batchBases,
+  bSlice,
+  CAS_ADD_TO_C,
+  detectedIndexBindings,
+  matmulMain,
+  matmulParamsStruct,
+  SCALAR_THREAD_IDS,
+  scalarBRows,
+  scalarSliceLoop,
+  segmentLoader,
+  segmentStore,
+  slotList,
+  vec4SliceLoop,
+  type Vec4Slice,
+} from './matmul-snippets.wgsl.ts';
 
 /** Parameters of the condense-M template. */
 export interface PitMMatmulWgslParams {
@@ -77,29 +92,12 @@ export function pitMMatmulWgsl(params: PitMMatmulWgslParams): string {
     ? (i: number, j: number, col: string) =>
         `{ let col = ${col}; if (col < P.n && ${accName(i, j)} != 0.0) { addToC(${oc}row * P.n + col, ${accName(i, j)}); } }`
     : (i: number, j: number, col: string) => `{ let col = ${col}; if (col < P.n) { C[${oc}row * P.n + col] = ${accName(i, j)}; } }`;
-  const addFn = accumulate
-    ? `
-// Float add on an atomic u32 (WGSL has no float atomics): retry until no other workgroup changed the word meanwhile.
-fn addToC(i: u32, v: f32) {
-  var old = atomicLoad(&C[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&C[i], old, bitcast<u32>(bitcast<f32>(old) + v));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}
-`
-    : '';
+  const addFn = accumulate ? CAS_ADD_TO_C : '';
   return `// PIT Studio: pit-m (condense-M) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile 1x${w}, computation tile ${tileName(t)}, ${accumulate ? 'CAS-accumulated' : 'plain'} SWrite${batched ? '; batched (grid z = batch * chunks)' : ''}.
 // index[c*M + s], s < count[c], lists the rows of A with a non-zero in k-chunk c = [c*W, (c+1)*W).
 ${matmulParamsStruct(batched, PIT_M_BATCH_FIELDS)}
 
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: ${cType};
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('A', 'B', 'array<f32>', cType)}
 
 ${tileConsts(t, true)}
 const W = ${w}u; // micro-tile width: k-chunk length
@@ -109,30 +107,22 @@ ${tileStorage(t, true)}
 var<workgroup> rows: array<u32, ${t.bm}>;
 var<workgroup> chunkCount: u32;
 ${addFn}
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let tid = ty * TX + tx;
-${batched ? `  let chunk = wid.z % P.chunks;\n  let bz = wid.z / P.chunks;\n  let offA = bz * P.sa;\n  let offB = bz * P.sb;\n  let offC = bz * P.m * P.n;\n` : '  let chunk = wid.z;\n'}  let slot0 = wid.y * BM;
+${matmulMain(t)}
+${SCALAR_THREAD_IDS}
+${batched ? `  let chunk = wid.z % P.chunks;\n  let bz = wid.z / P.chunks;\n${batchBaseLets('bz')}\n` : '  let chunk = wid.z;\n'}  let slot0 = wid.y * BM;
   let col0 = wid.x * BN;
   if (tid == 0u) { chunkCount = min(count[${batched ? 'bz * P.sc + ' : ''}chunk], P.m); }
   let cnt = workgroupUniformLoad(&chunkCount);
   if (slot0 >= cnt) { return; } // beyond the listed rows: workgroup-uniform exit
-  for (var e = tid; e < BM; e += NT) {
-    var r = NO_ROW;
-    if (slot0 + e < cnt) {
-      r = index[${batched ? 'bz * P.si + ' : ''}chunk * P.m + slot0 + e];
-      if (r >= P.m) { r = NO_ROW; }
-    }
-    rows[e] = r;
-  }
+${slotList('m', `${batched ? 'bz * P.si + ' : ''}chunk * P.m`)}
   workgroupBarrier();
   let kBeg = chunk * W;
   let kEnd = min(kBeg + W, P.k);
 ${accDecls(t)}
-  for (var k0 = kBeg; k0 < kEnd; k0 += BK) {
-    // SRead: row r of the computation tile is A row rows[r]; each gathered row is read along k (coalesced).
+${scalarSliceLoop(
+  t,
+  'var k0 = kBeg; k0 < kEnd; k0 += BK',
+  `    // SRead: row r of the computation tile is A row rows[r]; each gathered row is read along k (coalesced).
     for (var e = tid; e < BM * BK; e += NT) {
       let r = e / BK;
       let c = e % BK;
@@ -142,19 +132,8 @@ ${accDecls(t)}
       if (gm != NO_ROW && gk < kEnd) { v = A[${oa}gm * P.k + gk]; }
       As[c * AS + r] = v;
     }
-    for (var e = tid; e < BK * BN; e += NT) {
-      let r = e / BN;
-      let c = e % BN;
-      let gk = k0 + r;
-      let gc = col0 + c;
-      var v = 0.0;
-      if (gk < kEnd && gc < P.n) { v = B[${ob}gk * P.n + gc]; }
-      Bs[e] = v;
-    }
-    workgroupBarrier();
-${tileInnerProduct(t)}
-    workgroupBarrier();
-  }
+${scalarBRows('kEnd', ob)}`,
+)}
   // SWrite: result row r goes back to C row rows[r].
 ${accStores(
   t,
@@ -232,22 +211,12 @@ function pitMVec4Wgsl(t: ComputeTile, w: number, accumulate: boolean, vec: boole
     (row, k) => `loadA(${row}, ${k}, P.m, kEnd, P.k)`,
     (tileRow) => `rows[${tileRow}]`,
   );
-  const [bDecls, bLoad, bStore] = bSlice(t, (r, c) => `loadB(kBeg + ${r}, ${c}, kEnd, P.n, P.n)`);
+  // A's slice starts at the chunk's first k; B's rows are offset by it in loadB's call.
+  const a: Vec4Slice = [aDecls, (s0) => aLoad(`kBeg + ${s0}`), aStore];
+  const b = bSlice(t, (r, c) => `loadB(kBeg + ${r}, ${c}, kEnd, P.n, P.n)`);
   const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
   const cType = accumulate ? 'array<atomic<u32>>' : arr;
-  const storeFn = accumulate
-    ? ADD_TO_C
-    : vec
-      ? `fn storeC(r: u32, c: u32, v: vec4<f32>) {
-  if (c < P.n) { C[(${batched ? 'offC + ' : ''}r * P.n + c) / 4u] = v; }
-}`
-      : `fn storeC(r: u32, c: u32, v: vec4<f32>) {
-  let b = ${batched ? 'offC + ' : ''}r * P.n + c;
-  if (c < P.n) { C[b] = v.x; }
-  if (c + 1u < P.n) { C[b + 1u] = v.y; }
-  if (c + 2u < P.n) { C[b + 2u] = v.z; }
-  if (c + 3u < P.n) { C[b + 3u] = v.w; }
-}`;
+  const storeFn = accumulate ? ADD_TO_C : segmentStore(vec, batched ? 'offC' : undefined);
   const stores = accumulate
     ? casStores(t, '    ', batched ? 'offC + ' : '')
     : vec4Stores(
@@ -256,22 +225,14 @@ function pitMVec4Wgsl(t: ComputeTile, w: number, accumulate: boolean, vec: boole
         (i, h, tileCol) => `storeC(row, col0 + ${tileCol}, ${vec4AccName(i, h)});`,
         '    ',
       );
-  const body = `${vec4AccDecls(t, '    ')}
-${aDecls.replace(/^ {2}/gm, '    ')}
-${bDecls.replace(/^ {2}/gm, '    ')}
-${vec4MainLoop(t, '(kEnd - kBeg + BK - 1u) / BK', (s0) => `${aLoad(`kBeg + ${s0}`)}\n${bLoad(s0)}`, `${aStore}\n${bStore}`, '    ')}
+  const body = `${vec4SliceLoop(t, '(kEnd - kBeg + BK - 1u) / BK', a, b, '    ')}
     // SWrite: result row r goes back to C row rows[r].
 ${stores}`;
   return `// PIT Studio: pit-m (condense-M) matmul C[M,N] = A[M,K] * B[K,N], fp32; micro-tile 1x${w}, computation tile ${tileName(t)}, ${accumulate ? 'CAS-accumulated' : 'plain'} SWrite, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access${batched ? '; batched (grid z = batch * chunks)' : ''}.
 // index[c*M + s], s < count[c], lists the rows of A with a non-zero in k-chunk c = [c*W, (c+1)*W).
 ${matmulParamsStruct(batched, PIT_M_BATCH_FIELDS)}
 
-@group(0) @binding(0) var<storage, read> A: ${arr};
-@group(0) @binding(1) var<storage, read> B: ${arr};
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: ${cType};
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('A', 'B', arr, cType)}
 
 ${vec4TileDecls(t, true)}
 const W = ${w}u; // micro-tile width: k-chunk length
@@ -284,8 +245,7 @@ ${segmentLoader('loadA', 'A', vec, batched ? 'offA' : undefined)}
 
 ${segmentLoader('loadB', 'B', vec, batched ? 'offB' : undefined)}
 ${storeFn}
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+${matmulMain(t, ', @builtin(num_workgroups) nwg: vec3u')}
 ${vec4ThreadIds(t)}
 ${batched ? `  let chunk = wid.z % P.chunks;\n  let bz = wid.z / P.chunks;\n${batchBases('bz')}\n` : '  let chunk = wid.z;\n'}  let col0 = wid.x * BN;
   if (tid == 0u) { chunkCount = min(count[${batched ? 'bz * P.sc + ' : ''}chunk], P.m); }
@@ -295,14 +255,7 @@ ${batched ? `  let chunk = wid.z % P.chunks;\n  let bz = wid.z / P.chunks;\n${ba
   // Row tiles of this chunk, grid-stride (workgroup-uniform bounds: barriers inside).
   for (var rt = wid.y; rt * BM < cnt; rt += nwg.y) {
     let slot0 = rt * BM;
-    for (var e = tid; e < BM; e += NT) {
-      var r = NO_ROW;
-      if (slot0 + e < cnt) {
-        r = index[${batched ? 'bz * P.si + ' : ''}chunk * P.m + slot0 + e];
-        if (r >= P.m) { r = NO_ROW; }
-      }
-      rows[e] = r;
-    }
+${slotList('m', `${batched ? 'bz * P.si + ' : ''}chunk * P.m`, '    ')}
     workgroupBarrier();
 ${body}
     workgroupBarrier(); // rows[] is rewritten by the next row tile

@@ -19,8 +19,18 @@
  * heads) are small. Baked into the text: the computation tile, W, the store mode, batched or not. In the `params`
  * uniform: `M, N, K` (2-D) or the batched fields.
  */
-import { matmulParamsStruct } from './dense-matmul.wgsl.ts';
-import { accDecls, accName, tileConsts, tileInnerProduct, tileName, tileStorage, validateComputeTile, type ComputeTile } from './common.wgsl.ts';
+import { accDecls, accName, tileConsts, tileName, tileStorage, validateComputeTile, type ComputeTile } from './common.wgsl.ts';
+import {
+  batchBaseLets,
+  CAS_ADD_TO_C,
+  detectedIndexBindings,
+  matmulMain,
+  matmulParamsStruct,
+  SCALAR_THREAD_IDS,
+  scalarARows,
+  scalarSliceLoop,
+  slotList,
+} from './matmul-snippets.wgsl.ts';
 
 /** Parameters of the condense-N template. */
 export interface PitNMatmulWgslParams {
@@ -50,19 +60,7 @@ export function pitNMatmulWgsl(params: PitNMatmulWgslParams): string {
   if (!Number.isInteger(w) || w < 1) throw new RangeError(`pit-n: micro-tile height W must be a positive integer, got ${w}`);
   const [oa, ob, oc] = batched ? ['offA + ', 'offB + ', 'offC + '] : ['', '', ''];
   const cType = accumulate ? 'array<atomic<u32>>' : 'array<f32>';
-  const addFn = accumulate
-    ? `
-// Float add on an atomic u32 (WGSL has no float atomics): retry until no other workgroup changed the word meanwhile.
-fn addToC(i: u32, v: f32) {
-  var old = atomicLoad(&C[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&C[i], old, bitcast<u32>(bitcast<f32>(old) + v));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}
-`
-    : '';
+  const addFn = accumulate ? CAS_ADD_TO_C : '';
   const stores: string[] = [];
   for (let i = 0; i < t.tm; i++) {
     stores.push(`  { let row = row0 + ty + ${i}u * TY; if (row < P.m) {`);
@@ -79,9 +77,7 @@ fn addToC(i: u32, v: f32) {
   const head = batched
     ? `  let chunk = wid.z % P.chunks;
   let bz = wid.z / P.chunks;
-  let offA = bz * P.sa;
-  let offB = bz * P.sb;
-  let offC = bz * P.m * P.n;
+${batchBaseLets('bz')}
   let cntAt = bz * P.sc + chunk;
   let idx0 = bz * P.si + chunk * P.n;`
     : `  let chunk = wid.z;
@@ -91,12 +87,7 @@ fn addToC(i: u32, v: f32) {
 // B arrives transposed (BT [N,K]); index[c*N + s], s < count[c], lists the columns of B with a non-zero in k-chunk c = [c*W, (c+1)*W).
 ${matmulParamsStruct(batched, ['sc', 'si', 'chunks'])}
 
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> BT: array<f32>;
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: ${cType};
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('A', 'BT', 'array<f32>', cType)}
 
 ${tileConsts(t, true)}
 const W = ${w}u; // micro-tile height: k-chunk length
@@ -106,40 +97,24 @@ ${tileStorage(t, true)}
 var<workgroup> cols: array<u32, ${t.bn}>;
 var<workgroup> chunkCount: u32;
 ${addFn}
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let tid = ty * TX + tx;
+${matmulMain(t)}
+${SCALAR_THREAD_IDS}
 ${head}
   let slot0 = wid.x * BN;
   let row0 = wid.y * BM;
   if (tid == 0u) { chunkCount = min(count[cntAt], P.n); }
   let cnt = workgroupUniformLoad(&chunkCount);
   if (slot0 >= cnt) { return; } // beyond the listed columns: workgroup-uniform exit
-  for (var e = tid; e < BN; e += NT) {
-    var c = NO_COL;
-    if (slot0 + e < cnt) {
-      c = index[idx0 + slot0 + e];
-      if (c >= P.n) { c = NO_COL; }
-    }
-    cols[e] = c;
-  }
+${slotList('n', 'idx0')}
   workgroupBarrier();
   let kBeg = chunk * W;
   let kEnd = min(kBeg + W, P.k);
 ${accDecls(t)}
-  for (var k0 = kBeg; k0 < kEnd; k0 += BK) {
-    // The A tile: rows row0.. of A (dense), read along k, stored k-major.
-    for (var e = tid; e < BM * BK; e += NT) {
-      let r = e / BK;
-      let c = e % BK;
-      let gr = row0 + r;
-      let gk = k0 + c;
-      var v = 0.0;
-      if (gr < P.m && gk < kEnd) { v = A[${oa}gr * P.k + gk]; }
-      As[c * AS + r] = v;
-    }
+${scalarSliceLoop(
+  t,
+  'var k0 = kBeg; k0 < kEnd; k0 += BK',
+  `    // The A tile: rows row0.. of A (dense), read along k, stored k-major.
+${scalarARows('kEnd', oa)}
     // SRead: column j of the computation tile is B column cols[j], i.e. BT row cols[j], read along k.
     for (var e = tid; e < BN * BK; e += NT) {
       let j = e / BK;
@@ -149,11 +124,8 @@ ${accDecls(t)}
       var v = 0.0;
       if (gn != NO_COL && gk < kEnd) { v = BT[${ob}gn * P.k + gk]; }
       Bs[c * BN + j] = v;
-    }
-    workgroupBarrier();
-${tileInnerProduct(t)}
-    workgroupBarrier();
-  }
+    }`,
+)}
   // SWrite: result column j goes back to C column cols[j].
 ${stores.join('\n')}
 }

@@ -19,20 +19,18 @@
  *
  * Baked into the text: the computation tile (BN = the tile width G), the modes and KB. In `params`: `M, N, K`.
  */
-import { segmentLoader, segmentStore, stridedSlots } from './dense-matmul.wgsl.ts';
+import { isVec4Tile, tileName, validateComputeTile, vec4ThreadIds, vec4TileDecls, type ComputeTile } from './common.wgsl.ts';
 import {
-  isVec4Tile,
-  tileName,
-  validateComputeTile,
-  vec4AccDecls,
-  vec4AccName,
-  vec4MainLoop,
-  vec4RegDecls,
-  vec4Stores,
-  vec4ThreadIds,
-  vec4TileDecls,
-  type ComputeTile,
-} from './common.wgsl.ts';
+  bindingDecls,
+  bSlice,
+  gatheredAtSlice,
+  matmulMain,
+  matmulParamsStruct,
+  segmentLoader,
+  segmentStore,
+  vec4RowStores,
+  vec4SliceLoop,
+} from './matmul-snippets.wgsl.ts';
 
 /** Parameters of the tile-wise template. */
 export interface TileWiseMatmulWgslParams {
@@ -62,25 +60,13 @@ export function tileWiseMatmulWgsl(params: TileWiseMatmulWgslParams): string {
   if (params.kMode === 'blocks' && (!Number.isInteger(kb) || kb < 1)) throw new RangeError(`tile-wise: blocks mode needs a positive block height, got ${kb}`);
   const vec = params.vecGlobal ?? false;
   const listCols = params.colMode === 'list';
-  const nt = (t.bm / t.tm) * (t.bn / t.tn);
-  const aTotal = (t.bk * t.bm) / 4;
   // SRead of A: slot r of the slice is AT row kOf(rowOff + s), BM contiguous floats straight into As[r].
-  const aLoad = (s0: string): string =>
-    stridedSlots(aTotal, nt, (j) =>
-      [
-        `  let r = e / ${t.bm / 4}u; let c4 = e % ${t.bm / 4}u; let s = ${s0} + r;`,
-        `  ra${j} = vec4<f32>();`,
-        `  if (s < cnt) { ra${j} = loadAT(kOf(rowOff + s), row0 + c4 * 4u, P.k, P.m, P.m); }`,
-      ].join('\n'),
-    );
-  const aStore = stridedSlots(aTotal, nt, (j) => `  As[aOff + (e / ${t.bm / 4}u) * AS4 + e % ${t.bm / 4}u] = ra${j};`);
-  // SRead of W: the packed rows of the tile's slots are contiguous, BN wide.
-  const bTotal = (t.bk * t.bn) / 4;
-  const bLoad = (s0: string): string => stridedSlots(bTotal, nt, (j) => `  let r = e / BS4; let c4 = e % BS4; rb${j} = loadWRow(${s0} + r, c4);`);
-  const bStore = stridedSlots(bTotal, nt, (j) => `  Bs[bOff + e] = rb${j};`);
+  const a = gatheredAtSlice(t, 'kOf(rowOff + s)');
+  // SRead of W: the packed rows of the tile's slots are contiguous, BN wide (loadWRow takes the vec4 column c4).
+  const b = bSlice(t, (r) => `loadWRow(${r}, c4)`);
   const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
   const cArr = vec && !listCols ? 'array<vec4<f32>>' : 'array<f32>';
-  const bindings = [
+  const bindings = bindingDecls([
     `var<storage, read> AT: ${arr};`,
     'var<storage, read> W: array<vec4<f32>>;',
     'var<storage, read> tiles: array<u32>;',
@@ -88,7 +74,7 @@ export function tileWiseMatmulWgsl(params: TileWiseMatmulWgslParams): string {
     ...(listCols ? ['var<storage, read> cols: array<u32>;'] : []),
     `var<storage, read_write> C: ${cArr};`,
     'var<uniform> P: Params;',
-  ].map((b, i) => `@group(0) @binding(${i}) ${b}`);
+  ]);
   const kOf =
     params.kMode === 'list'
       ? `// k of packed slot p: the k-list entry.
@@ -108,9 +94,9 @@ fn storeCols(r: u32, tc: u32, v: vec4<f32>) {
     : segmentStore(vec && !listCols);
   return `// PIT Studio: tile-wise (static weight pattern, per column tile k-list) matmul C[M,N] = A[M,K] * W[K,N], fp32; computation tile ${tileName(t)}, k ${params.kMode}, columns ${params.colMode}, ${vec ? 'vec4' : 'scalar'} global access.
 // A arrives transposed (AT [K,M]); tile t's slots s < tiles[4t+1] gather k = kOf(tiles[4t] + s) and packed W row tiles[4t] + s.
-struct Params { m: u32, n: u32, k: u32, _pad: u32 }
+${matmulParamsStruct(false)}
 
-${bindings.join('\n')}
+${bindings}
 
 ${vec4TileDecls(t, false)}
 var<workgroup> tileInfo: vec4<u32>;
@@ -133,8 +119,7 @@ fn loadWRow(s: u32, c4: u32) -> vec4<f32> {
 
 ${store}
 
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+${matmulMain(t)}
 ${vec4ThreadIds(t)}
   let mb = wid.x;
   let tile = wid.y;
@@ -147,15 +132,8 @@ ${vec4ThreadIds(t)}
   colOff = info.z;
   colCnt = min(info.w, BN);
 ${listCols ? '  for (var c = tid; c < BN; c += NT) { if (c < colCnt) { colsS[c] = cols[colOff + c]; } }\n  workgroupBarrier();' : ''}
-${vec4AccDecls(t)}
-${vec4RegDecls('ra', Math.ceil(aTotal / nt))}
-${vec4RegDecls('rb', Math.ceil(bTotal / nt))}
-${vec4MainLoop(t, '(info.y + BK - 1u) / BK', (s0) => `${aLoad(s0)}\n${bLoad(s0)}`, `${aStore}\n${bStore}`)}
-${vec4Stores(
-  t,
-  (_i, tileRow) => [`{ let row = row0 + ${tileRow}; if (row < P.m) {`, `} }`],
-  (i, h, tileCol) => (listCols ? `storeCols(row, ${tileCol}, ${vec4AccName(i, h)});` : `storeC(row, colOff + ${tileCol}, ${vec4AccName(i, h)});`),
-)}
+${vec4SliceLoop(t, '(info.y + BK - 1u) / BK', a, b)}
+${vec4RowStores(t, (tileCol, acc) => (listCols ? `storeCols(row, ${tileCol}, ${acc});` : `storeC(row, colOff + ${tileCol}, ${acc});`))}
 }
 `;
 }

@@ -18,15 +18,13 @@
  * Template: `shaders/tile-wise-matmul.wgsl.ts` in block mode (column tiles of 32 contiguous columns, one k-list entry
  * per 32-row block): the BCSR weight kernel is the tile-wise kernel at block granularity.
  */
-import { isVec4Tile, tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
+import { tileName, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { tileWiseMatmulWgsl } from '../../shaders/tile-wise-matmul.wgsl.ts';
 import type { LayerPattern } from '../prune/types.ts';
-import { WeightPatternError, type FamilyConfig, type KernelFamily, type WeightFacts } from './family.ts';
-import { ceilDiv, grid, M, N } from './grid.ts';
-import { makeProgram, type KernelProgram } from './program.ts';
-import { shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { timed, uploaded, weightOf, ZEROS_DENSITY_LIMIT } from './static-pattern.ts';
-import { parseTileName } from './tiles.ts';
+import { WeightPatternError, type KernelFamily } from './family.ts';
+import { ceilDiv, N } from './grid.ts';
+import { staticFamily, vec4TileProblem } from './static-family.ts';
+import { ZEROS_DENSITY_LIMIT } from './static-pattern.ts';
 
 /** The block edge (rows of K x columns of N). */
 export const BCSR_W_BLOCK = 32;
@@ -120,90 +118,39 @@ export function bcsrWTile(m: number): ComputeTile {
 const KNOWN_TILES: readonly ComputeTile[] = [bcsrWTile(128), bcsrWTile(1)];
 
 /**
- * The block-sparse weight program. Bindings: `at` [K,M] f32, `bw_w`, `bw_tiles`, `bw_rows`, `c` [M,N] f32 (fully
- * overwritten), `params` `[M, N, K, 0]`. Grid `(ceil(M/BM), ceil(N/32), 1)`.
- * @throws RangeError on an invalid shape or tile (BN must be 32).
+ * The bcsr-w family (see the module comment). Its program binds `at` [K,M] f32, `bw_w`, `bw_tiles`, `bw_rows`, `c`,
+ * `params` (static-family.ts); grid `(ceil(M/BM), ceil(N/32), 1)`.
  */
-export function bcsrWProgram(s: MatmulShape, tile: ComputeTile): KernelProgram {
-  validateShape(s);
-  if (tile.bn !== BCSR_W_BLOCK) throw new RangeError(`bcsr-w: the computation tile's BN must be the block width ${BCSR_W_BLOCK}, got ${tile.bn}`);
-  const vecGlobal = s.m % 4 === 0 && s.n % 4 === 0;
-  return makeProgram(
-    {
-      family: 'bcsr-w',
-      label: `bcsr-w 32x32 tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
-      wgsl: tileWiseMatmulWgsl({ tile, kMode: 'blocks', colMode: 'contiguous', kb: BCSR_W_BLOCK, vecGlobal }),
-      bindings: [
-        { name: 'at', kind: 'read-only-storage' },
-        { name: 'bw_w', kind: 'read-only-storage' },
-        { name: 'bw_tiles', kind: 'read-only-storage' },
-        { name: 'bw_rows', kind: 'read-only-storage' },
-        { name: 'c', kind: 'storage' },
-        { name: 'params', kind: 'uniform' },
-      ],
-      workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
-      grid: grid(ceilDiv(M, tile.bm), ceilDiv(N, BCSR_W_BLOCK), 1),
-      params: [s.m, s.n, s.k, 0],
-    },
-    shapeVars(s),
-  );
-}
-
-const config = (tile: ComputeTile): FamilyConfig => ({ family: 'bcsr-w', microTile: null, tile: { ...tile } });
-
-/** The bcsr-w family (see the module comment). */
-export const bcsrWFamily: KernelFamily = {
+export const bcsrWFamily: KernelFamily = staticFamily<BcsrWIndex>({
   name: 'bcsr-w',
-  axis: 'k',
-  sparseOperand: 'b',
   summary: 'block-sparse weight (32x32 blocks, BCSR of Wᵀ): per 32-column block, SRead of its non-zero 32-row blocks (the Triton/PyTorch BSR baseline)',
   helperRoles: ['transpose'],
-  defaultOn: true,
-  tuningConfigs: () => [],
-  layerConfigs: () => [],
-  illegalReason(c) {
-    try {
-      validateComputeTile(c.tile);
-    } catch (e) {
-      return (e as Error).message;
-    }
-    if (!isVec4Tile(c.tile)) return `bcsr-w needs TM, TN and BK multiples of 4, got ${tileName(c.tile)}`;
-    if (c.tile.bn !== BCSR_W_BLOCK) return `bcsr-w needs BN = ${BCSR_W_BLOCK} (one column block per workgroup), got ${c.tile.bn}`;
+  aLayout: 'at',
+  knownTiles: KNOWN_TILES,
+  tileProblem(tile) {
+    const problem = vec4TileProblem(tile, 'bcsr-w');
+    if (problem) return problem;
+    if (tile.bn !== BCSR_W_BLOCK) return `bcsr-w needs BN = ${BCSR_W_BLOCK} (one column block per workgroup), got ${tile.bn}`;
     return null;
   },
-  microTile: () => null,
-  blockCounts: () => [],
-  plan(s, c, ctx) {
-    validateShape(s);
-    const reason = bcsrWFamily.illegalReason(c, s);
-    if (reason) throw new RangeError(reason);
-    const b = weightOf('bcsr-w', s, ctx);
-    const { value: ix, ms } = timed(() => packBcsrW(b, s.k, s.n, blocksOf(b, s.k, s.n, ctx?.pattern, ctx?.layer ?? '(unnamed)')));
-    const { buffers, uploads } = uploaded({ bw_w: ix.values, bw_tiles: ix.tiles, bw_rows: ix.rows });
+  buildIndex: (b, s, _tile, layer) => packBcsrW(b, s.k, s.n, blocksOf(b, s.k, s.n, layer.pattern, layer.name)),
+  indexArrays: (ix) => ({ bw_w: ix.values, bw_tiles: ix.tiles, bw_rows: ix.rows }),
+  kernel(s, tile) {
+    const vecGlobal = s.m % 4 === 0 && s.n % 4 === 0;
     return {
-      aLayout: 'at',
-      buffers: [...buffers, { name: 'c', dtype: 'f32', shape: [s.m, s.n], role: 'output' }],
-      detect: [],
-      compute: [bcsrWProgram(s, c.tile)],
-      uploads,
-      indexMs: ms,
-      counts: null,
+      label: `bcsr-w 32x32 tile ${tileName(tile)}`,
+      vecGlobal,
+      wgsl: tileWiseMatmulWgsl({ tile, kMode: 'blocks', colMode: 'contiguous', kb: BCSR_W_BLOCK, vecGlobal }),
+      columnTiles: ceilDiv(N, BCSR_W_BLOCK),
     };
   },
-  costFeatures: { names: ['1', 'G', 'U'], work: 1 },
-  kernelFeatures: (c, s, _counts, g) => [1, g, Math.ceil(s.n / c.tile.bn) * Math.ceil(s.m / c.tile.bm) * Math.ceil(s.k / c.tile.bk)],
-  detectKey: () => null,
-  variantName: () => 'bcsr-w',
-  describe: (op, c) =>
-    `${op}${op === 'Conv' ? ' (im2col)' : ''}: static block-sparse weight (32x32), axis k, per 32-column block SRead of its non-zero 32-row blocks into tile ${tileName(c.tile)}, no SWrite`,
-  configOf: (v) => config(parseTileName(v.computeTile, KNOWN_TILES, KNOWN_TILES[0]!)),
-  referenceIndex: () => null,
-  weightCandidates(s: MatmulShape, w: WeightFacts) {
+  rule: (tile) => `static block-sparse weight (32x32), axis k, per 32-column block SRead of its non-zero 32-row blocks into tile ${tileName(tile)}, no SWrite`,
+  candidates(s, w) {
     const p = w.pattern;
     if (p && p.pattern !== 'bw') return [];
     const ix = packBcsrW(w.b, s.k, s.n, blocksOf(w.b, s.k, s.n, p, w.layer));
     if (!p && ix.effectiveDensity >= ZEROS_DENSITY_LIMIT) return [];
     const source = `${p ? 'pit.prune block-sparse pattern' : "the weight's zeros"}: ${ix.blocks} of ${Math.ceil(s.k / BCSR_W_BLOCK) * Math.ceil(s.n / BCSR_W_BLOCK)} 32x32 blocks`;
-    return [{ config: config(bcsrWTile(s.m)), effectiveDensity: ix.effectiveDensity, source }];
+    return [{ tile: bcsrWTile(s.m), effectiveDensity: ix.effectiveDensity, source }];
   },
-};
+});

@@ -21,13 +21,11 @@
 import { tileName, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { nmMatmulWgsl } from '../../shaders/nm-matmul.wgsl.ts';
 import type { LayerPattern } from '../prune/types.ts';
-import { WeightPatternError, type FamilyConfig, type KernelFamily, type WeightFacts } from './family.ts';
-import { ceilDiv, grid, M, N } from './grid.ts';
+import { WeightPatternError, type KernelFamily } from './family.ts';
+import { ceilDiv, N } from './grid.ts';
 import { compress24, NM_GROUP, nmTileProblem } from './nm.ts';
-import { makeProgram, type KernelProgram } from './program.ts';
-import { shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { timed, uploaded, weightOf } from './static-pattern.ts';
-import { parseTileName } from './tiles.ts';
+import type { MatmulShape } from './shape.ts';
+import { staticFamily, type StaticLayer } from './static-family.ts';
 
 type HinmPattern = Extract<LayerPattern, { pattern: 'hinm' }>;
 
@@ -116,83 +114,39 @@ export function hinmTile(m: number, v: number): ComputeTile {
 const KNOWN_TILES: readonly ComputeTile[] = [16, 32, 64, 128].flatMap((v) => [hinmTile(128, v), hinmTile(1, v)]);
 
 /**
- * The HiNM program for vector blocks of V = BN. Bindings: `at` [K,M] f32, `hinm_vals`, `hinm_pos`, `hinm_blocks`,
- * `hinm_kept`, `hinm_chan`, `c` [M,N] f32 (fully overwritten), `params` `[M, N, K, 0]`. Grid `(ceil(M/BM), N/V, 1)`.
- * @throws RangeError on an invalid shape or tile.
+ * The HiNM index for computation tile `tile` from the layer's `hinm` pattern (its blocks must be BN = V wide).
+ * @throws RangeError when the layer has no hinm pattern or its V is not BN; WeightPatternError from `packHinm`.
  */
-export function hinmProgram(s: MatmulShape, tile: ComputeTile): KernelProgram {
-  validateShape(s);
-  const vecGlobal = s.m % 4 === 0;
-  return makeProgram(
-    {
-      family: 'hinm',
-      label: `hinm V=${tile.bn} 2:4 tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
-      wgsl: nmMatmulWgsl({ tile, mode: 'hinm', vecGlobal }),
-      bindings: [
-        { name: 'at', kind: 'read-only-storage' },
-        { name: 'hinm_vals', kind: 'read-only-storage' },
-        { name: 'hinm_pos', kind: 'read-only-storage' },
-        { name: 'hinm_blocks', kind: 'read-only-storage' },
-        { name: 'hinm_kept', kind: 'read-only-storage' },
-        { name: 'hinm_chan', kind: 'read-only-storage' },
-        { name: 'c', kind: 'storage' },
-        { name: 'params', kind: 'uniform' },
-      ],
-      workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
-      grid: grid(ceilDiv(M, tile.bm), ceilDiv(N, tile.bn), 1),
-      params: [s.m, s.n, s.k, 0],
-    },
-    shapeVars(s),
-  );
+function hinmIndexOf(b: Float32Array, s: MatmulShape, tile: ComputeTile, layer: StaticLayer): HinmIndex {
+  const p = layer.pattern;
+  if (p?.pattern !== 'hinm') throw new RangeError('hinm needs the layer\'s pit.prune hinm pattern (its vector blocks and gather order): none was given');
+  if (p.v !== tile.bn) throw new RangeError(`hinm: the layer's vector blocks have V = ${p.v}, the computation tile BN = ${tile.bn}`);
+  return packHinm(b, s.k, s.n, p, layer.name);
 }
 
-const config = (tile: ComputeTile): FamilyConfig => ({ family: 'hinm', microTile: null, tile: { ...tile } });
-
-/** The hinm family (see the module comment). */
-export const hinmFamily: KernelFamily = {
+/**
+ * The hinm family (see the module comment). Its program binds `at` [K,M] f32, `hinm_vals`, `hinm_pos`,
+ * `hinm_blocks`, `hinm_kept`, `hinm_chan`, `c`, `params` (static-family.ts); grid `(ceil(M/BM), N/V, 1)`.
+ */
+export const hinmFamily: KernelFamily = staticFamily<HinmIndex>({
   name: 'hinm',
-  axis: 'k',
-  sparseOperand: 'b',
   summary: 'hierarchical N:M weight (HiNM): vector blocks of V channels with a kept-k gather list (SRead), 2:4 inside it, channels scattered (SWrite); gyro permutations folded into both indices',
   helperRoles: ['transpose'],
-  defaultOn: true,
-  tuningConfigs: () => [],
-  layerConfigs: () => [],
-  illegalReason: (c) => nmTileProblem(c.tile, 'hinm'),
-  microTile: () => null,
-  blockCounts: () => [],
-  plan(s, c, ctx) {
-    validateShape(s);
-    const reason = hinmFamily.illegalReason(c, s);
-    if (reason) throw new RangeError(reason);
-    const b = weightOf('hinm', s, ctx);
-    const p = ctx?.pattern;
-    if (p?.pattern !== 'hinm') throw new RangeError('hinm needs the layer\'s pit.prune hinm pattern (its vector blocks and gather order): none was given');
-    if (p.v !== c.tile.bn) throw new RangeError(`hinm: the layer's vector blocks have V = ${p.v}, the computation tile BN = ${c.tile.bn}`);
-    const { value: ix, ms } = timed(() => packHinm(b, s.k, s.n, p, ctx?.layer ?? '(unnamed)'));
-    const { buffers, uploads } = uploaded({ hinm_vals: ix.values, hinm_pos: ix.positions, hinm_blocks: ix.blocks, hinm_kept: ix.kept, hinm_chan: ix.chan });
-    return {
-      aLayout: 'at',
-      buffers: [...buffers, { name: 'c', dtype: 'f32', shape: [s.m, s.n], role: 'output' }],
-      detect: [],
-      compute: [hinmProgram(s, c.tile)],
-      uploads,
-      indexMs: ms,
-      counts: null,
-    };
+  aLayout: 'at',
+  knownTiles: KNOWN_TILES,
+  tileProblem: (tile) => nmTileProblem(tile, 'hinm'),
+  buildIndex: hinmIndexOf,
+  indexArrays: (ix) => ({ hinm_vals: ix.values, hinm_pos: ix.positions, hinm_blocks: ix.blocks, hinm_kept: ix.kept, hinm_chan: ix.chan }),
+  kernel(s, tile) {
+    const vecGlobal = s.m % 4 === 0;
+    return { label: `hinm V=${tile.bn} 2:4 tile ${tileName(tile)}`, vecGlobal, wgsl: nmMatmulWgsl({ tile, mode: 'hinm', vecGlobal }), columnTiles: ceilDiv(N, tile.bn) };
   },
-  costFeatures: { names: ['1', 'G', 'U'], work: 1 },
-  kernelFeatures: (c, s, _counts, g) => [1, g, Math.ceil(s.n / c.tile.bn) * Math.ceil(s.m / c.tile.bm) * Math.ceil(s.k / c.tile.bk)],
-  detectKey: () => null,
-  variantName: () => 'hinm',
-  describe: (op, c) =>
-    `${op}${op === 'Conv' ? ' (im2col)' : ''}: static HiNM weight, axis k, per block of ${c.tile.bn} channels SRead of its kept k's (input permutation) with 2:4 inside, tile ${tileName(c.tile)}, SWrite of its channels (output permutation)`,
-  configOf: (v) => config(parseTileName(v.computeTile, KNOWN_TILES, KNOWN_TILES[0]!)),
-  referenceIndex: () => null,
-  weightCandidates(s: MatmulShape, w: WeightFacts) {
+  rule: (tile) =>
+    `static HiNM weight, axis k, per block of ${tile.bn} channels SRead of its kept k's (input permutation) with 2:4 inside, tile ${tileName(tile)}, SWrite of its channels (output permutation)`,
+  candidates(s, w) {
     const p = w.pattern;
     if (p?.pattern !== 'hinm') return [];
     const ix = packHinm(w.b, s.k, s.n, p, w.layer);
-    return [{ config: config(hinmTile(s.m, p.v)), effectiveDensity: ix.effectiveDensity, source: `pit.prune HiNM pattern: ${s.n / p.v} vector blocks of ${p.v}, ${ix.kept.length / (s.n / p.v)} kept k's per block on average` }];
+    return [{ tile: hinmTile(s.m, p.v), effectiveDensity: ix.effectiveDensity, source: `pit.prune HiNM pattern: ${s.n / p.v} vector blocks of ${p.v}, ${ix.kept.length / (s.n / p.v)} kept k's per block on average` }];
   },
-};
+});

@@ -15,14 +15,11 @@
  *
  * Template: `shaders/nm-matmul.wgsl.ts` (mode `nm`).
  */
-import { tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
+import { tileName, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { nmMatmulWgsl } from '../../shaders/nm-matmul.wgsl.ts';
-import { WeightPatternError, type FamilyConfig, type KernelFamily, type WeightFacts } from './family.ts';
-import { ceilDiv, grid, M, N } from './grid.ts';
-import { makeProgram, type KernelProgram } from './program.ts';
-import { shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { timed, uploaded, weightOf } from './static-pattern.ts';
-import { parseTileName } from './tiles.ts';
+import { WeightPatternError, type KernelFamily } from './family.ts';
+import { ceilDiv, N } from './grid.ts';
+import { invalidTileReason, staticFamily } from './static-family.ts';
 
 /** Kept values per group and the group size (2:4). */
 export const NM_KEEP = 2;
@@ -100,85 +97,33 @@ export function nmTile(m: number): ComputeTile {
 
 const KNOWN_TILES: readonly ComputeTile[] = [nmTile(128), nmTile(1)];
 
-/**
- * The 2:4 program. Bindings: `a` [M,K] f32, `nm_vals`, `nm_pos`, `c` [M,N] f32 (fully overwritten), `params`
- * `[M, N, K, 0]`. Grid `(ceil(M/BM), ceil(N/BN), 1)`.
- * @throws RangeError on an invalid shape or tile.
- */
-export function nmProgram(s: MatmulShape, tile: ComputeTile): KernelProgram {
-  validateShape(s);
-  const vecGlobal = s.k % 4 === 0;
-  return makeProgram(
-    {
-      family: 'nm',
-      label: `nm 2:4 tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
-      wgsl: nmMatmulWgsl({ tile, mode: 'nm', vecGlobal }),
-      bindings: [
-        { name: 'a', kind: 'read-only-storage' },
-        { name: 'nm_vals', kind: 'read-only-storage' },
-        { name: 'nm_pos', kind: 'read-only-storage' },
-        { name: 'c', kind: 'storage' },
-        { name: 'params', kind: 'uniform' },
-      ],
-      workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
-      grid: grid(ceilDiv(M, tile.bm), ceilDiv(N, tile.bn), 1),
-      params: [s.m, s.n, s.k, 0],
-    },
-    shapeVars(s),
-  );
-}
-
-const config = (tile: ComputeTile): FamilyConfig => ({ family: 'nm', microTile: null, tile: { ...tile } });
-
 /** Why a tile cannot run the N:M template, or null. */
 export function nmTileProblem(tile: ComputeTile, family: string): string | null {
-  try {
-    validateComputeTile(tile);
-  } catch (e) {
-    return (e as Error).message;
-  }
+  const invalid = invalidTileReason(tile);
+  if (invalid) return invalid;
   if (tile.bk % 4 || tile.tm % 4) return `${family} needs BK and TM multiples of 4, got ${tileName(tile)}`;
   return null;
 }
 
-/** The nm family (see the module comment). */
-export const nmFamily: KernelFamily = {
+/**
+ * The nm family (see the module comment). Its program binds `a` [M,K] f32, `nm_vals`, `nm_pos`, `c`, `params`
+ * (static-family.ts); grid `(ceil(M/BM), ceil(N/BN), 1)`.
+ */
+export const nmFamily: KernelFamily = staticFamily<NmIndex>({
   name: 'nm',
-  axis: 'k',
-  sparseOperand: 'b',
   summary: 'N:M (2:4) sparse weight along K: 2 kept values and their 2-bit positions per group of 4, half the multiply-adds',
   helperRoles: [],
-  defaultOn: true,
-  tuningConfigs: () => [],
-  layerConfigs: () => [],
-  illegalReason: (c) => nmTileProblem(c.tile, 'nm'),
-  microTile: () => null,
-  blockCounts: () => [],
-  plan(s, c, ctx) {
-    validateShape(s);
-    const reason = nmFamily.illegalReason(c, s);
-    if (reason) throw new RangeError(reason);
-    const b = weightOf('nm', s, ctx);
-    const { value: ix, ms } = timed(() => packNm(b, s.k, s.n, c.tile.bn));
-    const { buffers, uploads } = uploaded({ nm_vals: ix.values, nm_pos: ix.positions });
-    return {
-      aLayout: 'a',
-      buffers: [...buffers, { name: 'c', dtype: 'f32', shape: [s.m, s.n], role: 'output' }],
-      detect: [],
-      compute: [nmProgram(s, c.tile)],
-      uploads,
-      indexMs: ms,
-      counts: null,
-    };
+  aLayout: 'a',
+  knownTiles: KNOWN_TILES,
+  tileProblem: (tile) => nmTileProblem(tile, 'nm'),
+  buildIndex: (b, s, tile) => packNm(b, s.k, s.n, tile.bn),
+  indexArrays: (ix) => ({ nm_vals: ix.values, nm_pos: ix.positions }),
+  kernel(s, tile) {
+    const vecGlobal = s.k % 4 === 0;
+    return { label: `nm 2:4 tile ${tileName(tile)}`, vecGlobal, wgsl: nmMatmulWgsl({ tile, mode: 'nm', vecGlobal }), columnTiles: ceilDiv(N, tile.bn) };
   },
-  costFeatures: { names: ['1', 'G', 'U'], work: 1 },
-  kernelFeatures: (c, s, _counts, g) => [1, g, Math.ceil(s.n / c.tile.bn) * Math.ceil(s.m / c.tile.bm) * Math.ceil(s.k / c.tile.bk)],
-  detectKey: () => null,
-  variantName: () => 'nm',
-  describe: (op, c) => `${op}${op === 'Conv' ? ' (im2col)' : ''}: static 2:4 weight along k, compressed values + 2-bit positions, tile ${tileName(c.tile)}, no SRead/SWrite index`,
-  configOf: (v) => config(parseTileName(v.computeTile, KNOWN_TILES, KNOWN_TILES[0]!)),
-  referenceIndex: () => null,
-  weightCandidates(s: MatmulShape, w: WeightFacts) {
+  rule: (tile) => `static 2:4 weight along k, compressed values + 2-bit positions, tile ${tileName(tile)}, no SRead/SWrite index`,
+  candidates(s, w) {
     const p = w.pattern;
     if (p && p.pattern !== 'nm') return [];
     const problem = nmFitProblem(w.b, s.k, s.n);
@@ -187,6 +132,6 @@ export const nmFamily: KernelFamily = {
       return [];
     }
     // An all-zero weight is trivially 2:4, but then any family skips everything; 2:4 needs no metadata otherwise.
-    return [{ config: config(nmTile(s.m)), effectiveDensity: 0.5, source: p ? 'pit.prune 2:4 pattern' : "the weight's zeros: 2 of every 4 k's per column" }];
+    return [{ tile: nmTile(s.m), effectiveDensity: 0.5, source: p ? 'pit.prune 2:4 pattern' : "the weight's zeros: 2 of every 4 k's per column" }];
   },
-};
+});

@@ -20,15 +20,13 @@
  *
  * Template: `shaders/tile-wise-matmul.wgsl.ts` (k-list mode, listed columns).
  */
-import { tileName, validateComputeTile, isVec4Tile, type ComputeTile } from '../../shaders/common.wgsl.ts';
+import { tileName, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { tileWiseMatmulWgsl } from '../../shaders/tile-wise-matmul.wgsl.ts';
 import type { LayerPattern } from '../prune/types.ts';
-import { WeightPatternError, type FamilyConfig, type KernelFamily, type WeightFacts } from './family.ts';
-import { ceilDiv, constant, grid, M } from './grid.ts';
-import { makeProgram, type KernelProgram } from './program.ts';
-import { shapeVars, validateShape, type MatmulShape } from './shape.ts';
-import { timed, uploaded, weightOf, ZEROS_DENSITY_LIMIT } from './static-pattern.ts';
-import { parseTileName } from './tiles.ts';
+import { WeightPatternError, type KernelFamily } from './family.ts';
+import { constant } from './grid.ts';
+import { staticFamily, vec4TileProblem } from './static-family.ts';
+import { ZEROS_DENSITY_LIMIT } from './static-pattern.ts';
 
 /** Column tile width G when the tiles come from the weight's zeros (SC'20: 128). */
 export const TILE_WISE_G = 128;
@@ -178,39 +176,6 @@ export function tileWiseTile(m: number, g: number): ComputeTile {
 /** Tiles the family uses (for parsing stored tile names). */
 const KNOWN_TILES: readonly ComputeTile[] = [tileWiseTile(128, 128), ...[128, 64, 32, 16].map((g) => tileWiseTile(1, g))];
 
-/**
- * The tile-wise program for `tiles` column tiles. Bindings: `at` [K,M] f32, `tw_w`, `tw_tiles`, `tw_rows`,
- * `tw_cols`, `c` [M,N] f32 (fully overwritten), `params` `[M, N, K, 0]`. Grid `(ceil(M/BM), T, 1)` (T is the layer's
- * tile count, a constant of the plan).
- * @throws RangeError on an invalid shape or tile.
- */
-export function tileWiseProgram(s: MatmulShape, tile: ComputeTile, tiles: number): KernelProgram {
-  validateShape(s);
-  const vecGlobal = s.m % 4 === 0;
-  return makeProgram(
-    {
-      family: 'tile-wise',
-      label: `tile-wise G=${tile.bn} tile ${tileName(tile)}${vecGlobal ? ' v4' : ''}`,
-      wgsl: tileWiseMatmulWgsl({ tile, kMode: 'list', colMode: 'list', vecGlobal }),
-      bindings: [
-        { name: 'at', kind: 'read-only-storage' },
-        { name: 'tw_w', kind: 'read-only-storage' },
-        { name: 'tw_tiles', kind: 'read-only-storage' },
-        { name: 'tw_rows', kind: 'read-only-storage' },
-        { name: 'tw_cols', kind: 'read-only-storage' },
-        { name: 'c', kind: 'storage' },
-        { name: 'params', kind: 'uniform' },
-      ],
-      workgroupSize: [tile.bn / tile.tn, tile.bm / tile.tm, 1],
-      grid: grid(ceilDiv(M, tile.bm), constant(tiles), 1),
-      params: [s.m, s.n, s.k, 0],
-    },
-    shapeVars(s),
-  );
-}
-
-const config = (tile: ComputeTile): FamilyConfig => ({ family: 'tile-wise', microTile: null, tile: { ...tile } });
-
 /** The G a layer's tiles have: the pattern's (tw g, vw V), else TILE_WISE_G. */
 function gOf(pattern: LayerPattern | undefined): number {
   if (pattern?.pattern === 'tw') return pattern.g;
@@ -218,56 +183,36 @@ function gOf(pattern: LayerPattern | undefined): number {
   return TILE_WISE_G;
 }
 
-/** The tile-wise family (see the module comment). */
-export const tileWiseFamily: KernelFamily = {
+/**
+ * The tile-wise family (see the module comment). Its program binds `at` [K,M] f32, `tw_w`, `tw_tiles`, `tw_rows`,
+ * `tw_cols`, `c`, `params` (static-family.ts); grid `(ceil(M/BM), T, 1)`, T the layer's tile count (a constant of
+ * the plan).
+ */
+export const tileWiseFamily: KernelFamily = staticFamily<TileWiseIndex>({
   name: 'tile-wise',
-  axis: 'k',
-  sparseOperand: 'b',
   summary: "tile-wise sparse weight (SC'20): per column tile of W a compacted k-list; SRead of A's columns and W's rows, SWrite of the tile's columns",
   helperRoles: ['transpose'],
-  defaultOn: true,
-  // The index comes from a layer's weight: nothing to tune or measure without one.
-  tuningConfigs: () => [],
-  layerConfigs: () => [],
-  illegalReason(c) {
-    try {
-      validateComputeTile(c.tile);
-    } catch (e) {
-      return (e as Error).message;
-    }
-    if (!isVec4Tile(c.tile)) return `tile-wise needs TM, TN and BK multiples of 4, got ${tileName(c.tile)}`;
-    if (c.tile.bn > 128) return `tile-wise column tiles are at most 128 wide, got BN = ${c.tile.bn}`;
+  aLayout: 'at',
+  knownTiles: KNOWN_TILES,
+  tileProblem(tile) {
+    const problem = vec4TileProblem(tile, 'tile-wise');
+    if (problem) return problem;
+    if (tile.bn > 128) return `tile-wise column tiles are at most 128 wide, got BN = ${tile.bn}`;
     return null;
   },
-  microTile: () => null,
-  blockCounts: () => [],
-  plan(s, c, ctx) {
-    validateShape(s);
-    const reason = tileWiseFamily.illegalReason(c, s);
-    if (reason) throw new RangeError(reason);
-    const b = weightOf('tile-wise', s, ctx);
-    const { value: ix, ms } = timed(() => tileWiseIndex(b, s.k, s.n, c.tile.bn, ctx?.pattern, ctx?.layer ?? '(unnamed)'));
-    const { buffers, uploads } = uploaded({ tw_w: ix.values, tw_tiles: ix.tiles, tw_rows: ix.rows, tw_cols: ix.cols });
+  buildIndex: (b, s, tile, layer) => tileWiseIndex(b, s.k, s.n, tile.bn, layer.pattern, layer.name),
+  indexArrays: (ix) => ({ tw_w: ix.values, tw_tiles: ix.tiles, tw_rows: ix.rows, tw_cols: ix.cols }),
+  kernel(s, tile, ix) {
+    const vecGlobal = s.m % 4 === 0;
     return {
-      aLayout: 'at',
-      buffers: [...buffers, { name: 'c', dtype: 'f32', shape: [s.m, s.n], role: 'output' }],
-      detect: [],
-      compute: [tileWiseProgram(s, c.tile, ix.tiles.length / 4)],
-      uploads,
-      indexMs: ms,
-      counts: null,
+      label: `tile-wise G=${tile.bn} tile ${tileName(tile)}`,
+      vecGlobal,
+      wgsl: tileWiseMatmulWgsl({ tile, kMode: 'list', colMode: 'list', vecGlobal }),
+      columnTiles: constant(ix.tiles.length / 4),
     };
   },
-  costFeatures: { names: ['1', 'G', 'U'], work: 1 },
-  // Not tuned (no tile database point has this family); U is the dense upper bound of tile-steps.
-  kernelFeatures: (c, s, _counts, g) => [1, g, Math.ceil(s.n / c.tile.bn) * Math.ceil(s.m / c.tile.bm) * Math.ceil(s.k / c.tile.bk)],
-  detectKey: () => null,
-  variantName: () => 'tile-wise',
-  describe: (op, c) =>
-    `${op}${op === 'Conv' ? ' (im2col)' : ''}: static weight pattern, axis k, per ${c.tile.bn}-column tile of W a k-list (SRead of A's columns and W's rows) into tile ${tileName(c.tile)}, SWrite of the tile's columns`,
-  configOf: (v) => config(parseTileName(v.computeTile, KNOWN_TILES, KNOWN_TILES[0]!)),
-  referenceIndex: () => null,
-  weightCandidates(s: MatmulShape, w: WeightFacts) {
+  rule: (tile) => `static weight pattern, axis k, per ${tile.bn}-column tile of W a k-list (SRead of A's columns and W's rows) into tile ${tileName(tile)}, SWrite of the tile's columns`,
+  candidates(s, w) {
     const p = w.pattern;
     if (p && p.pattern !== 'tw' && p.pattern !== 'vw') return [];
     const g = gOf(p);
@@ -276,6 +221,6 @@ export const tileWiseFamily: KernelFamily = {
     const source = p
       ? `pit.prune ${p.pattern === 'tw' ? 'tile-wise' : 'vector-wise'} pattern: ${ix.tiles.length / 4} column tiles of ${g}`
       : `the weight's zeros: ${ix.tiles.length / 4} column tiles of ${g}`;
-    return [{ config: config(tileWiseTile(s.m, g)), effectiveDensity: ix.effectiveDensity, source }];
+    return [{ tile: tileWiseTile(s.m, g), effectiveDensity: ix.effectiveDensity, source }];
   },
-};
+});
