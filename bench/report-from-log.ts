@@ -69,7 +69,7 @@ export function suiteFromLog(log: string, layerFile: LayerFile | null): { suite:
       const sp = Number(m[4]);
       const f: DetectFigure = { dtype: m[1] as Dtype, microTile: m[2]!, program: m[3]!, sparsity: sp, density: 1 - sp, rows: 4096, cols: 4096, detect: t(Number(m[5])), indexOk: m[6] === 'ok' };
       suite.detection.push(f);
-    } else if ((m = new RegExp(String.raw`^layer (f32|f16) (\S+) (\d+)x(\d+)x(\d+): dense ${num} ms \(([^)]*)\), chosen (\S+) ${num} ms$`).exec(line))) {
+    } else if ((m = new RegExp(String.raw`^layer (f32|f16) (\S+) (\d+)x(\d+)x(\d+): dense ${num} ms \(([^)]*)\), chosen (.+?) ${num} ms(?:, ideal ${num} ms)?(?:, \d+ suspect)?$`).exec(line))) {
       const L = layerFile?.layers.find((x) => x.name === m![2]);
       const f: LayerFigure = {
         dtype: m[1] as Dtype,
@@ -85,6 +85,7 @@ export function suiteFromLog(log: string, layerFile: LayerFile | null): { suite:
         chosen: m[8]!,
         denseMs: Number(m[6]),
         chosenMs: Number(m[9]),
+        ...(m[10] !== undefined ? { idealMs: Number(m[10]) } : {}),
       };
       suite.layers.push(f);
     } else if (line.startsWith('ERROR ')) suite.errors.push(line.slice(6));

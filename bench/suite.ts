@@ -26,6 +26,7 @@ import { DEFAULT_DENSE_TILE, DEFAULT_PIT_TILE, runVariant, spin, type VariantSpe
 import { tileName, type ComputeTile } from '../shaders/common.wgsl.ts';
 import { blockSparse, randomDense, rng, verifySampled, type SampledCheck } from './data.ts';
 import { microTileOccupancy } from '../core/sparsity/micro-tiles.ts';
+import { decideBenchLayer, type LayerVariant } from './layer-attribution.ts';
 import { synthesiseA, type LayerFile } from './layers.ts';
 import { patternTakes, STATIC_PATTERNS, staticWeight, type StaticPattern } from './static.ts';
 
@@ -163,10 +164,27 @@ export interface LayerFigure {
   density32x1: number;
   densityRows: number;
   variants: VariantFigure[];
-  /** Fastest verified variant by kernel + detection. */
+  /**
+   * The chosen variant (family and micro-tile), as `pit profile` attributes it: the baseline unless a PIT variant
+   * beat it beyond the noise with a gain its effective density explains (bench/layer-attribution.ts).
+   */
   chosen: string;
+  /** The chosen variant's computation tile (absent in results recorded before the attribution). */
+  chosenTile?: string;
+  /** The baseline's kernel + detection median, ms (the fastest verified dense tile). */
   denseMs: number;
+  /** The chosen variant's kernel + detection median, ms. */
   chosenMs: number;
+  /** Baseline × the lowest effective density of any rule, ms: what skipping every zero micro-tile could reach. */
+  idealMs?: number;
+  /** Effective density (0–1) of the chosen variant's micro-tile; 1 for dense. */
+  effectiveDensity?: number;
+  /** The attribution's one-line decision. */
+  decision?: string;
+  /** Set when the timer could not separate the best PIT variant from the baseline. */
+  undecided?: string;
+  /** Variants whose gain their skipped work does not explain, with why (never chosen). */
+  suspects?: Record<string, string>;
 }
 
 /** §e: one static weight-pattern family (or the dense baseline) on A [S, S] · W [S, S]. */
@@ -786,21 +804,23 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
       const r = rng(1000 + li);
       const a = synthesiseA(L, r);
       const b = randomDense(L.k * L.n, r);
-      const variants: VariantFigure[] = [];
+      const measured: LayerVariant[] = [];
       // The families `pit profile` measures by default in fp32 (every f16 family in f16, where none is on by default);
       // families that need layer facts (known sequence lengths) have none on synthetic layers.
       const specs = families.filter((f) => (f.defaultOn || dtype !== 'f32') && !f.needs).flatMap((f) => f.layerConfigs(L, ctx.adapter).filter((c) => !f.illegalReason(c, L)));
       for (const spec of specs) {
         const lcfg = { ...cfg, warmupMs: cfg.layerWarmupMs ?? Math.min(cfg.warmupMs, 150), verify: { rows: 2, cols: 1, elements: 64 } };
         const f = await guard(`layer ${dtype} ${L.name} ${spec.family} ${tileName(spec.tile)}`, () => measure(ctx, cache, lcfg, a, b, L.m, L.n, L.k, spec, li));
-        if (f) variants.push(f);
+        if (f) measured.push({ spec, figure: f });
       }
-      // The baseline: the fastest verified dense tile, as `pit profile` reports it.
-      const denseName = fam('dense', dtype);
-      const dense = variants.filter((v) => v.variant === denseName && v.check.ok).sort((x, y) => x.totalMs - y.totalMs)[0];
-      let chosen = dense;
-      for (const v of variants) if (v.check.ok && (!chosen || v.totalMs < chosen.totalMs)) chosen = v;
+      const variants = measured.map((x) => x.figure);
+      // The baseline (the fastest verified dense tile) and the choice as `pit profile` attributes them: a PIT variant
+      // only when it wins beyond the noise and what it skips explains the gain (bench/layer-attribution.ts).
+      const d = decideBenchLayer(measured, dtype === 'f16' ? roundToF16(a) : a, L.m, L.k, fam('dense', dtype));
+      const dense = variants[d.baseline];
+      const chosen = variants[d.chosen];
       if (!dense || !chosen) continue;
+      const att = d.attribution;
       res.layers.push({
         dtype,
         denseTile: dense.tile,
@@ -813,10 +833,19 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
         densityRows: L.densityRows,
         variants,
         chosen: `${chosen.variant}${chosen.microTile ? ' ' + chosen.microTile : ''}`,
-        denseMs: dense.kernel.medianMs,
+        chosenTile: chosen.tile,
+        denseMs: dense.totalMs,
         chosenMs: chosen.totalMs,
+        idealMs: att.layer.idealMs ?? dense.totalMs,
+        effectiveDensity: att.layer.effectiveDensity ?? 1,
+        decision: att.layer.decision,
+        ...(att.layer.undecided ? { undecided: att.layer.undecided } : {}),
+        ...(att.suspects.size ? { suspects: Object.fromEntries(att.suspects) } : {}),
       });
-      log(`layer ${dtype} ${L.name} ${L.m}x${L.n}x${L.k}: dense ${dense.kernel.medianMs.toFixed(4)} ms (${dense.tile}), chosen ${chosen.variant} ${chosen.totalMs.toFixed(4)} ms`);
+      log(
+        `layer ${dtype} ${L.name} ${L.m}x${L.n}x${L.k}: dense ${dense.totalMs.toFixed(4)} ms (${dense.tile}), chosen ${chosen.variant}${chosen.microTile ? ' ' + chosen.microTile : ''} ${chosen.totalMs.toFixed(4)} ms, ` +
+          `ideal ${(att.layer.idealMs ?? NaN).toFixed(4)} ms${att.suspects.size ? `, ${att.suspects.size} suspect` : ''}`,
+      );
       if (li % 8 === 7) onSection(res, `layers ${dtype} ${li + 1}`);
     }
   }

@@ -254,6 +254,15 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
     expect(res.layers).toHaveLength(1);
     // Every family's per-layer configurations: the dense candidates (the baseline is the fastest), pit-k, pit-m.
     expect([...new Set(res.layers[0]!.variants.map((v) => v.variant))]).toEqual(['dense', 'pit-k', 'pit-m']);
+    // The layer is attributed as pit profile does: the baseline is the fastest dense tile, the ideal never above it,
+    // and the chosen variant is the baseline or a PIT variant whose figure is below it.
+    const L0 = res.layers[0]!;
+    const denseFigs = L0.variants.filter((v) => v.variant === 'dense' && v.check.ok);
+    expect(L0.denseMs).toBe(Math.min(...denseFigs.map((v) => v.totalMs)));
+    expect(L0.idealMs!).toBeLessThanOrEqual(L0.denseMs);
+    expect(L0.decision).toMatch(/baseline dense/);
+    if (L0.chosen.startsWith('dense')) expect(L0.chosenMs).toBe(L0.denseMs);
+    else expect(L0.chosenMs).toBeLessThan(L0.denseMs);
     expect(evaluateTargets(res, null, 64)).toHaveLength(6);
     // (e) static weight patterns: dense, then at 0.5 tw, nm, hinm, bw and at 0.75 tw, hinm, bw (2:4 is 50 % only).
     expect(res.static!.map((f) => [f.pattern, f.target, f.variant])).toEqual([
