@@ -20,13 +20,14 @@
  * throw without touching the sink. Errors after it exists mark the run incomplete with the error's first line, and
  * a cancel (AbortSignal) marks it `cancelled`; finished layers stay.
  */
+import { freemem } from 'node:os';
 import type { GpuContext } from '../gpu/device.ts';
+import { bindingLimit, defaultMemoryBudget, formatBytes, type MemoryLimits } from '../gpu/limits.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
 import { inlineDecidedBranches } from '../model/branches.ts';
-import type { ALayout, FamilyConfig } from '../kernels/family.ts';
-import { compareOutputs, matmulErrorScale } from '../kernels/reference.ts';
-import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig } from '../kernels/registry.ts';
+import { BASELINE_FAMILY, FAMILIES, familyOf } from '../kernels/registry.ts';
+import { loweringOf } from '../model/batched.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
 import { importModel } from '../model/import.ts';
 import { checkLowerable, lowerToMatmul } from '../model/lowering.ts';
@@ -34,14 +35,30 @@ import type { ReferenceCapture } from '../model/reference.ts';
 import { createReferenceSession, type ReferenceRunner } from '../model/capture.ts';
 import { findSparseOps, noSupportedOperatorMessage, type SparseOp } from '../model/sparse-ops.ts';
 import { coverageOf, type MicroTileCoverage } from '../pit/coverage.ts';
-import { decide, regretOf, type PolicyDecision } from '../pit/policy.ts';
-import { rulesFor } from '../pit/rules.ts';
-import { coverageShape, kernelSourcesHash, TileModel, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
-import type { LayerResult, MicroTileDensity, ProgressEvent, RunPolicy } from '../protocol.ts';
+import { kernelSourcesHash, TileModel, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
+import type { LayerResult, MicroTileDensity, ProgressEvent } from '../protocol.ts';
 import { occupancyHeatmap, sparsityOf } from '../sparsity/micro-tiles.ts';
 import { attribute, type Attribution, type MeasuredVariant } from './attribution.ts';
-import { LayerMeasurement, type Candidate, type Verifier } from './measure.ts';
+import { fitLayer, type LayerFit } from './fit.ts';
+import {
+  candidatesOf,
+  chooseConfigs,
+  DEFAULT_SHORTLIST,
+  finishLayer,
+  freeLayoutsOf,
+  microTileOf,
+  microTilesOf,
+  possibleConfigs,
+  REPORTED_MICRO_TILES,
+  sliceAlignment,
+  verifierOf,
+  type ResolvedPolicy,
+} from './layer-plan.ts';
+import { LayerMeasurement } from './measure.ts';
 import type { KernelText, RunSink } from './sink.ts';
+import { profileTiledLayer } from './tiled.ts';
+
+export { DEFAULT_SHORTLIST, REPORTED_MICRO_TILES, type ResolvedPolicy } from './layer-plan.ts';
 
 /** The families `pit profile` measures by default (every registered family marked `defaultOn`), in report order. */
 export function defaultFamilies(): string[] {
@@ -50,9 +67,6 @@ export function defaultFamilies(): string[] {
 
 /** GPU warm-up before each layer's rounds, ms of back-to-back work (see LayerMeasurement.warmUp). */
 export const DEFAULT_WARMUP_MS = 50;
-
-/** Micro-tile shapes whose densities are reported for every layer ([M, K] terms; `1x1` is element density). */
-export const REPORTED_MICRO_TILES = ['1x1', '8x1', '32x1', '1x32', '1x64', '32x32'] as const;
 
 /** A job's options; its inputs (`inputs`, `samples`, `imageSize`, `imagePreset`) are `SampleOptions`. */
 export interface ProfileOptions extends SampleOptions {
@@ -76,6 +90,11 @@ export interface ProfileOptions extends SampleOptions {
    * other, measuring both is cheaper than a wrong pick.
    */
   shortlist?: number;
+  /**
+   * Most bytes one layer may hold at once, on the host and on the GPU each (core/gpu/limits.ts). Default: half the
+   * host's free memory (`defaultMemoryBudget`).
+   */
+  memoryBudget?: number;
 }
 
 /** The tile database the caller found for this adapter (db/tiledb.ts), or why there is none. */
@@ -93,15 +112,6 @@ export interface ProfileEnv {
   onProgress?: (e: ProgressEvent) => void;
   /** For policy `tiledb`. Its adapter and kernel hash are checked again here: a mismatch is never used silently. */
   tileDb?: TileDbLookup;
-}
-
-/** Candidates measured by default under policy `tiledb` (ProfileOptions.shortlist). */
-export const DEFAULT_SHORTLIST = 2;
-
-/** The policy a job runs with, once its tile database was checked. */
-interface ResolvedPolicy {
-  info: RunPolicy;
-  model: TileModel | null;
 }
 
 /**
@@ -169,36 +179,55 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     emit({ kind: 'log', message: `policy tiledb${policy.info.audit ? ' (audit: every candidate measured)' : ''}: tile database ${t.id} (${t.points} points, updated ${t.updatedAt})` });
   }
 
-  const runId = env.sink.createRun({
-    model: { path: opts.modelPath, sha256: model.sha256 },
-    adapter: env.gpu.adapter,
-    inputs: inputs.map((i) => i.ref),
-    families,
-    repeat: opts.repeat,
-    options: {
-      warmup: opts.warmup,
-      warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS,
-      imageSize: opts.imageSize,
-      maxLayers: opts.maxLayers ?? null,
-      statistic: 'median',
-      rounds: 'interleaved',
-      policy: policy.info,
-    },
-  });
+  // Issue 14 item 1: every layer is sized from its shapes against these before anything is allocated (fit.ts).
+  const limits: MemoryLimits = { bindingBytes: bindingLimit(env.gpu.device.limits), budgetBytes: opts.memoryBudget ?? defaultMemoryBudget(freemem()) };
+  emit({ kind: 'log', message: `memory budget ${formatBytes(limits.budgetBytes)} per layer${opts.memoryBudget ? '' : ' (half the free memory)'}; ${formatBytes(limits.bindingBytes)} per GPU binding` });
+
+  // Issue 14 item 3: the reference runtime takes the model and runs the first sample before the run exists, so a
+  // model it rejects (an opset it does not support, an op it lacks, a shape it refuses at run time) leaves no run.
+  const session: ReferenceRunner = await createReferenceSession(model, layersToRun);
+  let runId: number;
+  let pending: ReferenceCapture | null;
+  try {
+    emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${inputs[0]!.label}` });
+    pending = await session.run(inputs[0]!.feeds);
+    runId = env.sink.createRun({
+      model: { path: opts.modelPath, sha256: model.sha256 },
+      adapter: env.gpu.adapter,
+      inputs: inputs.map((i) => i.ref),
+      families,
+      repeat: opts.repeat,
+      options: {
+        warmup: opts.warmup,
+        warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS,
+        imageSize: opts.imageSize,
+        maxLayers: opts.maxLayers ?? null,
+        statistic: 'median',
+        rounds: 'interleaved',
+        policy: policy.info,
+        memory: limits,
+      },
+    });
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
   const layers: LayerResult[] = [];
   const total = layersToRun.length * inputs.length;
   const t0 = performance.now();
-  let session: ReferenceRunner | null = null;
   try {
-    session = await createReferenceSession(model, layersToRun);
     for (const [inputIndex, input] of inputs.entries()) {
       checkCancel(env.signal);
-      emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${input.label}` });
-      const captured = await session.run(input.feeds);
+      let captured = pending;
+      pending = null;
+      if (!captured) {
+        emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${input.label}` });
+        captured = await session.run(input.feeds);
+      }
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
         checkCancel(env.signal);
-        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy);
+        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy, limits);
         env.sink.recordLayer(runId, layer, kernels);
         layers.push(layer);
         const done = layers.length;
@@ -206,7 +235,8 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
       }
     }
     env.sink.finishRun(runId);
-    emit({ kind: 'stage', stage: 'done', message: `run ${runId} complete: ${layers.length} layers` });
+    const failed = layers.filter((l) => l.failed).length;
+    emit({ kind: 'stage', stage: 'done', message: `run ${runId} complete: ${layers.length} layers${failed ? `, ${failed} failed (no dense variant verified; not in the totals)` : ''}` });
     return { runId, layers };
   } catch (e) {
     const cancelled = e instanceof CancelledError;
@@ -218,7 +248,7 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     }
     throw e;
   } finally {
-    await session?.release();
+    await session.release();
   }
 }
 
@@ -231,11 +261,18 @@ function checkCancel(signal: AbortSignal | undefined): void {
 function layerCoverage(a: Float32Array, m: number, k: number, extra: readonly string[]): { microTiles: MicroTileDensity[]; coverage: Map<string, MicroTileCoverage> } {
   const shapes = [...new Set([...REPORTED_MICRO_TILES, ...extra])];
   const coverage = coverageOf({ a, m, k }, shapes);
-  const microTiles = shapes.map((shape) => {
-    const c = coverage.get(shape)!;
-    return { shape, density: c.density, effectiveDensity: c.effectiveDensity };
-  });
-  return { microTiles, coverage };
+  return { microTiles: microTilesOf(coverage, shapes), coverage };
+}
+
+/**
+ * How a layer is measured, from its shapes (nothing lowered yet): whole, in row slices, or skipped (fit.ts).
+ * @returns null for a layer that does not lower to a 2-D matmul (checkLowerable says why).
+ */
+export function layerFitOf(op: SparseOp, captured: ReferenceCapture, model: ReturnType<typeof importModel>, families: readonly string[], policy: ResolvedPolicy, limits: MemoryLimits): LayerFit | null {
+  const form = loweringOf(op, captured, model);
+  if (form.form !== 'matmul') return null;
+  const shape = { m: form.m, n: form.n, k: form.k };
+  return fitLayer({ shape, ...possibleConfigs(op, shape, families, policy), freeLayouts: freeLayoutsOf(op.op === 'Conv' ? 'im2col' : 'matmul'), limits, align: sliceAlignment(op, shape, families, policy) });
 }
 
 /** Measures one layer on one input: statistics, the variants the policy asks for, verification and the choice. */
@@ -248,6 +285,7 @@ async function profileLayer(
   opts: ProfileOptions,
   env: ProfileEnv,
   policy: ResolvedPolicy,
+  limits: MemoryLimits,
 ): Promise<{ layer: LayerResult; kernels: KernelText[] }> {
   const base = { index: op.index, name: op.name, op: op.op, input: inputIndex };
   // Some operators only prove unlowerable with real shapes (e.g. a MatMul whose B turns out batched).
@@ -255,59 +293,32 @@ async function profileLayer(
   if (skipped) {
     return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: BASELINE_FAMILY.name, skipped }, kernels: [] };
   }
+  // Issue 14 item 1: sized from the shapes before the lowering allocates anything (an im2col can be gigabytes).
+  const fit = layerFitOf(op, captured, model, families, policy, limits)!;
+  if (fit.kind === 'skip') {
+    const form = loweringOf(op, captured, model) as { m: number; n: number; k: number };
+    return { layer: { ...base, m: form.m, n: form.n, k: form.k, sparsity: 0, microTiles: [], variants: [], chosen: BASELINE_FAMILY.name, skipped: fit.reason }, kernels: [] };
+  }
+  const check = () => checkCancel(env.signal);
+  if (fit.kind === 'tiled') {
+    env.onProgress?.({ kind: 'log', message: `${op.name}: ${fit.reason}: measuring it in ${fit.slices} row slices of ${fit.rows} rows` });
+    return profileTiledLayer({ op, base, captured, model, families, opts, policy, fit, limits, gpu: env.gpu, cache: env.cache, check, onProgress: env.onProgress });
+  }
   const mm = lowerToMatmul(op, captured, model);
   const { m, n, k, a } = mm;
   const shape = { m, n, k };
 
   // The dense candidates (baseline tiles) are the same under every policy; the policy picks the PIT rules.
-  const dense = BASELINE_FAMILY.layerConfigs(shape);
-  const defaultDense = BASELINE_FAMILY.variantName(dense[0]!);
-  let pitConfigs: { config: FamilyConfig; choosable: boolean }[];
-  let decision: PolicyDecision | null = null;
-  let shortlist: PolicyDecision['candidates'] = [];
-  if (!policy.model) {
-    pitConfigs = FAMILIES.filter((f) => f !== BASELINE_FAMILY && families.includes(f.name)).flatMap((f) =>
-      f.layerConfigs(shape).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
-    );
-  } else {
-    const rules = rulesFor(op.op, shape, policy.model.configs()).filter((r) => r.config.family !== BASELINE_FAMILY.name && families.includes(r.config.family));
-    const shapes = rules.map((r) => coverageShape(r.config, k)).filter((x): x is string => x !== null);
-    const predicted = coverageOf({ a, m, k }, [...new Set(shapes)]);
-    const denseRules = rulesFor(op.op, shape, dense);
-    decision = decide(policy.model, shape, predicted, [...denseRules, ...rules]);
-    shortlist = decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name).slice(0, policy.info.shortlist ?? DEFAULT_SHORTLIST);
-    const measured = policy.info.audit ? decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name) : shortlist;
-    pitConfigs = measured.map((c) => ({ config: c.ruleRef.config, choosable: shortlist.includes(c) }));
-  }
-  const configs = [...dense.map((config) => ({ config, choosable: true })), ...pitConfigs];
-  const microTileOf = (c: FamilyConfig) => familyOfConfig(c).microTile(c, k);
+  const plan = chooseConfigs(op, shape, families, policy, (shapes) => coverageOf({ a, m, k }, shapes));
   // Detection is checked against the CPU coverage of the micro-tile it indexes, which a merged pit-k may not compute.
-  const extra = configs.map((c) => microTileOf(c.config)).filter((x): x is string => x !== null);
+  const extra = plan.configs.map((c) => microTileOf(c.config, k)).filter((x): x is string => x !== null);
   const { microTiles, coverage } = layerCoverage(a, m, k, extra);
   const stats = { ...base, m, n, k, sparsity: sparsityOf(a), heatmap: occupancyHeatmap(a, m, k) };
-
-  const candidates: Candidate[] = configs.map(({ config }) => {
-    const mt = microTileOf(config);
-    return { name: familyOfConfig(config).variantName(config), spec: config, microTile: mt, effectiveDensity: mt ? coverage.get(mt)!.effectiveDensity : null };
-  });
+  const candidates = candidatesOf(plan.configs, coverage, k);
   const kernels = new Map<string, KernelText>();
-  // fp32 rounding grows with Σ|a||b|, not |C| (which cancellation can make tiny): the tolerance scales with it.
-  const errScale = matmulErrorScale(a, mm.b, m, n, k) * Math.abs(mm.alpha ?? 1) + (mm.bias ? Math.max(...Array.from(mm.bias, Math.abs)) : 0);
-  const verifier: Verifier = {
-    output(c) {
-      // The kernels compute A·B; the layer's own epilogue (Gemm alpha, bias) is applied here before comparing.
-      const out = c.slice();
-      const alpha = mm.alpha ?? 1;
-      if (alpha !== 1 || mm.bias) {
-        for (let y = 0; y < m; y++) for (let x = 0; x < n; x++) out[y * n + x] = alpha * out[y * n + x]! + (mm.bias ? mm.bias[x]! : 0);
-      }
-      return compareOutputs(out, mm.expected, { k, scale: errScale });
-    },
-    density: (shapeName) => coverageOf({ a, m, k }, [shapeName]).get(shapeName)!.density,
-  };
-  const freeLayouts: ALayout[] = mm.lowering === 'im2col' || mm.lowering === 'conv1x1' ? ['a', 'at'] : ['a'];
-  const check = () => checkCancel(env.signal);
-  const lm = await LayerMeasurement.start(env.gpu, env.cache, { m, n, k, a, b: mm.b, freeLayouts }, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
+  const { verifier } = verifierOf(mm);
+  const ops = { m, n, k, a, b: mm.b, freeLayouts: freeLayoutsOf(mm.lowering), budgetBytes: limits.budgetBytes };
+  const lm = await LayerMeasurement.start(env.gpu, env.cache, ops, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
   let att: Attribution;
   try {
     await lm.warmUp(opts.warmupMs ?? 0);
@@ -319,37 +330,16 @@ async function profileLayer(
         ok: x.result.ok,
         stats: x.stats,
         effectiveDensity: x.candidate.effectiveDensity,
-        choosable: configs[i]!.choosable,
+        choosable: plan.configs[i]!.choosable,
       }));
-    att = attribute(view(), defaultDense, false);
+    att = attribute(view(), plan.defaultDense, false);
     if (att.remeasure.length) {
       await lm.rounds(Math.max(1, opts.repeat), att.remeasure, check);
-      att = attribute(view(), defaultDense, true);
+      att = attribute(view(), plan.defaultDense, true);
     }
   } finally {
     lm.release();
   }
-  const variants = lm.measured.map((x) => {
-    const why = att.suspects.get(x.result.name);
-    return why ? { ...x.result, suspect: why } : x.result;
-  });
-  const layer: LayerResult = {
-    ...stats,
-    microTiles,
-    variants,
-    chosen: att.chosen,
-    ...(att.baseline ? { baseline: att.baseline } : {}),
-    defaultDense,
-    ...att.layer,
-  };
-  if (decision) {
-    layer.predicted = { variant: decision.chosen.variant, ms: decision.chosen.ms };
-    layer.candidates = decision.candidates.map((c) => ({ variant: c.variant, rule: c.rule, ms: c.ms, kernelMs: c.kernelMs, detectMs: c.detectMs, density: c.density }));
-    layer.reason = `${decision.reason}; measured ${shortlist.length ? shortlist.map((c) => c.variant).join(', ') : 'no PIT rule'} with the dense tiles, chose ${att.chosen}`;
-    if (policy.info.audit) {
-      const regret = regretOf(variants, att.chosen);
-      if (Number.isFinite(regret)) layer.regret = regret;
-    }
-  }
+  const layer = finishLayer(stats, microTiles, lm.measured.map((x) => x.result), att, plan, policy);
   return { layer, kernels: [...kernels.values()] };
 }

@@ -3,7 +3,8 @@
  * density of the chosen rule's micro-tile, the dense baseline (fastest verified dense tile) with its spread, the gain
  * of that tile over the default one, the chosen variant with its spread, PIT's gain over the baseline, the flags of
  * the attribution (undecided, suspect, noise band) and the max error — and totals that keep the dense tile choice
- * apart from PIT's gain.
+ * apart from PIT's gain. A layer without verified figures (no dense variant verified: `LayerResult.failed`) shows no
+ * times and no error, is left out of the totals, and is listed with its reason below them (issue 14 item 2).
  */
 import { median } from '../gpu/timing.ts';
 import { regretOf } from '../pit/policy.ts';
@@ -44,9 +45,17 @@ export function layerFlags(l: LayerResult): string {
   if (l.noiseBand) flags.push('noise band');
   const suspects = l.variants.filter((v) => v.suspect).map((v) => v.name);
   if (suspects.length) flags.push(`suspect: ${suspects.join(', ')}`);
+  if (l.tiled) flags.push(`tiled: ${l.tiled.slices} row slices`);
+  if (l.failed) flags.push('LAYER FAILED (not in the totals)');
   const failed = l.variants.filter((v) => !v.ok).map((v) => v.name);
   if (failed.length) flags.push(`failed: ${failed.join(', ')}`);
   return flags.join('; ');
+}
+
+/** The largest max abs error of a layer's verified variants; `n/a` when none verified (never a made-up 0). */
+function maxErr(l: LayerResult): string {
+  const errs = l.variants.filter((v) => v.ok && Number.isFinite(v.maxAbsErr)).map((v) => v.maxAbsErr);
+  return errs.length ? Math.max(...errs).toExponential(1) : 'n/a';
 }
 
 function fmtMs(ms: number): string {
@@ -102,6 +111,32 @@ export function skippedByReason(layers: readonly LayerResult[]): SkippedGroup[] 
   return [...groups].map(([reason, g]) => ({ reason, layers: [...g.values()] }));
 }
 
+/**
+ * Layer-runs that were profiled but have no verified figures, grouped by their reason (order of first appearance),
+ * each layer once with the inputs it failed on. Runs recorded before `failed` was stored derive it (db/runs.ts).
+ */
+export function failedByReason(layers: readonly LayerResult[]): SkippedGroup[] {
+  const groups = new Map<string, Map<string, SkippedGroup['layers'][number]>>();
+  for (const l of layers) {
+    if (!l.failed || l.skipped) continue;
+    let g = groups.get(l.failed);
+    if (!g) groups.set(l.failed, (g = new Map()));
+    const entry = g.get(l.name);
+    if (entry) entry.inputs.push(l.input);
+    else g.set(l.name, { name: l.name, op: l.op, inputs: [l.input] });
+  }
+  return [...groups].map(([reason, g]) => ({ reason, layers: [...g.values()] }));
+}
+
+/** The "failed" lines of a report: how many layer-runs have no verified figures, and why (the first real error). */
+function failedLines(layers: readonly LayerResult[]): string[] {
+  const count = layers.filter((l) => l.failed && !l.skipped).length;
+  if (!count) return [];
+  const lines = [`failed: ${count} layer-run${count === 1 ? '' : 's'} with no verified figures (no dense variant verified), left out of the totals:`];
+  for (const g of failedByReason(layers)) lines.push(`  ${g.reason} — ${g.layers.map((l) => `${l.name} (${l.op})`).join(', ')}`);
+  return lines;
+}
+
 /** The "not profiled" lines of a report: a header, then one line per reason listing every layer it covers. */
 function skippedLines(layers: readonly LayerResult[], inputCount: number): string[] {
   const groups = skippedByReason(layers);
@@ -140,8 +175,8 @@ export function formatReport(report: RunReport): string {
   const rows: string[][] = [];
   for (const l of report.layers) {
     if (l.skipped) continue;
-    const baseline = variantOf(l, l.baseline ?? 'dense');
-    const chosen = variantOf(l, l.chosen);
+    const baseline = l.failed ? undefined : variantOf(l, l.baseline ?? 'dense');
+    const chosen = l.failed ? undefined : variantOf(l, l.chosen);
     const chosenMt = chosen?.microTile ? l.microTiles.find((t) => t.shape === chosen.microTile) : undefined;
     const eff = chosenMt ? `${chosenMt.shape} ${(chosenMt.effectiveDensity ?? chosenMt.density).toFixed(3)}` : `${bestDensity(l).shape} ${bestDensity(l).density.toFixed(3)}`;
     const pitGain = l.pitGain ?? (baseline && chosen && baseline.ok && chosen.ok ? totalOf(baseline) / totalOf(chosen) : NaN);
@@ -158,7 +193,7 @@ export function formatReport(report: RunReport): string {
       l.chosen,
       fmtStat(chosen),
       Number.isFinite(pitGain) ? `${pitGain.toFixed(2)}x` : 'n/a',
-      Math.max(...l.variants.filter((v) => Number.isFinite(v.maxAbsErr)).map((v) => v.maxAbsErr), 0).toExponential(1),
+      maxErr(l),
       layerFlags(l),
       ...(predicted ? [l.predicted ? fmtMs(l.predicted.ms) : '-'] : []),
       ...(audited ? [l.regret !== undefined ? `${(l.regret * 100).toFixed(1)} %` : '-'] : []),
@@ -177,8 +212,9 @@ export function formatReport(report: RunReport): string {
         `±% = interquartile range / median; interleaved rounds; every sample stored`,
     );
   }
+  const over = t.layers !== undefined ? ` over ${t.layers} layer-run${t.layers === 1 ? '' : 's'}${t.failedLayers ? ` (${t.failedLayers} failed, left out)` : ''}` : '';
   lines.push(
-    `totals: default dense ${fmtMs(t.defaultDenseMs)} ms → baseline dense ${fmtMs(t.denseMs)} ms (dense tile choice ${ratio(t.defaultDenseMs, t.denseMs)}) → ` +
+    `totals${over}: default dense ${fmtMs(t.defaultDenseMs)} ms → baseline dense ${fmtMs(t.denseMs)} ms (dense tile choice ${ratio(t.defaultDenseMs, t.denseMs)}) → ` +
       `chosen ${fmtMs(t.chosenMs)} ms (PIT gain ${ratio(t.denseMs, t.chosenMs)}; detection ${fmtMs(t.detectMs)} ms and layout ${fmtMs(t.layoutMs)} ms included); ` +
       `ideal ${fmtMs(t.idealMs)} ms (baseline × lowest effective density)`,
   );
@@ -200,10 +236,13 @@ export function formatReport(report: RunReport): string {
         (regret.prediction ? `; prediction alone: median ${pct(regret.prediction.median)}, max ${pct(regret.prediction.max)}` : ''),
     );
   }
+  lines.push(...failedLines(report.layers));
   lines.push(...skippedLines(report.layers, report.run.inputs.length));
   const r = report.run;
+  const failedCount = report.layers.filter((l) => l.failed && !l.skipped).length;
+  const failedNote = failedCount ? `, ${failedCount} of ${profiled.length} layer-runs FAILED (no verified figures)` : '';
   lines.push(
-    `run ${r.id} ${r.complete ? 'complete' : `INCOMPLETE (${r.status})`} — model ${r.model.path} (sha256 ${r.model.sha256.slice(0, 12)}…), ` +
+    `run ${r.id} ${r.complete ? 'complete' : `INCOMPLETE (${r.status})`}${failedNote} — model ${r.model.path} (sha256 ${r.model.sha256.slice(0, 12)}…), ` +
       `adapter ${[r.adapter.vendor, r.adapter.architecture, r.adapter.device, r.adapter.description].filter(Boolean).join(' / ')}` +
       (r.adapter.timestampQuery ? '' : ' (CPU-clock timing: no timestamp-query)'),
   );

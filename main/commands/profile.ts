@@ -6,6 +6,7 @@ import { type ImageSpec, parseImageSpec } from '../../core/inputs/presets.ts';
 import { type InputFlag, readManifest, type SampleSpec, samplesFromFlags } from '../../core/inputs/samples.ts';
 import { NSFWJS_MODELS, resolveModelArg } from '../../core/model/nsfwjs.ts';
 import { acquireDevice, describeAdapter } from '../../core/gpu/device.ts';
+import { parseBytes } from '../../core/gpu/limits.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { familyInfos, familyNames } from '../../core/kernels/registry.ts';
@@ -82,6 +83,14 @@ ${familyInfos().map((f) => `                        ${f.name.padEnd(8)} ${f.summ
                       best measured − 1) is known
   --shortlist N       with tiledb: measure the N rules predicted fastest beside the dense tiles
                       (default ${DEFAULT_SHORTLIST}; 1 trusts the prediction alone)
+  --memory-budget B   most one layer may hold at once, on the host (lowered operands, copies, read-backs) and
+                      on the GPU (the buffers of every variant measured together) each, e.g. 2GiB, 512MiB, 3e9
+                      (default: half the machine's free memory, so a software adapter's host-side GPU memory
+                      fits too). Every layer is sized from its shapes before anything is allocated, against this
+                      and the adapter's per-binding limit (maxStorageBufferBindingSize, maxBufferSize): a layer
+                      that does not fit is measured in row slices along M (each slice lowered, verified and
+                      timed; a variant's samples summed over the slices), or skipped with the reason when even
+                      its smallest slice does not fit
 ${DB_HELP}
   --json FILE         also write the report as JSON (with "skipped": the skipped layers grouped by reason); its
                       folder is checked before the profile starts
@@ -117,6 +126,7 @@ SIGHUP.`,
         policy: { type: 'string' },
         audit: { type: 'boolean' },
         shortlist: { type: 'string' },
+        'memory-budget': { type: 'string' },
         db: { type: 'string' },
         json: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -166,6 +176,12 @@ SIGHUP.`,
     if (policy !== undefined && policy !== 'tiledb' && policy !== 'measure') throw new UsageError(`--policy must be tiledb or measure, got '${policy}'`);
     if (values.audit && policy === 'measure') throw new UsageError('--audit applies to --policy tiledb (measure runs every variant anyway)');
     const shortlist = values.shortlist ? positiveInt('shortlist', values.shortlist, DEFAULT_SHORTLIST) : undefined;
+    let memoryBudget: number | undefined;
+    if (values['memory-budget'] !== undefined) {
+      const b = parseBytes(values['memory-budget']);
+      if (b === null) throw new UsageError(`--memory-budget must be a size such as 2GiB, 512MiB or 3e9 (bytes), got '${values['memory-budget']}'`);
+      memoryBudget = b;
+    }
 
     checkOutputFile('--json', values.json);
 
@@ -184,14 +200,15 @@ SIGHUP.`,
             ? `skipped: ${l.skipped}`
             : `${l.m}×${l.n}×${l.k} sparsity ${l.sparsity.toFixed(2)} → ${l.chosen}` +
               (l.predicted ? ` (predicted ${l.predicted.ms.toFixed(3)} ms${l.regret !== undefined ? `, regret ${(l.regret * 100).toFixed(1)} %` : ''})` : '') +
-              (l.variants.some((v) => !v.ok) ? ` (FAILED: ${l.variants.filter((v) => !v.ok).map((v) => v.name).join(', ')})` : '');
+              (l.tiled ? ` (in ${l.tiled.slices} row slices)` : '') +
+              (l.failed ? ` LAYER FAILED: ${l.failed}` : l.variants.some((v) => !v.ok) ? ` (FAILED: ${l.variants.filter((v) => !v.ok).map((v) => v.name).join(', ')})` : '');
           console.error(`[${e.done}/${e.total}] ${l.name} (${l.op}) ${what}  ETA ${Math.ceil(e.etaMs / 1000)}s`);
         }
       };
       log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
       const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
       const { runId } = await profileModel(
-        { modelPath, inputs, samples, imagePreset, imageSize, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist },
+        { modelPath, inputs, samples, imagePreset, imageSize, families, repeat, warmup, warmupMs, maxLayers, policy: policy as 'tiledb' | 'measure' | undefined, audit: !!values.audit, shortlist, memoryBudget },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );
       const report = getRunReport(db, runId);

@@ -64,6 +64,7 @@ const SCHEMAS = {
     maxLayers: { type: 'int', min: 1, optional: true },
     policy: { type: 'enum', values: ['measure', 'tiledb'], optional: true },
     audit: { type: 'bool', optional: true },
+    memoryBudget: { type: 'int', min: 1, optional: true },
   },
   'profile.cancel': { jobId: { type: 'string', pattern: JOB_ID, what: 'a job id' } },
   'tiledb.list': {},

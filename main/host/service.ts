@@ -267,6 +267,7 @@ export class HostService {
       // As asked; without them the job applies its own default (the tile database when one matches).
       ...(req.policy !== undefined ? { policy: req.policy } : {}),
       ...(req.audit !== undefined ? { audit: req.audit } : {}),
+      ...(req.memoryBudget !== undefined ? { memoryBudget: req.memoryBudget } : {}),
     };
   }
 
