@@ -59,7 +59,7 @@ describe('bad models and outputs fail before the run exists', () => {
       () => ['--model', model('runtime-reshape', { nodes: [{ op: 'Reshape', inputs: ['y', 'shape'], outputs: ['z'] }], initializers: [{ name: 'shape', dims: [2], data: [5, -1], type: 'int64' }], out: 'z' }), '--input', input],
       /pit profile: .*(reshape|Reshape|shape)/,
     ],
-    ['a model with no graph inputs', () => ['--model', model('no-inputs', { inputs: [], initializers: [{ name: 'x', dims: [2, 4], data: randomFloats(8, 3) }] }), '--input', input], /has 0 inputs|no graph input/],
+    ['a model with no graph inputs', () => ['--model', model('no-inputs', { inputs: [], initializers: [{ name: 'x', dims: [2, 4], data: randomFloats(8, 3) }] }), '--input', input], /has no graph inputs, so .*x\.npy cannot be fed to it/],
     ['--json into a missing folder', () => ['--model', model('json'), '--input', input, '--json', join(dir, 'missing', 'r.json')], /--json .*does not exist; nothing was done/],
   ];
   for (const [what, args, pattern] of cases) {
