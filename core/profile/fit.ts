@@ -104,7 +104,7 @@ export function fitLayer(input: FitInput): LayerFit {
   const smallest = units >= 1 ? check(input, align) : null;
   if (!smallest || smallest.problem) {
     const why = smallest?.problem ?? whole.problem;
-    return { kind: 'skip', reason: `too large for this device: ${why}${smallest ? ` even in slices of ${align} rows` : ''} (layer ${what})` };
+    return { kind: 'skip', reason: `too large for this device: ${why}${smallest && align < m ? ` even in slices of ${align} rows` : ''} (layer ${what})` };
   }
   // The most rows that fit: fit is monotone in the row count, so bisect over multiples of `align`.
   let lo = 1;

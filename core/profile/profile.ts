@@ -16,9 +16,14 @@
  * the median with its spread. The choice (core/profile/attribution.ts): a PIT variant only when it beats the
  * baseline beyond the noise and its speed-up is explained by its effective density; re-measured when undecided.
  *
- * Errors before the run exists (missing or malformed model, no supported operator, unreadable input, wrong shape)
- * throw without touching the sink. Errors after it exists mark the run incomplete with the error's first line, and
- * a cancel (AbortSignal) marks it `cancelled`; finished layers stay.
+ * Errors before the run exists (missing or malformed model, no supported operator, unreadable input, wrong shape, a
+ * model the reference runtime rejects when loading it or running the first sample) throw without touching the sink.
+ * Errors after it exists mark the run incomplete with the error's first line, and a cancel (AbortSignal) marks it
+ * `cancelled`; finished layers stay.
+ *
+ * Memory (issue 14): each layer is sized from its shapes before it is lowered (fit.ts) against the device's binding
+ * limit and `memoryBudget`; one that does not fit is measured in row slices (tiled.ts) or skipped with the reason. A
+ * layer on which no dense variant verified is recorded with `failed` (layer-plan.ts) and counts in no total.
  */
 import { freemem } from 'node:os';
 import type { GpuContext } from '../gpu/device.ts';
