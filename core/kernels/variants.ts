@@ -13,6 +13,9 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { assertAlive } from '../gpu/device.ts';
+import { withGpuErrors } from '../gpu/error-scope.ts';
+import { ResourceLimitError } from '../gpu/errors.ts';
+import { bindingLimit, checkBinding, formatBytes } from '../gpu/limits.ts';
 import { readF32, readU32, storageFrom, uniformU32 } from '../gpu/buffers.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { encodeDispatches, median, runDispatches, samplePhases, type Dispatch, type PhaseSample } from '../gpu/timing.ts';
@@ -43,6 +46,11 @@ export interface MatmulOperands extends MatmulShape {
   freeLayouts?: readonly OperandLayout[];
   /** Facts about the layer a family's plan may use (see `PlanContext`), e.g. the valid rows of a padded batch. */
   context?: Omit<PlanContext, 'a' | 'b'>;
+  /**
+   * The most bytes this variant's GPU buffers may take together (the job's memory budget, core/gpu/limits.ts);
+   * checked before anything is created. Unchecked when absent (the binding limits always apply).
+   */
+  budgetBytes?: number;
 }
 
 /** One way to compute the matmul: a kernel family's configuration with its micro-tile resolved for the layer. */
@@ -117,14 +125,39 @@ function poisoned(device: GPUDevice, bytes: number, label: string): GPUBuffer {
   return storageFrom(device, new Uint32Array(Math.ceil(bytes / 4)).fill(POISON), label);
 }
 
-/** Checks every buffer of a plan against the device's binding and buffer size limits. @throws RangeError. */
-function checkBufferLimits(limits: GPUSupportedLimits, label: string, buffers: { name: string; shape: number[] }[]): void {
-  const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  for (const b of buffers) {
-    const bytes = 4 * b.shape.reduce((x, y) => x * y, 1);
-    if (bytes > cap) {
-      throw new RangeError(`${label}: buffer '${b.name}' [${b.shape.join(', ')}] needs ${(bytes / 2 ** 20).toFixed(1)} MiB, over this device's ${(cap / 2 ** 20).toFixed(0)} MiB per binding`);
-    }
+/** Bytes of a plan buffer or operand (f32 and u32 elements are 4 bytes). */
+function bufferBytes(b: { shape: number[] }): number {
+  return 4 * b.shape.reduce((x, y) => x * y, 1);
+}
+
+/**
+ * Bytes a variant's plan holds on the GPU at once: every operand and buffer, plus the staging copy C is read back
+ * through. The profile job sizes layers with it (core/profile/fit.ts) before lowering anything.
+ */
+export function planBytes(plan: VariantPlan): { total: number; largest: { name: string; shape: number[]; bytes: number } } {
+  const all = [...plan.operands, ...plan.buffers];
+  let largest = { name: '', shape: [] as number[], bytes: 0 };
+  let total = 0;
+  for (const b of all) {
+    const bytes = bufferBytes(b);
+    total += bytes;
+    if (bytes > largest.bytes) largest = { name: b.name, shape: b.shape, bytes };
+  }
+  const c = plan.buffers.find((b) => b.role === 'output');
+  return { total: total + (c ? bufferBytes(c) : 0), largest };
+}
+
+/**
+ * Checks every buffer of a plan against the device's binding and buffer size limits, and their sum against the
+ * budget, before anything is created.
+ * @throws ResourceLimitError naming the buffer (or the sum) and the limit.
+ */
+function checkBufferLimits(limits: GPUSupportedLimits, label: string, plan: VariantPlan, budgetBytes?: number): void {
+  const cap = bindingLimit(limits);
+  for (const b of [...plan.operands, ...plan.buffers]) checkBinding(label, b.name, b.shape, bufferBytes(b), cap);
+  const { total } = planBytes(plan);
+  if (budgetBytes !== undefined && total > budgetBytes) {
+    throw new ResourceLimitError(`${label}: its GPU buffers need ${formatBytes(total)} together, over the memory budget of ${formatBytes(budgetBytes)}`);
   }
 }
 
@@ -151,8 +184,12 @@ export interface PreparedVariant {
  * Builds a variant on the GPU: validates operands and limits, plans, uploads the operands in the layouts the plan
  * reads, poisons output and scratch buffers, and builds every pipeline (sequentially: lavapipe compiles on the CPU,
  * and a compile error should name the first program that failed). Destroys what it created when it throws.
- * @throws RangeError on inconsistent operands or spec, or a program/buffer over the device's limits;
- *   ShaderCompileError when a generated WGSL fails to compile; DeviceLostError when the device is lost.
+ * Buffer and bind-group creation run inside error scopes (core/gpu/error-scope.ts), so a GPU error names its own
+ * cause rather than surfacing later as an invalid bind group.
+ * @throws RangeError on inconsistent operands or spec, or a program over the device's limits; ResourceLimitError
+ *   when a buffer is over the binding limit or all of them over `ops.budgetBytes` (nothing created);
+ *   GpuValidationError when creating a buffer or bind group fails; ShaderCompileError when a generated WGSL fails to
+ *   compile; DeviceLostError when the device is lost.
  */
 export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops: MatmulOperands, spec: VariantSpec): Promise<PreparedVariant> {
   validateShape(ops);
@@ -166,9 +203,9 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
   const plan = planVariant(ops, spec, ops.freeLayouts ?? ['a'], { a: ops.a, b: ops.b, ...ops.context });
   const { device } = ctx;
   const programs = planPrograms(plan);
-  const name = `${spec.family}${spec.microTile ? ' ' + spec.microTile : ''}`;
+  const name = familyOfConfig(spec).variantName(spec);
   for (const { program } of programs) checkProgramLimits(device.limits, program);
-  checkBufferLimits(device.limits, name, [...plan.operands, ...plan.buffers]);
+  checkBufferLimits(device.limits, `variant ${name}`, plan, ops.budgetBytes);
 
   const created: GPUBuffer[] = [];
   const track = (b: GPUBuffer): GPUBuffer => {
@@ -186,16 +223,21 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
       b: () => ops.b,
       bt: () => transposeBatched(ops.b, bMats, ops.k, ops.n),
     };
-    for (const o of plan.operands) shared[o.name] = track(storageFrom(device, data[o.name](), o.name));
-    for (const b of plan.buffers) {
-      const given = plan.uploads?.[b.name];
-      shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, 4 * b.shape.reduce((x, y) => x * y, 1), b.name));
-    }
     const prepared: { phase: string; d: Dispatch & { hash: string }; p: KernelProgram }[] = [];
+    await withGpuErrors(device, `variant ${name}: creating buffers`, () => {
+      for (const o of plan.operands) shared[o.name] = track(storageFrom(device, data[o.name](), o.name));
+      for (const b of plan.buffers) {
+        const given = plan.uploads?.[b.name];
+        shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, bufferBytes(b), b.name));
+      }
+    });
     for (const { phase, program } of programs) {
       const set: BufferSet = { ...shared };
-      if (program.params) set.params = track(uniformU32(device, program.params, `${program.label}:params`));
-      prepared.push({ phase, p: program, d: await prepareDispatch(ctx, cache, program, set) });
+      const d = await withGpuErrors(device, `variant ${name}: binding ${program.label}`, () => {
+        if (program.params) set.params = track(uniformU32(device, program.params, `${program.label}:params`));
+        return prepareDispatch(ctx, cache, program, set);
+      });
+      prepared.push({ phase, p: program, d });
     }
     const phase = (name: string) => prepared.filter((x) => x.phase === name).map((x) => x.d);
     const phases = [phase('layout'), phase('detect'), phase('compute')];
@@ -207,10 +249,7 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
       wgsl,
       async runOnce() {
         // Checked for validation errors: an invalid dispatch would otherwise only be logged, leaving a wrong output.
-        device.pushErrorScope('validation');
-        await runDispatches(ctx, phases.flat());
-        const verr = await device.popErrorScope();
-        if (verr) throw new Error(`variant ${name}: GPU validation error: ${verr.message.split('\n')[0]}`);
+        await withGpuErrors(device, `variant ${name}: running`, () => runDispatches(ctx, phases.flat()));
         const t0 = performance.now();
         const output = await readF32(device, shared.c!, batch * ops.m * ops.n);
         const readbackMs = performance.now() - t0;

@@ -68,6 +68,7 @@ const SCHEMAS = {
     audit: { type: 'bool', optional: true },
     zeroThreshold: { type: 'number', min: 0, max: Number.MAX_VALUE, optional: true },
     zeroKeep: { type: 'number', min: 0, max: 1, minExclusive: true, optional: true },
+    memoryBudget: { type: 'int', min: 1, max: Number.MAX_SAFE_INTEGER, optional: true },
   },
   'profile.cancel': { jobId: { type: 'string', pattern: JOB_ID, what: 'a job id' } },
   'tiledb.list': {},

@@ -322,6 +322,7 @@ export class HostService {
       ...(req.policy !== undefined ? { policy: req.policy } : {}),
       ...(req.audit !== undefined ? { audit: req.audit } : {}),
       ...(req.zeroThreshold !== undefined ? { zero: { threshold: req.zeroThreshold } } : req.zeroKeep !== undefined ? { zero: { keep: req.zeroKeep } } : {}),
+      ...(req.memoryBudget !== undefined ? { memoryBudget: req.memoryBudget } : {}),
     };
   }
 
