@@ -14,7 +14,9 @@
  *
  * A variant's sample j of the layer is the sum of its sample j on every slice (phase by phase), so its median and
  * spread describe the time to compute the whole layer slice after slice; max error is the largest over the slices,
- * relative to the largest |reference| of the whole output; the readback is the sum of the slices'. The choice is made
+ * relative to the largest |reference| of the whole output; the readback is the sum of the slices'. A family built on
+ * the valid rows of a padded batch (pit-m-seqlen) computes nothing on a slice without valid rows: it is not run there
+ * and counts 0 ms for it (the log says so). The choice is made
  * in one pass (attribution with `final`): re-measuring would mean lowering every slice again. Near-zero as zero is
  * not applied to slices (its keep fraction and approximation error are over the whole operand and output): such a
  * layer is skipped by the fit instead.
@@ -139,9 +141,16 @@ export async function profileSlicedLayer(job: SlicedLayerJob): Promise<{ layer: 
     for (const x of problem.reference) if (Number.isFinite(x) && Math.abs(x) > refMax) refMax = Math.abs(x);
     const verifier = verifierOf(problem, layerBatched, fit.axis === 'batch' ? u0 : 0);
     const pattern = setup.statics.byLayer.get(op.name);
-    const context = { ...sliceFacts(setup.facts, slicer, m, u0, u1), layer: op.name, ...(pattern ? { pattern } : {}) };
+    const facts = sliceFacts(setup.facts, slicer, m, u0, u1);
+    const context = { ...facts, layer: op.name, ...(pattern ? { pattern } : {}) };
+    // A family built on the valid rows computes nothing on a slice without any (its plan has no row to run): it is
+    // not run there, and its samples for the slice are 0 ms.
+    const idle = live.filter((c) => familyOfConfig(c.spec).needs?.includes('validRows') && facts.validRows?.length === 0);
+    for (const c of idle) state.get(c.name)!.samples.push(Array.from({ length: Math.max(1, job.opts.repeat) }, (): PhaseSample => [0, 0, 0]));
+    if (idle.length) log(`${op.name}: ${where}: no valid row, nothing for ${idle.map((c) => c.name).join(', ')} to compute (0 ms)`);
     const ops = { ...problem.shape, a: problem.mm.a, b: problem.mm.b, freeLayouts: problem.freeLayouts, context, budgetBytes: job.limits.budgetBytes };
-    const lm = await LayerMeasurement.start(job.gpu, job.cache, ops, live, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
+    const run = live.filter((c) => !idle.includes(c));
+    const lm = await LayerMeasurement.start(job.gpu, job.cache, ops, run, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
     try {
       await lm.warmUp(job.opts.warmupMs ?? 0);
       await lm.rounds(Math.max(1, job.opts.repeat), undefined, check);

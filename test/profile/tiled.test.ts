@@ -10,7 +10,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { profileModel, type ProfileOptions } from '../../core/profile/profile.ts';
+import { loadSamples } from '../../core/inputs/samples.ts';
+import { createReferenceSession } from '../../core/model/capture.ts';
+import { importModel } from '../../core/model/import.ts';
+import { findSparseOps } from '../../core/model/sparse-ops.ts';
+import { MEASURE_POLICY, profileLayer, profileModel, type ProfileOptions } from '../../core/profile/profile.ts';
+import { NO_STATIC_PATTERNS } from '../../core/profile/static-patterns.ts';
+import { sliceBounds, sliceFacts } from '../../core/profile/tiled.ts';
 import type { RunSink } from '../../core/profile/sink.ts';
 import type { LayerResult } from '../../core/protocol.ts';
 import { testGpu, type TestGpu } from '../gpu-helpers.ts';
@@ -215,6 +221,45 @@ describe('layers measured in row slices', () => {
         if (options === attention) expect(sliced.layers[0]!.operandB!.sparsity).toBeCloseTo(1 / 3, 9);
       });
     }
+  });
+
+  it('with near-zero as zero, a layer that would need slicing is skipped with both reasons (its cut and error are over the whole layer)', async () => {
+    const s = sink();
+    await profileModel({ ...opts(convModel, convInput, 200 * 1024), zero: { threshold: 0.01 } }, { gpu: g.ctx, cache: g.cache, sink: s });
+    expect(s.status).toBe('complete');
+    expect(s.layers[0]!.skipped).toMatch(/^too large for this device: .*over the memory budget of 200 KiB; near-zero as zero needs the whole layer .* \(layer 576×8×36\)$/);
+  });
+
+  it('a layer with facts (valid rows of a padded batch): each row slice gets its own valid rows, and pit-m-seqlen verifies on every slice', async () => {
+    const model = importModel(mmModel);
+    const ops = findSparseOps(model);
+    const session = await createReferenceSession(model, ops);
+    const captured = await session.run(loadSamples(model, { inputs: [mmInput], imageSize: 64 })[0]!.feeds);
+    await session.release();
+    // Rows 0–99 and 200–249 valid: slices of 128 rows hold 100, 50 and 0 of them.
+    const validRows = [...Array.from({ length: 100 }, (_, i) => i), ...Array.from({ length: 50 }, (_, i) => 200 + i)];
+    const o = { ...opts(mmModel, mmInput, 250 * 1024), families: ['dense', 'pit-m-seqlen'] };
+    const logs: string[] = [];
+    const env = { gpu: g.ctx, cache: g.cache, sink: sink(), onProgress: (e: { kind: string; message?: string }) => e.kind === 'log' && logs.push(e.message!) };
+    const { layer } = await profileLayer(ops[0]!, 0, captured, model, ['dense', 'pit-m-seqlen'], o, env, MEASURE_POLICY, NO_STATIC_PATTERNS, { validRows });
+    expect(layer.tiled?.rows).toBe(128);
+    expect(layer.tiled?.slices).toBe(3);
+    const seqlen = layer.variants.find((v) => v.family === 'pit-m-seqlen')!;
+    expect(seqlen, layer.variants.map((v) => v.name).join()).toBeTruthy();
+    expect(seqlen.effectiveDensity).toBeCloseTo(150 / 300, 12);
+    for (const v of layer.variants) expect(v.ok, `${v.name}: ${v.error}`).toBe(true);
+    // The last slice (rows 256–299) has no valid row: pit-m-seqlen computes nothing there and is not run on it.
+    expect(logs.filter((l) => /no valid row/.test(l))).toEqual([expect.stringMatching(/^mm: slice 3 of 3 \(rows 256–299\): no valid row, nothing for pit-m-seqlen .+ to compute \(0 ms\)$/)]);
+  });
+
+  it('cuts units into slices and renumbers the valid rows of each (rows of A viewed as [batch·M, K])', () => {
+    expect(sliceBounds(10, 4)).toEqual([[0, 4], [4, 8], [8, 10]]);
+    expect(sliceBounds(8, 8)).toEqual([[0, 8]]);
+    const facts = { validRows: [0, 1, 5, 6, 7, 9] };
+    expect(sliceFacts(facts, { axis: 'rows' }, 10, 4, 8)).toEqual({ validRows: [1, 2, 3] });
+    // Batches of M = 3 rows: batches [1, 3) are rows [3, 9).
+    expect(sliceFacts(facts, { axis: 'batch' }, 3, 1, 3)).toEqual({ validRows: [2, 3, 4] });
+    expect(sliceFacts({}, { axis: 'rows' }, 10, 0, 4)).toEqual({});
   });
 
   it('skips a layer whose smallest slice is over the budget, with the reason, and completes the run', async () => {
