@@ -5,8 +5,8 @@
  * exploited operand A (and of B where it is an activation), choose a variant, verify every variant run against the
  * reference, time them, and write each finished layer to the sink before starting the next.
  *
- * Every layer is lowered as a batched matmul (core/model/batched.ts; a 2-D layer is batch 1, whose kernels are the
- * 2-D ones): attention QKᵀ / AV per batch·head and grouped / depthwise convs per group run as batched kernels,
+ * Every layer is lowered as a batched matmul (core/model/batched.ts, through core/model/slices.ts: the whole layer is
+ * its one slice; a 2-D layer is batch 1, whose kernels are the 2-D ones): attention QKᵀ / AV per batch·head and grouped / depthwise convs per group run as batched kernels,
  * verified batch by batch, with per-batch sparsity and micro-tile densities (core/profile/layer-problem.ts). With
  * near-zero as zero (`zero`), the activations are thresholded first and the variants verified against the CPU product
  * of the thresholded operands; the layer reports the approximation error against the runtime's output.
@@ -44,7 +44,7 @@ import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
 import { inlineDecidedBranches } from '../model/branches.ts';
 import type { PlanContext } from '../kernels/family.ts';
 import { BASELINE_FAMILY, FAMILIES, familyOf, familyOfConfig, isDenseFamily } from '../kernels/registry.ts';
-import { lowerToBatchedMatmul, loweringOf } from '../model/batched.ts';
+import { loweringOf } from '../model/batched.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
 import { importModel } from '../model/import.ts';
 import type { ReferenceCapture } from '../model/reference.ts';
@@ -396,7 +396,8 @@ export async function profileLayer(
     return profileSlicedLayer({ base, setup, space, slicer, fit, opts, limits, gpu: env.gpu, cache: env.cache, check, onProgress: env.onProgress });
   }
 
-  const problem = layerProblem(lowerToBatchedMatmul(op, captured, model), opts.zero);
+  // The whole layer is its one slice (`slice(0, units)` is `lowerToBatchedMatmul`).
+  const problem = layerProblem(slicer.slice(0, slicer.units), opts.zero);
   const { mm, shape } = problem;
   // Statistics of the layer as it is measured (thresholded with near-zero as zero): every shape it may report or
   // the policy may ask for.
@@ -442,7 +443,7 @@ export async function profileLayer(
   const layer = finishLayer({
     base,
     setup,
-    lowered: mm,
+    lowered: slicer,
     stats,
     shapes: reported,
     candidates,
