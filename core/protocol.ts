@@ -249,6 +249,20 @@ export interface LayerResult {
    * then `variants` is empty and `chosen` is `dense`.
    */
   skipped?: string;
+  /**
+   * Set when the layer was profiled but no dense variant verified, so it has no verified figures: one line, what
+   * failed and the first real error (e.g. `no variant verified: dense: …`). Such a layer counts for nothing in the
+   * run's totals (`RunTotals.failedLayers`), its max error is not reported, and a run says how many it has.
+   */
+  failed?: string;
+  /**
+   * Set when the layer was too large to measure whole (a buffer over the device's binding limit, or over the memory
+   * budget) and was measured in slices — of `rows` rows along M (a 2-D layer) or of `batches` batches (a batched
+   * layer; the last slice may hold fewer): every slice lowered, verified and timed on its own (its variants in
+   * interleaved rounds), a variant's sample k the sum of every slice's sample k, verified only if verified on every
+   * slice. Decided in one pass (no re-measuring). `reason`: why the whole layer did not fit.
+   */
+  tiled?: { slices: number; rows?: number; batches?: number; reason: string };
   /** Occupancy of A downsampled to at most 128x128 cells (fraction 0–1 of non-zero elements per cell). */
   heatmap?: Heatmap;
   /** Policy `tiledb` only: the variant the tile database predicted fastest, and its predicted ms (kernel + detection). */
@@ -405,6 +419,13 @@ export interface RunTotals {
   layoutMs: number;
   /** Σ baseline × ideal density: the time if only non-zero micro-tiles cost anything. */
   idealMs: number;
+  /** Layer-runs the sums cover: profiled, with a verified dense baseline. */
+  layers?: number;
+  /**
+   * Layer-runs profiled but left out of the sums because no dense variant verified (`LayerResult.failed` says
+   * why). Skipped layers count in neither.
+   */
+  failedLayers?: number;
 }
 
 /** The report of a run: what `pit profile --json` writes and `pit show` prints. */
@@ -451,6 +472,11 @@ export interface ProfileRequest {
    * accumulation); default: the model's weight type (f16 for a model whose weights are float16, else f32).
    */
   dtype?: ComputeDtype;
+  /**
+   * Most bytes one layer may hold at once, on the host and on the GPU each (core/gpu/limits.ts); a larger layer is
+   * measured in row slices or skipped. Default: half the host's free memory.
+   */
+  memoryBudget?: number;
 }
 
 /** Progress events streamed while a job runs. */

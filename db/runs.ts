@@ -273,7 +273,11 @@ function attributionOf(l: LayerResult): Partial<LayerResult> & { variantOperands
   return out;
 }
 
-/** LayerResult fields kept in `layers.attribution_json`. */
+/**
+ * LayerResult fields kept in `layers.attribution_json`: the attribution (migration v3), the batched lowering's facts,
+ * and since issue 14 — without a schema change — `failed` (why a profiled layer has no verified figures) and `tiled`
+ * (the row slices a layer too large for one binding was measured in).
+ */
 const ATTRIBUTION_KEYS = [
   'denseTileGain',
   'pitGain',
@@ -290,6 +294,8 @@ const ATTRIBUTION_KEYS = [
   'operandB',
   'perBatch',
   'approximation',
+  'failed',
+  'tiled',
 ] as const;
 
 /** Checks what the schema cannot express (or would report only as an opaque constraint failure). */
@@ -513,19 +519,28 @@ interface TotalsRow {
   detect: number;
   layout: number;
   ideal: number;
+  layers: number;
 }
 
 const TOTALS_SELECT = `
   SELECT run_id, SUM(dense_ms) AS dense, SUM(default_dense_ms) AS default_dense, SUM(chosen_ms) AS chosen,
-         SUM(detect_ms) AS detect, SUM(layout_ms) AS layout, SUM(ideal_ms) AS ideal
+         SUM(detect_ms) AS detect, SUM(layout_ms) AS layout, SUM(ideal_ms) AS ideal, COUNT(*) AS layers
   FROM layer_costs`;
 
-const ZERO_TOTALS: RunTotals = { denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0 };
+/**
+ * Failed layer-runs per run: profiled (not skipped) but absent from `layer_costs`, i.e. without a verified dense
+ * baseline — the layers the totals leave out. Derived, so runs recorded before issue 14 are counted too.
+ */
+const FAILED_SELECT = `
+  SELECT l.run_id, COUNT(*) AS failed FROM layers l
+  WHERE l.skipped IS NULL AND NOT EXISTS (SELECT 1 FROM layer_costs c WHERE c.layer_id = l.id)`;
 
-function toTotals(row: TotalsRow | undefined): RunTotals {
+const ZERO_TOTALS: RunTotals = { denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0, layers: 0, failedLayers: 0 };
+
+function toTotals(row: TotalsRow | undefined, failed: number): RunTotals {
   return row
-    ? { denseMs: row.dense, defaultDenseMs: row.default_dense, chosenMs: row.chosen, detectMs: row.detect, layoutMs: row.layout, idealMs: row.ideal }
-    : { ...ZERO_TOTALS };
+    ? { denseMs: row.dense, defaultDenseMs: row.default_dense, chosenMs: row.chosen, detectMs: row.detect, layoutMs: row.layout, idealMs: row.ideal, layers: row.layers, failedLayers: failed }
+    : { ...ZERO_TOTALS, failedLayers: failed };
 }
 
 /**
@@ -589,7 +604,12 @@ export function listRuns(db: Db): RunListItem[] {
         (db.prepare('SELECT run_id, COUNT(*) AS n FROM layers GROUP BY run_id').all() as { run_id: number; n: number }[]).map((r) => [r.run_id, r.n]),
       );
       const totals = new Map((db.prepare(`${TOTALS_SELECT} GROUP BY run_id`).all() as TotalsRow[]).map((r) => [r.run_id, r]));
-      return runs.map((r) => ({ ...toSummary(r, inputs.get(r.id) ?? []), layerCount: counts.get(r.id) ?? 0, totals: toTotals(totals.get(r.id)) }));
+      const failed = new Map((db.prepare(`${FAILED_SELECT} GROUP BY l.run_id`).all() as { run_id: number; failed: number }[]).map((r) => [r.run_id, r.failed]));
+      return runs.map((r) => ({
+        ...toSummary(r, inputs.get(r.id) ?? []),
+        layerCount: counts.get(r.id) ?? 0,
+        totals: toTotals(totals.get(r.id), failed.get(r.id) ?? 0),
+      }));
     })(),
   );
 }
@@ -715,7 +735,8 @@ function runHead(db: Db, runId: number): { run: RunSummary; totals: RunTotals } 
   const run = db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(runId) as RunRow | undefined;
   if (!run) throw new RunNotFoundError(runId, db.name);
   const inputs = (db.prepare('SELECT * FROM inputs WHERE run_id = ? ORDER BY position').all(runId) as InputRow[]).map(toInput);
-  const totals = toTotals(db.prepare(`${TOTALS_SELECT} WHERE run_id = ? GROUP BY run_id`).get(runId) as TotalsRow | undefined);
+  const failed = (db.prepare(`${FAILED_SELECT} AND l.run_id = ?`).get(runId) as { failed: number }).failed;
+  const totals = toTotals(db.prepare(`${TOTALS_SELECT} WHERE run_id = ? GROUP BY run_id`).get(runId) as TotalsRow | undefined, failed);
   return { run: toSummary(run, inputs), totals };
 }
 
@@ -782,7 +803,21 @@ function readLayers(db: Db, runId: number, since: number, withHeatmaps: boolean)
     const p = policies.get(l.id);
     if (p) Object.assign(layers[i]!, p);
   }
+  // A profiled layer the totals leave out (no verified dense baseline) is failed; runs recorded before issue 14 did
+  // not say so: the reason is derived from its variants.
+  const counted = new Set((db.prepare('SELECT layer_id FROM layer_costs WHERE run_id = ? AND layer_id > ?').all(runId, since) as { layer_id: number }[]).map((r) => r.layer_id));
+  for (const [i, l] of layerRows.entries()) {
+    if (l.skipped === null && !counted.has(l.id)) layers[i]!.failed ??= failureOf(layers[i]!.variants);
+  }
   return { layers, cursor: layerRows.reduce((m, l) => Math.max(m, l.id), 0) };
+}
+
+/** Why a stored layer without a verified dense baseline failed, from its variants (for runs that did not store it). */
+function failureOf(variants: readonly VariantResult[]): string {
+  const first = variants.find((v) => !v.ok && v.error);
+  const what = variants.some((v) => v.ok) ? 'no dense variant verified (nothing to compare against)' : 'no variant verified';
+  if (!first) return what;
+  return first.error!.startsWith(`variant ${first.name}`) ? `${what}: ${first.error}` : `${what}: ${first.name}: ${first.error}`;
 }
 
 function toVariant(r: MeasurementRow): VariantResult {

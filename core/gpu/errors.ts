@@ -22,3 +22,22 @@ export class ShaderCompileError extends Error {
     super(message);
   }
 }
+
+/**
+ * A buffer, a variant or a layer needs more memory than the device allows in one binding or buffer
+ * (`maxStorageBufferBindingSize`, `maxBufferSize`) or than the memory budget (`--memory-budget`). Thrown *before*
+ * anything is allocated. A RangeError, so callers that handle bad sizes keep working; named, so a report says what it
+ * is rather than "RangeError".
+ */
+export class ResourceLimitError extends RangeError {
+  override name = 'ResourceLimitError';
+}
+
+/**
+ * The first GPU validation or out-of-memory error of a step (creating buffers, pipelines, bind groups, or running a
+ * dispatch), captured by an error scope around that step: the real cause, not a later "[Invalid BindGroup] is
+ * invalid" that only echoes an object created invalid earlier.
+ */
+export class GpuValidationError extends Error {
+  override name = 'GpuValidationError';
+}

@@ -127,6 +127,10 @@ export function loadSample(model: OnnxModel, sample: SampleSpec, defaultImage: I
   const names = model.inputs.map((i) => i.name);
   const which = model.inputs.length > 1 ? ` (sample ${index})` : '';
   const byName = new Map<string, InputSource>();
+  if (!model.inputs.length && sample.sources.length) {
+    // Nothing can be fed (every value is a constant or an initializer): say so rather than list zero inputs.
+    throw new InputError(`${model.path} has no graph inputs, so ${sample.sources[0]!.path} cannot be fed to it (the model computes from constants only)`, { path: sample.sources[0]!.path });
+  }
   for (const s of sample.sources) {
     let name = s.name;
     if (name === undefined) {

@@ -13,6 +13,9 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { assertAlive } from '../gpu/device.ts';
+import { withGpuErrors } from '../gpu/error-scope.ts';
+import { ResourceLimitError } from '../gpu/errors.ts';
+import { bindingLimit, checkBinding, formatBytes } from '../gpu/limits.ts';
 import { readF32, readU32, storageFrom, uniformU32 } from '../gpu/buffers.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { encodeDispatches, median, runDispatches, samplePhases, type Dispatch, type PhaseSample } from '../gpu/timing.ts';
@@ -46,6 +49,11 @@ export interface MatmulOperands extends MatmulShape {
   freeLayouts?: readonly OperandLayout[];
   /** Facts about the layer a family's plan may use (see `PlanContext`), e.g. the valid rows of a padded batch. */
   context?: Omit<PlanContext, 'a' | 'b'>;
+  /**
+   * The most bytes this variant's GPU buffers may take together (the job's memory budget, core/gpu/limits.ts);
+   * checked before anything is created. Unchecked when absent (the binding limits always apply).
+   */
+  budgetBytes?: number;
 }
 
 /** One way to compute the matmul: a kernel family's configuration with its micro-tile resolved for the layer. */
@@ -121,19 +129,46 @@ function poisoned(device: GPUDevice, bytes: number, label: string): GPUBuffer {
   return storageFrom(device, new Uint32Array(Math.ceil(bytes / 4)).fill(POISON), label);
 }
 
-/** Bytes of an element of a plan buffer's dtype. */
+/** Bytes of an element of a plan buffer's dtype (f16: 2; f32 and u32: 4). */
 function elementBytes(dtype: string | undefined): number {
   return dtype === 'f16' ? 2 : 4;
 }
 
-/** Checks every buffer of a plan against the device's binding and buffer size limits. @throws RangeError. */
-function checkBufferLimits(limits: GPUSupportedLimits, label: string, buffers: { name: string; shape: number[]; dtype?: string }[]): void {
-  const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  for (const b of buffers) {
-    const bytes = elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1);
-    if (bytes > cap) {
-      throw new RangeError(`${label}: buffer '${b.name}' [${b.shape.join(', ')}] needs ${(bytes / 2 ** 20).toFixed(1)} MiB, over this device's ${(cap / 2 ** 20).toFixed(0)} MiB per binding`);
-    }
+/** Bytes of a plan buffer or operand: its elements at their dtype, at least its `minBytes`. */
+function bufferBytes(b: { shape: number[]; dtype?: string; minBytes?: number }): number {
+  return Math.max(elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1), b.minBytes ?? 0);
+}
+
+/**
+ * Bytes a variant's plan holds on the GPU at once: every operand (at the plan's dtype) and buffer, plus the staging
+ * copy C is read back through. The profile job sizes layers with it (core/profile/fit.ts) before lowering anything.
+ */
+export function planBytes(plan: VariantPlan): { total: number; largest: { name: string; shape: number[]; bytes: number } } {
+  const dtype = plan.dtype ?? 'f32';
+  const all = [...plan.operands.map((o) => ({ ...o, dtype })), ...plan.buffers];
+  let largest = { name: '', shape: [] as number[], bytes: 0 };
+  let total = 0;
+  for (const b of all) {
+    const bytes = bufferBytes(b);
+    total += bytes;
+    if (bytes > largest.bytes) largest = { name: b.name, shape: b.shape, bytes };
+  }
+  const c = plan.buffers.find((b) => b.role === 'output');
+  return { total: total + (c ? bufferBytes(c) : 0), largest };
+}
+
+/**
+ * Checks every buffer of a plan against the device's binding and buffer size limits, and their sum against the
+ * budget, before anything is created.
+ * @throws ResourceLimitError naming the buffer (or the sum) and the limit.
+ */
+function checkBufferLimits(limits: GPUSupportedLimits, label: string, plan: VariantPlan, budgetBytes?: number): void {
+  const cap = bindingLimit(limits);
+  const dtype = plan.dtype ?? 'f32';
+  for (const b of [...plan.operands.map((o) => ({ ...o, dtype })), ...plan.buffers]) checkBinding(label, b.name, b.shape, bufferBytes(b), cap);
+  const { total } = planBytes(plan);
+  if (budgetBytes !== undefined && total > budgetBytes) {
+    throw new ResourceLimitError(`${label}: its GPU buffers need ${formatBytes(total)} together, over the memory budget of ${formatBytes(budgetBytes)}`);
   }
 }
 
@@ -160,8 +195,12 @@ export interface PreparedVariant {
  * Builds a variant on the GPU: validates operands and limits, plans, uploads the operands in the layouts the plan
  * reads, poisons output and scratch buffers, and builds every pipeline (sequentially: lavapipe compiles on the CPU,
  * and a compile error should name the first program that failed). Destroys what it created when it throws.
- * @throws RangeError on inconsistent operands or spec, or a program/buffer over the device's limits;
- *   ShaderCompileError when a generated WGSL fails to compile; DeviceLostError when the device is lost.
+ * Buffer and bind-group creation run inside error scopes (core/gpu/error-scope.ts), so a GPU error names its own
+ * cause rather than surfacing later as an invalid bind group.
+ * @throws RangeError on inconsistent operands or spec, or a program over the device's limits; ResourceLimitError
+ *   when a buffer is over the binding limit or all of them over `ops.budgetBytes` (nothing created);
+ *   GpuValidationError when creating a buffer or bind group fails; ShaderCompileError when a generated WGSL fails to
+ *   compile; DeviceLostError when the device is lost.
  */
 export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops: MatmulOperands, spec: VariantSpec): Promise<PreparedVariant> {
   validateShape(ops);
@@ -175,11 +214,11 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
   const plan = planVariant(ops, spec, ops.freeLayouts ?? ['a'], { a: ops.a, b: ops.b, ...ops.context });
   const { device } = ctx;
   const programs = planPrograms(plan);
-  const name = `${spec.family}${spec.microTile ? ' ' + spec.microTile : ''}`;
+  const name = familyOfConfig(spec).variantName(spec);
   for (const { program } of programs) checkProgramLimits(device.limits, program);
   const dtype = plan.dtype ?? 'f32';
   if (dtype === 'f16' && !ctx.shaderF16) throw new RangeError(`${name}: f16 kernels need the WebGPU feature 'shader-f16', which this device lacks`);
-  checkBufferLimits(device.limits, name, [...plan.operands.map((o) => ({ ...o, dtype })), ...plan.buffers]);
+  checkBufferLimits(device.limits, `variant ${name}`, plan, ops.budgetBytes);
 
   const created: GPUBuffer[] = [];
   const track = (b: GPUBuffer): GPUBuffer => {
@@ -197,21 +236,25 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
       b: () => ops.b,
       bt: () => transposeBatched(ops.b, bMats, ops.k, ops.n),
     };
-    for (const o of plan.operands) {
-      const data = layouts[o.name]();
-      // f16 plans read the operands as f16 (rounded to nearest even; exact when the caller rounded them already).
-      shared[o.name] = track(storageFrom(device, dtype === 'f16' ? toF16Bits(data) : data, o.name));
-    }
-    for (const b of plan.buffers) {
-      const given = plan.uploads?.[b.name];
-      const bytes = Math.max(elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1), b.minBytes ?? 0);
-      shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, bytes, b.name));
-    }
     const prepared: { phase: string; d: Dispatch & { hash: string }; p: KernelProgram }[] = [];
+    await withGpuErrors(device, `variant ${name}: creating buffers`, () => {
+      for (const o of plan.operands) {
+        const data = layouts[o.name]();
+        // f16 plans read the operands as f16 (rounded to nearest even; exact when the caller rounded them already).
+        shared[o.name] = track(storageFrom(device, dtype === 'f16' ? toF16Bits(data) : data, o.name));
+      }
+      for (const b of plan.buffers) {
+        const given = plan.uploads?.[b.name];
+        shared[b.name] = track(given ? storageFrom(device, given, b.name) : poisoned(device, bufferBytes(b), b.name));
+      }
+    });
     for (const { phase, program } of programs) {
       const set: BufferSet = { ...shared };
-      if (program.params) set.params = track(uniformU32(device, program.params, `${program.label}:params`));
-      prepared.push({ phase, p: program, d: await prepareDispatch(ctx, cache, program, set) });
+      const d = await withGpuErrors(device, `variant ${name}: binding ${program.label}`, () => {
+        if (program.params) set.params = track(uniformU32(device, program.params, `${program.label}:params`));
+        return prepareDispatch(ctx, cache, program, set);
+      });
+      prepared.push({ phase, p: program, d });
     }
     const phase = (name: string) => prepared.filter((x) => x.phase === name).map((x) => x.d);
     const phases = [phase('layout'), phase('detect'), phase('compute')];
@@ -223,10 +266,7 @@ export async function prepareVariant(ctx: GpuContext, cache: PipelineCache, ops:
       wgsl,
       async runOnce() {
         // Checked for validation errors: an invalid dispatch would otherwise only be logged, leaving a wrong output.
-        device.pushErrorScope('validation');
-        await runDispatches(ctx, phases.flat());
-        const verr = await device.popErrorScope();
-        if (verr) throw new Error(`variant ${name}: GPU validation error: ${verr.message.split('\n')[0]}`);
+        await withGpuErrors(device, `variant ${name}: running`, () => runDispatches(ctx, phases.flat()));
         const t0 = performance.now();
         const output = await readF32(device, shared.c!, batch * ops.m * ops.n);
         const readbackMs = performance.now() - t0;

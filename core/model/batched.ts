@@ -70,7 +70,7 @@ export interface BatchedMatmul {
 }
 
 /** How an operand's batch maps onto the output batch. */
-type BatchMap = { kind: 'identity' } | { kind: 'shared' } | { kind: 'gather'; index: Int32Array };
+export type BatchMap = { kind: 'identity' } | { kind: 'shared' } | { kind: 'gather'; index: Int32Array };
 
 /** Shape analysis of one op (no data copied): what `lowerToBatchedMatmul` will produce. */
 export type LoweringPlan =
@@ -194,8 +194,20 @@ export function planLowering(op: SparseOp, captured: CapturedOp | ReferenceCaptu
 function materialise(data: Float32Array, map: BatchMap, batch: number, size: number): { data: Float32Array; stride: number } {
   if (map.kind === 'shared') return { data: batch === 1 ? data : data.subarray(0, size), stride: batch === 1 ? size : 0 };
   if (map.kind === 'identity') return { data, stride: size };
-  const out = new Float32Array(batch * size);
-  for (let b = 0; b < batch; b++) out.set(data.subarray(map.index[b]! * size, (map.index[b]! + 1) * size), b * size);
+  return operandBatches(data, map, 0, batch, size);
+}
+
+/**
+ * An operand's matrices for output batches `[b0, b1)` only (a layer measured in slices of its batch;
+ * core/model/slices.ts): a view for `identity`, the one matrix for `shared` (stride 0 when the slice has more than
+ * one batch), the gathered matrices otherwise. `size` = elements of one matrix.
+ */
+export function operandBatches(data: Float32Array, map: BatchMap, b0: number, b1: number, size: number): { data: Float32Array; stride: number } {
+  const count = b1 - b0;
+  if (map.kind === 'shared') return { data: data.subarray(0, size), stride: count === 1 ? size : 0 };
+  if (map.kind === 'identity') return { data: data.subarray(b0 * size, b1 * size), stride: size };
+  const out = new Float32Array(count * size);
+  for (let b = b0; b < b1; b++) out.set(data.subarray(map.index[b]! * size, (map.index[b]! + 1) * size), (b - b0) * size);
   return { data: out, stride: size };
 }
 

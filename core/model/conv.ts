@@ -150,15 +150,13 @@ export function convGeometry(x: readonly number[], wDims: readonly number[], att
 }
 
 /**
- * For every (output position p, kernel position j) the offset of the input element the window reads, within one
- * input channel plane, or -1 where it reads padding (or, for ConvTranspose, an inserted zero). Row-major over
- * p = (o_1…o_d) and j = (j_1…j_d): index p·prod(kernel) + j.
+ * Per spatial axis, the input coordinate each (output position o, kernel tap j) reads along that axis, or -1 where it
+ * reads padding (or, for ConvTranspose, an inserted zero): `axes[a][o·k_a + j]`. Small (Σ out_a·k_a entries): the
+ * offsets of a whole window are combined from it row by row (`WindowTaps`), never tabulated for every position.
  */
-export function windowOffsets(g: ConvGeometry): Int32Array {
+function axisCoords(g: ConvGeometry): Int32Array[] {
   const d = g.inSize.length;
-  let table = Int32Array.of(0);
-  let positions = 1;
-  let taps = 1;
+  const out: Int32Array[] = [];
   for (let a = 0; a < d; a++) {
     const inA = g.inSize[a]!;
     const outA = g.outSize[a]!;
@@ -166,7 +164,6 @@ export function windowOffsets(g: ConvGeometry): Int32Array {
     const s = g.strides[a]!;
     const dil = g.dilations[a]!;
     const pb = g.pads[a]!;
-    // Coordinate along this axis for (o, j), or -1.
     const axis = new Int32Array(outA * kA);
     for (let o = 0; o < outA; o++) {
       for (let j = 0; j < kA; j++) {
@@ -182,25 +179,54 @@ export function windowOffsets(g: ConvGeometry): Int32Array {
         axis[o * kA + j] = c >= 0 && c < inA ? c : -1;
       }
     }
-    const next = new Int32Array(positions * outA * taps * kA);
-    const nTaps = taps * kA;
-    for (let p = 0; p < positions; p++) {
-      for (let o = 0; o < outA; o++) {
-        const row = (p * outA + o) * nTaps;
-        for (let jj = 0; jj < taps; jj++) {
-          const prev = table[p * taps + jj]!;
-          for (let j = 0; j < kA; j++) {
-            const c = axis[o * kA + j]!;
-            next[row + jj * kA + j] = prev < 0 || c < 0 ? -1 : prev * inA + c;
-          }
+    out.push(axis);
+  }
+  return out;
+}
+
+/**
+ * The window of one output position at a time: for output position p (row-major over `outSize`), the offset of the
+ * input element each kernel tap j (row-major over `kernel`) reads within one input channel plane, or -1 (padding,
+ * inserted zero). O(prod(kernel)) per position and memory, however large the output.
+ */
+class WindowTaps {
+  private readonly axes: Int32Array[];
+  private readonly taps: Int32Array;
+  private readonly o: number[];
+
+  constructor(private readonly g: ConvGeometry) {
+    this.axes = axisCoords(g);
+    this.taps = new Int32Array(prod(g.kernel));
+    this.o = new Array<number>(g.outSize.length).fill(0);
+  }
+
+  /** The offsets of position p's taps (a view reused by the next call). */
+  at(p: number): Int32Array {
+    const { g, axes, taps, o } = this;
+    const d = g.outSize.length;
+    for (let a = d - 1, rest = p; a >= 0; a--) {
+      o[a] = rest % g.outSize[a]!;
+      rest = Math.floor(rest / g.outSize[a]!);
+    }
+    // Combine axis by axis, innermost last: offset = ((c_1)·in_2 + c_2)·in_3 + c_3, -1 as soon as one axis is.
+    let count = 1;
+    taps[0] = 0;
+    for (let a = 0; a < d; a++) {
+      const kA = g.kernel[a]!;
+      const inA = g.inSize[a]!;
+      const row = axes[a]!;
+      const base = o[a]! * kA;
+      for (let t = count - 1; t >= 0; t--) {
+        const prev = taps[t]!;
+        for (let j = kA - 1; j >= 0; j--) {
+          const c = row[base + j]!;
+          taps[t * kA + j] = prev < 0 || c < 0 ? -1 : prev * inA + c;
         }
       }
+      count *= kA;
     }
-    table = next;
-    positions *= outA;
-    taps *= kA;
+    return taps;
   }
-  return table;
 }
 
 /**
@@ -213,25 +239,85 @@ export function im2colGrouped(x: Float32Array, g: ConvGeometry): Float32Array {
   const { m, kGroup } = convMatmulSize(g);
   const cg = g.cin / g.group;
   const positions = prod(g.outSize);
-  const taps = prod(g.kernel);
   const plane = prod(g.inSize);
-  const table = windowOffsets(g);
+  const window = new WindowTaps(g);
+  const taps = prod(g.kernel);
   const out = new Float32Array(g.group * m * kGroup); // zero-filled: padding and inserted zeros stay 0
-  for (let gi = 0; gi < g.group; gi++) {
-    for (let n = 0; n < g.batch; n++) {
-      for (let p = 0; p < positions; p++) {
+  for (let p = 0; p < positions; p++) {
+    const offsets = window.at(p);
+    for (let gi = 0; gi < g.group; gi++) {
+      for (let n = 0; n < g.batch; n++) {
         const row = (gi * m + n * positions + p) * kGroup;
-        const win = p * taps;
         for (let ci = 0; ci < cg; ci++) {
           const src = (n * g.cin + gi * cg + ci) * plane;
           const col = row + ci * taps;
           for (let j = 0; j < taps; j++) {
-            const off = table[win + j]!;
+            const off = offsets[j]!;
             if (off >= 0) out[col + j] = x[src + off]!;
           }
         }
       }
     }
+  }
+  return out;
+}
+
+/** @throws RangeError unless 0 ≤ r0 ≤ r1 ≤ m and 0 ≤ gi < group. */
+function checkRows(what: string, g: ConvGeometry, m: number, r0: number, r1: number, gi: number): void {
+  if (!(Number.isInteger(gi) && gi >= 0 && gi < g.group)) throw new RangeError(`${what}: group ${gi} outside [0, ${g.group})`);
+  if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= m)) throw new RangeError(`${what}: rows [${r0}, ${r1}) outside [0, ${m}]`);
+}
+
+/**
+ * Rows `[r0, r1)` of group `gi`'s im2col: `A_gi[r0:r1, Kg]` row-major, identical to the same rows of batch `gi` of
+ * `im2colGrouped(x, g)` without materialising the rest (a layer too large for one GPU binding or the memory budget is
+ * measured in slices of rows or of groups; core/model/slices.ts). Conv and ConvTranspose alike.
+ *
+ * @param x input [N, Cin, *spatial] row-major
+ * @param gi the group (default 0: the only one of a group-1 conv)
+ * @throws RangeError when the rows are outside [0, M] or the group outside [0, G)
+ */
+export function im2colRows(x: Float32Array, g: ConvGeometry, r0: number, r1: number, gi = 0): Float32Array {
+  const { m, kGroup } = convMatmulSize(g);
+  checkRows('im2colRows', g, m, r0, r1, gi);
+  const cg = g.cin / g.group;
+  const positions = prod(g.outSize);
+  const taps = prod(g.kernel);
+  const plane = prod(g.inSize);
+  const window = new WindowTaps(g);
+  const out = new Float32Array((r1 - r0) * kGroup); // zero-filled: padding and inserted zeros stay 0
+  for (let row = r0; row < r1; row++) {
+    const n = Math.floor(row / positions);
+    const offsets = window.at(row - n * positions);
+    const dst = (row - r0) * kGroup;
+    for (let ci = 0; ci < cg; ci++) {
+      const src = (n * g.cin + gi * cg + ci) * plane;
+      const col = dst + ci * taps;
+      for (let j = 0; j < taps; j++) {
+        const off = offsets[j]!;
+        if (off >= 0) out[col + j] = x[src + off]!;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Rows `[r0, r1)` of group `gi`'s output in matmul form: `C_gi[r0:r1, Cout/G]`, the same rows as batch `gi` of
+ * `convOutputToRows(y, g)` without the rest.
+ * @param gi the group (default 0)
+ * @throws RangeError when the rows are outside [0, M] or the group outside [0, G)
+ */
+export function convOutputRows(y: Float32Array, g: ConvGeometry, r0: number, r1: number, gi = 0): Float32Array {
+  const { m, nGroup } = convMatmulSize(g);
+  checkRows('convOutputRows', g, m, r0, r1, gi);
+  const positions = prod(g.outSize);
+  const out = new Float32Array((r1 - r0) * nGroup);
+  for (let row = r0; row < r1; row++) {
+    const n = Math.floor(row / positions);
+    const p = row - n * positions;
+    const dst = (row - r0) * nGroup;
+    for (let c = 0; c < nGroup; c++) out[dst + c] = y[(n * g.cout + gi * nGroup + c) * positions + p]!;
   }
   return out;
 }

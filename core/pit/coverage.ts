@@ -167,3 +167,77 @@ export function coverageOf(
   }
   return new Map(shapes.filter((s, i) => shapes.indexOf(s) === i).map((s) => [s, out.get(s)!]));
 }
+
+/**
+ * The coverage of A [M, K] from the coverages of its row slices, added top to bottom (a layer measured in row slices
+ * never holds its whole A; core/profile/tiled.ts). Exact when every slice but the last has a multiple of each
+ * shape's height H as its row count, so that no micro-tile straddles two slices: then the micro-tiles of the slices
+ * are those of A. The merged `grid` holds its shape and size but no occupancy (`occupied` is empty), like
+ * `uniformCoverage`: only the densities and counts are meaningful.
+ */
+export class CoverageAccumulator {
+  private readonly parts = new Map<string, { tiles: number; nonZeroTiles: number; covered: number; gridRows: number; gridCols: number; h: number; w: number; rowCounts: Uint32Array[]; colCounts: Uint32Array | null }>();
+  private rows = 0;
+  private nonZero = 0;
+
+  constructor(private readonly k: number) {}
+
+  /**
+   * Adds the next slice of `rows` rows, with its coverage of every shape (from `coverageOf` on the slice's A).
+   * @throws RangeError when a shape is missing or was not added for an earlier slice, or a slice but the last is not
+   *   a multiple of a shape's height.
+   */
+  add(rows: number, coverage: ReadonlyMap<string, MicroTileCoverage>, nonZeroElements: number): void {
+    if (this.parts.size && coverage.size !== this.parts.size) throw new RangeError(`slice coverage has ${coverage.size} shapes, earlier slices ${this.parts.size}`);
+    for (const [shape, c] of coverage) {
+      let p = this.parts.get(shape);
+      if (!p) {
+        if (this.rows) throw new RangeError(`micro-tile ${shape} was not measured on the earlier slices`);
+        p = { tiles: 0, nonZeroTiles: 0, covered: 0, gridRows: 0, gridCols: c.grid.gridCols, h: c.grid.shape.h, w: c.grid.shape.w, rowCounts: [], colCounts: null };
+        this.parts.set(shape, p);
+      }
+      if (this.rows % p.h !== 0) throw new RangeError(`micro-tile ${shape}: a slice starts at row ${this.rows}, inside a micro-tile (height ${p.h})`);
+      let nz = 0;
+      for (const x of c.rowCounts) nz += x;
+      p.tiles += c.grid.gridRows * c.grid.gridCols;
+      p.nonZeroTiles += nz;
+      p.covered += c.coveredElements;
+      p.gridRows += c.grid.gridRows;
+      p.rowCounts.push(c.rowCounts);
+      if (!p.colCounts) p.colCounts = c.colCounts.slice();
+      else for (let i = 0; i < p.colCounts.length; i++) p.colCounts[i]! += c.colCounts[i]!;
+    }
+    this.rows += rows;
+    this.nonZero += nonZeroElements;
+  }
+
+  /** Rows added so far. */
+  get m(): number {
+    return this.rows;
+  }
+
+  /** The coverage of every shape over all rows added (see the class comment). */
+  result(): Map<string, MicroTileCoverage> {
+    const { rows: m, k } = this;
+    const out = new Map<string, MicroTileCoverage>();
+    for (const [shape, p] of this.parts) {
+      const rowCounts = new Uint32Array(p.gridRows);
+      let at = 0;
+      for (const r of p.rowCounts) {
+        rowCounts.set(r, at);
+        at += r.length;
+      }
+      out.set(shape, {
+        shape,
+        grid: { m, k, shape: { h: p.h, w: p.w }, gridRows: p.gridRows, gridCols: p.gridCols, occupied: new Uint8Array(0) },
+        density: p.tiles ? p.nonZeroTiles / p.tiles : 0,
+        effectiveDensity: m * k ? p.covered / (m * k) : 0,
+        rowCounts,
+        colCounts: p.colCounts ?? new Uint32Array(p.gridCols),
+        coveredElements: p.covered,
+        coverageWaste: p.covered ? 1 - this.nonZero / p.covered : 0,
+      });
+    }
+    return out;
+  }
+}

@@ -14,7 +14,7 @@
 import type { OperandLayout, SparseOperand } from '../kernels/family.ts';
 import { batchedErrorScales } from '../kernels/reference.ts';
 import type { MatmulShape } from '../kernels/shape.ts';
-import { referenceBatchedMatmul, type BatchedMatmul } from '../model/batched.ts';
+import { referenceBatchedMatmul, type BatchedMatmul, type LoweringKind } from '../model/batched.ts';
 import type { Approximation, ComputeDtype, MicroTileDensity } from '../protocol.ts';
 import { approximationError, thresholdOperand, type NearZero } from '../sparsity/near-zero.ts';
 import { batchedCoverage, type BatchedCoverage } from '../sparsity/per-batch.ts';
@@ -82,9 +82,13 @@ export function layerProblem(lowered: BatchedMatmul, zero?: NearZero, dtype: Com
     if (mm.bias) for (let j = 0; j < mm.n; j++) biasMax = Math.max(biasMax, Math.abs(mm.bias[b * mm.n + j]!));
     scales[b] = scales[b]! * alpha + biasMax;
   }
-  const conv = mm.lowering === 'im2col' || mm.lowering === 'conv1x1' || mm.lowering === 'conv-transpose';
-  const freeLayouts: OperandLayout[] = [...(conv ? (['a', 'at'] as const) : (['a'] as const)), ...(mm.activations.b ? [] : (['bt'] as const))];
-  return { mm, shape, reference, scales, freeLayouts, ...(approximation ? { approximation } : {}), ...(f16Overflow !== undefined ? { f16Overflow } : {}) };
+  return { mm, shape, reference, scales, freeLayouts: freeLayoutsOf(mm.lowering, mm.activations.b), ...(approximation ? { approximation } : {}), ...(f16Overflow !== undefined ? { f16Overflow } : {}) };
+}
+
+/** Layouts the producers of a layer's operands write at no cost: im2col writes Aᵀ too; a constant B can be laid out offline (`bt`). */
+export function freeLayoutsOf(lowering: LoweringKind, bActivation: boolean): OperandLayout[] {
+  const conv = lowering === 'im2col' || lowering === 'conv1x1' || lowering === 'conv-transpose';
+  return [...(conv ? (['a', 'at'] as const) : (['a'] as const)), ...(bActivation ? [] : (['bt'] as const))];
 }
 
 /**

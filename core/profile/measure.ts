@@ -179,39 +179,54 @@ export class LayerMeasurement {
     for (const x of who) this.summarise(x.m);
   }
 
-  /** Fills a measured variant's times and statistics from its samples (see the module comment). */
+  /** Fills a measured variant's times and statistics from its samples (see `summariseSamples`). */
   private summarise(m: Measured): void {
-    const totals = m.samples.map((s) => s[0]! + s[1]! + s[2]!);
-    m.stats = sampleStats(totals);
-    const r = m.result;
-    if (!m.stats.n) {
-      r.ok = false;
-      r.error = 'no valid timing sample';
-      return;
-    }
-    // The phases of the median total, in the proportion of each phase's own median (so they add up to it exactly).
-    const phase = (i: number) => sampleStats(m.samples.map((s) => s[i]!)).median;
-    const [layout, detect, kernel] = [phase(0), phase(1), phase(2)];
-    const scale = layout + detect + kernel > 0 ? m.stats.median / (layout + detect + kernel) : 0;
-    Object.assign(r, {
-      ms: kernel * scale,
-      detectMs: detect * scale,
-      layoutMs: layout * scale,
-      totalMs: m.stats.median,
-      statistic: 'median',
-      minMs: m.stats.min,
-      maxMs: m.stats.max,
-      q1Ms: m.stats.q1,
-      q3Ms: m.stats.q3,
-      iqrMs: m.stats.iqr,
-      repeats: m.stats.n,
-      method: this.method,
-      samplesMs: totals,
-    });
+    m.stats = summariseSamples(m.result, m.samples, this.method);
+  }
+
+  /** How the samples were timed so far: `cpu` as soon as one sample fell back to the CPU clock. */
+  get timingMethod(): 'timestamp' | 'cpu' {
+    return this.method;
   }
 
   /** Destroys every GPU buffer still held. Idempotent. */
   release(): void {
     for (const x of this.live.splice(0)) x.v.destroy();
   }
+}
+
+/**
+ * Fills a variant result's times and statistics from its samples: the time is the median of the per-sample totals
+ * (layout + detection + kernel), its phases in the proportion of each phase's own median (so they add up to it
+ * exactly), with min, max, quartiles, the sample count and every total kept. A variant without a valid sample is
+ * marked failed ('no valid timing sample').
+ * @returns the statistics of the totals.
+ */
+export function summariseSamples(r: VariantResult, samples: readonly PhaseSample[], method: 'timestamp' | 'cpu'): SampleStats {
+  const totals = samples.map((s) => s[0]! + s[1]! + s[2]!);
+  const stats = sampleStats(totals);
+  if (!stats.n) {
+    r.ok = false;
+    r.error = 'no valid timing sample';
+    return stats;
+  }
+  const phase = (i: number) => sampleStats(samples.map((s) => s[i]!)).median;
+  const [layout, detect, kernel] = [phase(0), phase(1), phase(2)];
+  const scale = layout + detect + kernel > 0 ? stats.median / (layout + detect + kernel) : 0;
+  Object.assign(r, {
+    ms: kernel * scale,
+    detectMs: detect * scale,
+    layoutMs: layout * scale,
+    totalMs: stats.median,
+    statistic: 'median',
+    minMs: stats.min,
+    maxMs: stats.max,
+    q1Ms: stats.q1,
+    q3Ms: stats.q3,
+    iqrMs: stats.iqr,
+    repeats: stats.n,
+    method,
+    samplesMs: totals,
+  });
+  return stats;
 }

@@ -5,8 +5,8 @@
  * exploited operand A (and of B where it is an activation), choose a variant, verify every variant run against the
  * reference, time them, and write each finished layer to the sink before starting the next.
  *
- * Every layer is lowered as a batched matmul (core/model/batched.ts; a 2-D layer is batch 1, whose kernels are the
- * 2-D ones): attention QKᵀ / AV per batch·head and grouped / depthwise convs per group run as batched kernels,
+ * Every layer is lowered as a batched matmul (core/model/batched.ts, through core/model/slices.ts: the whole layer is
+ * its one slice; a 2-D layer is batch 1, whose kernels are the 2-D ones): attention QKᵀ / AV per batch·head and grouped / depthwise convs per group run as batched kernels,
  * verified batch by batch, with per-batch sparsity and micro-tile densities (core/profile/layer-problem.ts). With
  * near-zero as zero (`zero`), the activations are thresholded first and the variants verified against the CPU product
  * of the thresholded operands; the layer reports the approximation error against the runtime's output.
@@ -25,37 +25,64 @@
  * the median with its spread. The choice (core/profile/attribution.ts): a PIT variant only when it beats the
  * baseline beyond the noise and its speed-up is explained by its effective density; re-measured when undecided.
  *
- * Errors before the run exists (missing or malformed model, no supported operator, unreadable input, wrong shape)
- * throw without touching the sink. Errors after it exists mark the run incomplete with the error's first line, and
- * a cancel (AbortSignal) marks it `cancelled`; finished layers stay.
+ * Errors before the run exists (missing or malformed model, no supported operator, unreadable input, wrong shape, a
+ * model the reference runtime rejects when loading it or running the first sample) throw without touching the sink.
+ * Errors after it exists mark the run incomplete with the error's first line, and a cancel (AbortSignal) marks it
+ * `cancelled`; finished layers stay.
+ *
+ * Memory (issue 14): each layer is sized from its shapes before it is lowered (fit.ts) against the device's binding
+ * limit and `memoryBudget`; one that does not fit is measured in slices — rows along M for a 2-D layer, batches for
+ * a batched one (tiled.ts) — or skipped with the reason. A layer on which no dense variant verified is recorded with
+ * `failed` (layer-plan.ts) and counts in no total. The choice of configurations, the verifier and the layer result
+ * are the same functions for a whole layer and a sliced one (layer-plan.ts, layer-stats.ts).
  */
+import { freemem } from 'node:os';
 import type { GpuContext } from '../gpu/device.ts';
+import { bindingLimit, defaultMemoryBudget, formatBytes, type MemoryLimits } from '../gpu/limits.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
 import { inlineDecidedBranches } from '../model/branches.ts';
-import type { FamilyConfig, KernelFamily, SparseOperand } from '../kernels/family.ts';
-import { compareBatched, compareOutputs, selectRows } from '../kernels/reference.ts';
+import type { PlanContext } from '../kernels/family.ts';
 import { BASELINE_FAMILY, baselineFamily, dtypeOf, FAMILIES, familyOf, familyOfConfig, isDenseFamily } from '../kernels/registry.ts';
-import { lowerToBatchedMatmul, loweringOf, type BatchedMatmul } from '../model/batched.ts';
+import { loweringOf } from '../model/batched.ts';
 import { dtypeUnsupported, familiesForDtype, modelWeightDtype } from './dtype.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
 import { importModel } from '../model/import.ts';
 import type { ReferenceCapture } from '../model/reference.ts';
 import { createReferenceSession, type ReferenceRunner } from '../model/capture.ts';
+import { LayerSlicer } from '../model/slices.ts';
 import { findSparseOps, noSupportedOperatorMessage, type SparseOp } from '../model/sparse-ops.ts';
-import { coverageOf } from '../pit/coverage.ts';
-import { decide, regretOf, type PolicyDecision } from '../pit/policy.ts';
-import { rulesFor } from '../pit/rules.ts';
-import { coverageShape, kernelSourcesHash, TileModel, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
-import type { ComputeDtype, LayerResult, PerBatchSparsity, ProgressEvent, RunPolicy } from '../protocol.ts';
-import { occupancyHeatmap, sparsityOf } from '../sparsity/micro-tiles.ts';
+import type { MicroTileCoverage } from '../pit/coverage.ts';
+import { kernelSourcesHash, TileModel, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
+import type { ComputeDtype, LayerResult, ProgressEvent } from '../protocol.ts';
 import { nearZeroProblem, type NearZero } from '../sparsity/near-zero.ts';
-import { perBatchSparsity, type BatchedCoverage } from '../sparsity/per-batch.ts';
 import { attribute, type Attribution, type MeasuredVariant } from './attribution.ts';
-import { applyEpilogue, densitiesOf, layerProblem, operandCoverage, operandMatrices } from './layer-problem.ts';
-import { LayerMeasurement, type Candidate, type Verifier } from './measure.ts';
+import { fitLayer, type LayerFit } from './fit.ts';
+import {
+  candidatesOf,
+  chooseConfigs,
+  configSpace,
+  DEFAULT_SHORTLIST,
+  factContext,
+  finishLayer,
+  possibleConfigs,
+  possibleShapes,
+  reportedShapes,
+  sliceAlignment,
+  verifierOf,
+  type ConfigSpace,
+  type LayerFacts,
+  type LayerSetup,
+  type ResolvedPolicy,
+} from './layer-plan.ts';
+import { freeLayoutsOf, layerProblem } from './layer-problem.ts';
+import { LayerStats } from './layer-stats.ts';
+import { LayerMeasurement } from './measure.ts';
 import type { KernelText, RunSink } from './sink.ts';
-import { checkStaticPatterns, staticCandidates, type StaticPatterns } from './static-patterns.ts';
+import { checkStaticPatterns, type StaticPatterns } from './static-patterns.ts';
+import { profileSlicedLayer, sliceFacts } from './tiled.ts';
+
+export { DEFAULT_SHORTLIST, MEASURE_POLICY, REPORTED_B_MICRO_TILES, REPORTED_MICRO_TILES, type LayerFacts, type ResolvedPolicy } from './layer-plan.ts';
 
 /** The families `pit profile` measures by default (every registered family marked `defaultOn`), in report order. */
 export function defaultFamilies(): string[] {
@@ -64,9 +91,6 @@ export function defaultFamilies(): string[] {
 
 /** GPU warm-up before each layer's rounds, ms of back-to-back work (see LayerMeasurement.warmUp). */
 export const DEFAULT_WARMUP_MS = 50;
-
-/** Micro-tile shapes whose densities are reported for every layer ([M, K] terms; `1x1` is element density). */
-export const REPORTED_MICRO_TILES = ['1x1', '8x1', '32x1', '1x32', '1x64', '32x32'] as const;
 
 /** A job's options; its inputs (`inputs`, `samples`, `imageSize`, `imagePreset`) are `SampleOptions`. */
 export interface ProfileOptions extends SampleOptions {
@@ -100,6 +124,11 @@ export interface ProfileOptions extends SampleOptions {
    * rounded to f16; default the model's weight dtype (profile/dtype.ts `modelWeightDtype`).
    */
   dtype?: ComputeDtype;
+  /**
+   * Most bytes one layer may hold at once, on the host and on the GPU each (core/gpu/limits.ts). Default: half the
+   * host's free memory (`defaultMemoryBudget`).
+   */
+  memoryBudget?: number;
 }
 
 /** The tile database the caller found for this adapter (db/tiledb.ts), or why there is none. */
@@ -117,15 +146,19 @@ export interface ProfileEnv {
   onProgress?: (e: ProgressEvent) => void;
   /** For policy `tiledb`. Its adapter and kernel hash are checked again here: a mismatch is never used silently. */
   tileDb?: TileDbLookup;
+  /**
+   * The memory limits every layer is sized against (core/gpu/limits.ts). `profileModel` sets them once per job;
+   * absent, `profileLayer` takes them from the device and `ProfileOptions.memoryBudget` (`memoryLimits`).
+   */
+  limits?: MemoryLimits;
 }
 
-/** Candidates measured by default under policy `tiledb` (ProfileOptions.shortlist). */
-export const DEFAULT_SHORTLIST = 2;
-
-/** The policy a job runs with, once its tile database was checked. */
-export interface ResolvedPolicy {
-  info: RunPolicy;
-  model: TileModel | null;
+/**
+ * The limits a job sizes its layers against: the device's binding limit and the memory budget (`memoryBudget`, or
+ * half the host's free memory now).
+ */
+export function memoryLimits(opts: Pick<ProfileOptions, 'memoryBudget'>, gpu: GpuContext): MemoryLimits {
+  return { bindingBytes: bindingLimit(gpu.device.limits), budgetBytes: opts.memoryBudget ?? defaultMemoryBudget(freemem()) };
 }
 
 /**
@@ -222,48 +255,73 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     emit({ kind: 'log', message: `policy tiledb${policy.info.audit ? ' (audit: every candidate measured)' : ''}: tile database ${t.id} (${t.points} points, updated ${t.updatedAt})` });
   }
 
-  const runId = env.sink.createRun({
-    model: { path: opts.modelPath, sha256: model.sha256 },
-    adapter: env.gpu.adapter,
-    inputs: inputs.map((i) => i.ref),
-    families,
-    repeat: opts.repeat,
-    options: {
-      warmup: opts.warmup,
-      warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS,
-      imageSize: opts.imageSize,
-      maxLayers: opts.maxLayers ?? null,
-      statistic: 'median',
-      rounds: 'interleaved',
-      policy: policy.info,
-      ...(opts.zero ? { zero: { ...opts.zero } } : {}),
-      dtype,
-      // What the device offered (shader-f16, subgroup matrices, Dawn toggles): kept with every run.
-      gpu: {
-        shaderF16: env.gpu.adapter.shaderF16 ?? null,
-        subgroups: env.gpu.adapter.subgroups ?? null,
-        subgroupSizes: env.gpu.adapter.subgroupSizes ?? null,
-        subgroupMatrixConfigs: env.gpu.adapter.subgroupMatrixConfigs ?? [],
-        dawnToggles: env.gpu.adapter.dawnToggles ?? [],
+  // Issue 14 item 1: every layer is sized from its shapes against these before anything is allocated (fit.ts).
+  const limits = memoryLimits(opts, env.gpu);
+  emit({ kind: 'log', message: `memory budget ${formatBytes(limits.budgetBytes)} per layer${opts.memoryBudget ? '' : ' (half the free memory)'}; ${formatBytes(limits.bindingBytes)} per GPU binding` });
+  const layerEnv: ProfileEnv = { ...env, limits };
+
+  // Issue 14 item 3: the reference runtime takes the model and runs the first sample before the run exists, so a
+  // model it rejects (an opset it does not support, an op it lacks, a shape it refuses at run time) leaves no run.
+  const session: ReferenceRunner = await createReferenceSession(model, layersToRun);
+  let runId: number;
+  let pending: { captured: ReferenceCapture; ms: number } | null;
+  try {
+    emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${inputs[0]!.label}` });
+    const refStart = performance.now();
+    const captured = await session.run(inputs[0]!.feeds);
+    pending = { captured, ms: performance.now() - refStart };
+    runId = env.sink.createRun({
+      model: { path: opts.modelPath, sha256: model.sha256 },
+      adapter: env.gpu.adapter,
+      inputs: inputs.map((i) => i.ref),
+      families,
+      repeat: opts.repeat,
+      options: {
+        warmup: opts.warmup,
+        warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS,
+        imageSize: opts.imageSize,
+        maxLayers: opts.maxLayers ?? null,
+        statistic: 'median',
+        rounds: 'interleaved',
+        policy: policy.info,
+        ...(opts.zero ? { zero: { ...opts.zero } } : {}),
+        memory: limits,
+        dtype,
+        // What the device offered (shader-f16, subgroup matrices, Dawn toggles): kept with every run.
+        gpu: {
+          shaderF16: env.gpu.adapter.shaderF16 ?? null,
+          subgroups: env.gpu.adapter.subgroups ?? null,
+          subgroupSizes: env.gpu.adapter.subgroupSizes ?? null,
+          subgroupMatrixConfigs: env.gpu.adapter.subgroupMatrixConfigs ?? [],
+          dawnToggles: env.gpu.adapter.dawnToggles ?? [],
+        },
       },
-    },
-  });
+    });
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
   const layers: LayerResult[] = [];
   const total = layersToRun.length * inputs.length;
   const t0 = performance.now();
-  let session: ReferenceRunner | null = null;
   try {
-    session = await createReferenceSession(model, layersToRun);
     for (const [inputIndex, input] of inputs.entries()) {
       checkCancel(env.signal);
-      emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${input.label}` });
-      const refStart = performance.now();
-      const captured = await session.run(input.feeds);
-      env.sink.recordReference?.(runId, inputIndex, performance.now() - refStart);
+      let captured: ReferenceCapture;
+      if (pending) {
+        captured = pending.captured;
+        env.sink.recordReference?.(runId, inputIndex, pending.ms);
+        pending = null;
+      } else {
+        emit({ kind: 'stage', stage: 'reference', message: `reference run (${session.runtime}) on ${input.label}` });
+        const refStart = performance.now();
+        captured = await session.run(input.feeds);
+        env.sink.recordReference?.(runId, inputIndex, performance.now() - refStart);
+      }
       emit({ kind: 'stage', stage: 'profile', message: `profiling ${layersToRun.length} layers on the GPU` });
       for (const op of layersToRun) {
         checkCancel(env.signal);
-        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, dtype, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, env, policy, statics);
+        const { layer, kernels } = await profileLayer(op, inputIndex, captured, model, families, { ...opts, dtype, warmupMs: opts.warmupMs ?? DEFAULT_WARMUP_MS }, layerEnv, policy, statics);
         env.sink.recordLayer(runId, layer, kernels);
         layers.push(layer);
         const done = layers.length;
@@ -271,7 +329,8 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
       }
     }
     env.sink.finishRun(runId);
-    emit({ kind: 'stage', stage: 'done', message: `run ${runId} complete: ${layers.length} layers` });
+    const failed = layers.filter((l) => l.failed).length;
+    emit({ kind: 'stage', stage: 'done', message: `run ${runId} complete: ${layers.length} layers${failed ? `, ${failed} failed (no dense variant verified; not in the totals)` : ''}` });
     return { runId, layers };
   } catch (e) {
     const cancelled = e instanceof CancelledError;
@@ -283,7 +342,7 @@ export async function profileModel(opts: ProfileOptions, env: ProfileEnv): Promi
     }
     throw e;
   } finally {
-    await session?.release();
+    await session.release();
   }
 }
 
@@ -297,27 +356,42 @@ function checkCancel(signal: AbortSignal | undefined): void {
 }
 
 
-/** Micro-tile shapes of B (when B is an activation) reported for every layer ([K, N] terms: `Wx1` is W k's of one column). */
-export const REPORTED_B_MICRO_TILES = ['1x1', '8x1'] as const;
-
-/** Per-batch values are stored to 6 decimals (a depthwise layer has hundreds of groups). */
-const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
-
-/**
- * What the caller knows about a layer beyond its tensors (passed to the plans as `MatmulOperands.context`): the rows
- * of A that hold real data in a padded batch (core/ocr/seqlen.ts maps sequence lengths to them through the
- * lowering). Families that need a fact (`KernelFamily.needs`) are measured only on layers that have it.
- */
-export interface LayerFacts {
-  /** Rows of the lowered A (and C) that belong to valid tokens, ascending. */
-  validRows?: readonly number[];
+/** A layer the job does not measure: why, with its shape (zeros when it does not even lower) and batch axes. */
+function skippedLayer(base: Pick<LayerResult, 'index' | 'name' | 'op' | 'input'>, reason: string, dtype: ComputeDtype, slicer?: LayerSlicer): LayerResult {
+  const s = slicer?.shape ?? { m: 0, n: 0, k: 0 };
+  const batch = slicer && slicer.batch > 1 ? { batch: slicer.batch, batchDims: slicer.batchDims.slice(), ...(slicer.batchKind !== 'none' ? { batchKind: slicer.batchKind } : {}) } : {};
+  return { ...base, m: s.m, n: s.n, k: s.k, ...batch, sparsity: 0, microTiles: [], variants: [], chosen: baselineFamily(dtype).name, skipped: reason };
 }
 
-/** The policy that measures every requested family's per-layer configurations (no tile database). */
-export const MEASURE_POLICY: ResolvedPolicy = { info: { policy: 'measure', audit: false }, model: null };
+/**
+ * How a layer is measured, from its shapes (nothing of the size of A lowered yet): whole, in slices (rows of a 2-D
+ * layer, batches of a batched one), or skipped with the reason (fit.ts).
+ */
+export function layerFitOf(setup: LayerSetup, space: ConfigSpace, slicer: LayerSlicer, limits: MemoryLimits, zero?: NearZero): LayerFit {
+  const { shape, facts, op } = setup;
+  const pattern = setup.statics.byLayer.get(op.name);
+  const context = (units: number): PlanContext => ({
+    ...factContext(sliceFacts(facts, slicer, shape.m, 0, units)),
+    layer: op.name,
+    ...(pattern ? { pattern } : {}),
+    ...(setup.weight ? { b: setup.weight } : {}),
+  });
+  return fitLayer({
+    shape,
+    axis: slicer.axis,
+    ...possibleConfigs(space, setup.policy),
+    freeLayouts: freeLayoutsOf(slicer.lowering, slicer.activations.b),
+    context,
+    limits,
+    align: slicer.axis === 'rows' ? sliceAlignment(space, shape) : 1,
+    // The keep fraction and the approximation error of near-zero as zero are over the whole operand and output.
+    ...(zero ? { unsliceable: 'near-zero as zero needs the whole layer (its cut and approximation error are over the whole operand and output)' } : {}),
+  });
+}
 
 /**
  * Measures one layer on one input: statistics, the variants the policy asks for, verification and the choice.
+ * Sized from its shapes first (issue 14): measured whole, in slices (tiled.ts), or skipped with the reason.
  * Exported for jobs that build their own inputs (core/ocr/job.ts: a padded OCR batch with its valid rows).
  * @throws CancelledError, DeviceLostError; a variant that fails is recorded, not thrown.
  */
@@ -336,99 +410,49 @@ export async function profileLayer(
   const base = { index: op.index, name: op.name, op: op.op, input: inputIndex };
   // Some operators only prove unlowerable with real shapes (e.g. an output size that disagrees with the ONNX formula).
   const form = loweringOf(op, captured, model);
-  if (form.form === 'none') {
-    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: baselineFamily(opts.dtype ?? 'f32').name, skipped: form.reason }, kernels: [] };
-  }
-  // Every layer is a batched matmul (2-D layers are batch 1): core/model/batched.ts, core/profile/layer-problem.ts.
   // f16 runs (issue 11) compute with A and B rounded to f16, verified against the product of the rounded operands.
   const dtype: ComputeDtype = opts.dtype ?? 'f32';
-  const baseline = baselineFamily(dtype);
-  const lowered = lowerToBatchedMatmul(op, captured, model);
-  if (dtype !== 'f32' && lowered.batch > 1) {
-    const skipped = `batched layer (batch ${lowered.batch}): the ${dtype} families are 2-D only; an fp32 run profiles it`;
-    return { layer: { ...base, m: 0, n: 0, k: 0, sparsity: 0, microTiles: [], variants: [], chosen: baseline.name, skipped }, kernels: [] };
+  if (form.form === 'none') return { layer: skippedLayer(base, form.reason, dtype), kernels: [] };
+  // Every layer is a batched matmul (2-D layers are batch 1): core/model/batched.ts, core/profile/layer-problem.ts.
+  // Its shapes first, without lowering anything of the size of A (an im2col can be gigabytes).
+  const slicer = new LayerSlicer(op, captured, model);
+  const batched = slicer.batch > 1;
+  if (dtype !== 'f32' && batched) {
+    return { layer: skippedLayer(base, `batched layer (batch ${slicer.batch}): the ${dtype} families are 2-D only; an fp32 run profiles it`, dtype, slicer), kernels: [] };
   }
-  const problem = layerProblem(lowered, opts.zero, dtype);
-  const { mm, shape } = problem;
-  const { m, n, k, batch } = mm;
-  const batched = batch > 1;
-  if (problem.f16Overflow) env.onProgress?.({ kind: 'log', message: `${op.name}: ${problem.f16Overflow} operand element(s) beyond the f16 range become ±Inf in f16` });
-  const caps = env.gpu.adapter;
-
-  // The dense candidates (baseline tiles, and the direct kernel on grouped layers) are the same under every policy;
-  // the policy picks the PIT rules. The tile database covers 2-D layers: batched ones are measured.
-  // The dense families of the run's dtype are in `families` (profileModel puts them there).
-  const legal = (f: KernelFamily) => f.layerConfigs(shape, caps).filter((c) => !f.illegalReason(c, shape));
-  const dense = FAMILIES.filter((f) => isDenseFamily(f) && dtypeOf(f) === dtype).flatMap(legal);
-  const defaultDense = baseline.variantName(baseline.layerConfigs(shape, caps)[0]!);
-  let pitConfigs: { config: FamilyConfig; choosable: boolean }[];
-  let decision: PolicyDecision | null = null;
-  let shortlist: PolicyDecision['candidates'] = [];
-  if (!policy.model || batched) {
-    pitConfigs = FAMILIES.filter((f) => !isDenseFamily(f) && !f.needs && families.includes(f.name)).flatMap((f) => legal(f).map((config) => ({ config, choosable: true })));
-  } else {
-    const rules = rulesFor(op.op, shape, policy.model.configs()).filter((r) => !isDenseFamily(familyOfConfig(r.config)) && families.includes(r.config.family));
-    const shapes = rules.map((r) => coverageShape(r.config, k)).filter((x): x is string => x !== null);
-    const predicted = coverageOf({ a: mm.a, m, k }, [...new Set(shapes)]);
-    const denseRules = rulesFor(op.op, shape, dense);
-    decision = decide(policy.model, shape, predicted, [...denseRules, ...rules]);
-    shortlist = decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name).slice(0, policy.info.shortlist ?? DEFAULT_SHORTLIST);
-    const measured = policy.info.audit ? decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name) : shortlist;
-    pitConfigs = measured.map((c) => ({ config: c.ruleRef.config, choosable: shortlist.includes(c) }));
-  }
-  // Static weight-pattern families that fit this layer's weight, under every policy (their index comes from B).
-  const weighted = batched ? [] : staticCandidates(op.name, shape, mm.b, statics, families);
-  // Families built on layer facts (a sequence-length index) run where the facts exist and leave something to skip.
-  // Valid rows are the layer's own rows (pixels, tokens) of a 2-D layer; batched layers get no row index.
-  const validRows = batched ? undefined : facts.validRows;
-  const ctx = validRows ? { validRows } : {};
-  const useful = validRows !== undefined && validRows.length < batch * m;
-  const factConfigs = FAMILIES.filter((f) => f.needs && families.includes(f.name) && useful && f.needs.every((x) => ctx[x] !== undefined)).flatMap((f) =>
-    f.layerConfigs(shape, caps).filter((c) => !f.illegalReason(c, shape)).map((config) => ({ config, choosable: true })),
-  );
-  const configs = [
-    ...dense.map((config) => ({ config, choosable: true })),
-    ...pitConfigs,
-    ...weighted.map((w) => ({ config: w.config, choosable: true })),
-    ...factConfigs,
-  ];
-  const microTileOf = (c: FamilyConfig) => familyOfConfig(c).microTile(c, k);
-  const operandOf = (c: FamilyConfig): SparseOperand => familyOfConfig(c).operand ?? 'a';
-  // Detection is checked against the CPU coverage of the micro-tile it indexes, which a merged pit-k may not compute.
-  const ruleTiles = (operand: SparseOperand) => configs.filter((c) => operandOf(c.config) === operand).map((c) => microTileOf(c.config)).filter((x): x is string => x !== null);
-  const aShapes = [...new Set([...REPORTED_MICRO_TILES, ...ruleTiles('a')])];
-  const covA = operandCoverage(mm, 'a', aShapes);
-  const bShapes = mm.activations.b ? [...new Set([...REPORTED_B_MICRO_TILES, `${k}x1`, ...ruleTiles('b')])] : [];
-  const covB = bShapes.length ? operandCoverage(mm, 'b', bShapes) : null;
-  const aRows = operandMatrices(mm, 'a') * m;
-  const stats = { ...base, m, n, k, sparsity: sparsityOf(mm.a), heatmap: occupancyHeatmap(mm.a, aRows, k) };
-
-  const candidates: Candidate[] = configs.map(({ config }) => {
-    const mt = microTileOf(config);
-    const f = familyOfConfig(config);
-    const operand = operandOf(config);
-    const cov = operand === 'b' ? covB : covA;
-    const weightDensity = weighted.find((w) => w.config === config)?.effectiveDensity ?? null;
-    const effectiveDensity = f.contextDensity ? f.contextDensity(config, shape, ctx) : mt ? cov!.get(mt)!.effectiveDensity : weightDensity;
-    return { name: f.variantName(config), spec: config, microTile: mt, effectiveDensity, ...(operand === 'b' ? { operand } : {}) };
-  });
-  const kernels = new Map<string, KernelText>();
-  // fp32 rounding grows with Σ|a||b|, not |C| (which cancellation can make tiny): each batch's tolerance scales with it.
-  const verifier: Verifier = {
-    output: (c, rows) => {
-      const out = applyEpilogue(c, mm);
-      // A plan that computes only the valid rows (of A viewed as [batch·M, K]) is compared on those rows.
-      if (rows) return compareOutputs(selectRows(out, n, rows), selectRows(problem.reference, n, rows), { k, scale: Math.max(...problem.scales) });
-      const r = compareBatched(out, problem.reference, batch, { k, scales: problem.scales });
-      if (batched) return r;
-      const { worstBatch: _b, worstBatchErr: _e, ...one } = r;
-      return one;
-    },
-    density: (shapeName, operand = 'a') => operandCoverage(mm, operand, [shapeName]).get(shapeName)!.density,
-  };
+  const setup: LayerSetup = { op, shape: slicer.shape, families, policy, statics, facts, weight: slicer.weight, dtype, caps: env.gpu.adapter };
+  const space = configSpace(setup);
+  const limits = env.limits ?? memoryLimits(opts, env.gpu);
+  const fit = layerFitOf(setup, space, slicer, limits, opts.zero);
   const check = () => checkCancel(env.signal);
-  const context = { ...ctx, layer: op.name, ...(statics.byLayer.has(op.name) ? { pattern: statics.byLayer.get(op.name)! } : {}) };
-  const operands = { ...shape, a: mm.a, b: mm.b, freeLayouts: problem.freeLayouts, context };
+  if (fit.kind === 'skip') return { layer: skippedLayer(base, fit.reason, dtype, slicer), kernels: [] };
+  if (fit.kind === 'sliced') {
+    const of = fit.axis === 'rows' ? `${fit.size} rows` : `${fit.size} batch${fit.size === 1 ? '' : 'es'}`;
+    env.onProgress?.({ kind: 'log', message: `${op.name}: ${fit.reason}: measuring it in ${fit.slices} ${fit.axis === 'rows' ? 'row' : 'batch'} slices of ${of}` });
+    return profileSlicedLayer({ base, setup, space, slicer, fit, opts, limits, gpu: env.gpu, cache: env.cache, check, onProgress: env.onProgress });
+  }
+
+  // The whole layer is its one slice (`slice(0, units)` is `lowerToBatchedMatmul`).
+  const problem = layerProblem(slicer.slice(0, slicer.units), opts.zero, dtype);
+  const { mm, shape } = problem;
+  if (problem.f16Overflow) env.onProgress?.({ kind: 'log', message: `${op.name}: ${problem.f16Overflow} operand element(s) beyond the f16 range become ±Inf in f16` });
+  // Statistics of the layer as it is measured (thresholded with near-zero as zero): every shape it may report or
+  // the policy may ask for.
+  const shapes = possibleShapes(space, shape);
+  const layerStats = new LayerStats({ axis: slicer.axis, m: mm.m, k: mm.k, batch: mm.batch, aShared: !!shape.aShared, bShared: !!shape.bShared, bActivation: !!shape.bActivation }, shapes.a, shapes.b);
+  layerStats.add(mm, 0);
+  const stats = layerStats.result();
+  const plan = chooseConfigs(setup, space, (wanted) => new Map(wanted.map((s): [string, MicroTileCoverage] => [s, stats.covA2d!.get(s)!])));
+  const reported = reportedShapes(
+    plan.configs.map((c) => c.config),
+    shape,
+  );
+  const candidates = candidatesOf(plan, setup, space, stats.covA, stats.covB);
+  const kernels = new Map<string, KernelText>();
+  const verifier = verifierOf(problem, batched);
+  const pattern = statics.byLayer.get(op.name);
+  const context = { ...factContext(facts), layer: op.name, ...(pattern ? { pattern } : {}) };
+  const operands = { ...shape, a: mm.a, b: mm.b, freeLayouts: problem.freeLayouts, context, budgetBytes: limits.budgetBytes };
   const lm = await LayerMeasurement.start(env.gpu, env.cache, operands, candidates, verifier, (w) => kernels.set(w.hash, { hash: w.hash, label: w.label, wgsl: w.text }), check);
   let att: Attribution;
   try {
@@ -441,74 +465,30 @@ export async function profileLayer(
         ok: x.result.ok,
         stats: x.stats,
         effectiveDensity: x.candidate.effectiveDensity,
-        choosable: configs[i]!.choosable,
+        choosable: plan.configs[i]!.choosable,
       }));
-    att = attribute(view(), defaultDense, false);
+    att = attribute(view(), plan.defaultDense, false);
     if (att.remeasure.length) {
       await lm.rounds(Math.max(1, opts.repeat), att.remeasure, check);
-      att = attribute(view(), defaultDense, true);
+      att = attribute(view(), plan.defaultDense, true);
     }
   } finally {
     lm.release();
   }
-  const variants = lm.measured.map((x) => {
-    const why = att.suspects.get(x.result.name);
-    return why ? { ...x.result, suspect: why } : x.result;
-  });
-  const layer: LayerResult = {
-    ...stats,
-    ...(batched
-      ? {
-          batch,
-          batchDims: mm.batchDims.slice(),
-          ...(mm.batchKind !== 'none' ? { batchKind: mm.batchKind } : {}),
-          ...(shape.aShared || shape.bShared ? { shared: { ...(shape.aShared ? { a: true } : {}), ...(shape.bShared ? { b: true } : {}) } } : {}),
-        }
-      : {}),
-    lowering: mm.lowering,
-    ...(covB ? { operandB: { sparsity: sparsityOf(mm.b), microTiles: densitiesOf(covB, bShapes) } } : {}),
-    ...(batched ? { perBatch: perBatchOf(mm, covA, covB, candidates) } : {}),
-    ...(problem.approximation ? { approximation: problem.approximation } : {}),
-    microTiles: densitiesOf(covA, aShapes),
-    variants,
-    chosen: att.chosen,
-    ...(att.baseline ? { baseline: att.baseline } : {}),
-    defaultDense,
-    ...att.layer,
-  };
   // The readback of the timeline: the chosen variant's output copied back after its verification run.
   const readbackMs = lm.measured.find((x) => x.candidate.name === att.chosen)?.readbackMs;
-  if (readbackMs !== undefined && Number.isFinite(readbackMs)) layer.readbackMs = readbackMs;
-  if (decision) {
-    layer.predicted = { variant: decision.chosen.variant, ms: decision.chosen.ms };
-    layer.candidates = decision.candidates.map((c) => ({ variant: c.variant, rule: c.rule, ms: c.ms, kernelMs: c.kernelMs, detectMs: c.detectMs, density: c.density }));
-    layer.reason = `${decision.reason}; measured ${shortlist.length ? shortlist.map((c) => c.variant).join(', ') : 'no PIT rule'} with the dense tiles, chose ${att.chosen}`;
-    if (policy.info.audit) {
-      const regret = regretOf(variants, att.chosen);
-      if (Number.isFinite(regret)) layer.regret = regret;
-    }
-  } else if (policy.model && batched) {
-    layer.reason = `batched layer (batch ${batch}): the tile database covers 2-D layers only, so each requested family's layer configurations were measured (policy measure); chose ${att.chosen}`;
-  }
+  const layer = finishLayer({
+    base,
+    setup,
+    lowered: slicer,
+    stats,
+    shapes: reported,
+    candidates,
+    measured: lm.measured.map((x) => x.result),
+    att,
+    plan,
+    ...(readbackMs !== undefined ? { readbackMs } : {}),
+    ...(problem.approximation ? { approximation: problem.approximation } : {}),
+  });
   return { layer, kernels: [...kernels.values()] };
-}
-
-/** Per-batch statistics of a batched layer: each batch's sparsity and the micro-tile densities of the rules measured. */
-function perBatchOf(mm: BatchedMatmul, covA: Map<string, BatchedCoverage>, covB: Map<string, BatchedCoverage> | null, candidates: readonly Candidate[]): PerBatchSparsity {
-  const seen = new Set<string>();
-  const microTiles: PerBatchSparsity['microTiles'] = [];
-  for (const c of candidates) {
-    if (!c.microTile) continue;
-    const operand = c.operand ?? 'a';
-    const key = `${operand}|${c.microTile}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const cov = (operand === 'b' ? covB : covA)!.get(c.microTile)!;
-    microTiles.push({ operand, shape: c.microTile, density: Array.from(cov.perBatch.density, round6), effectiveDensity: Array.from(cov.perBatch.effectiveDensity, round6) });
-  }
-  return {
-    sparsity: Array.from(perBatchSparsity(mm, 'a').sparsity, round6),
-    ...(mm.activations.b ? { bSparsity: Array.from(perBatchSparsity(mm, 'b').sparsity, round6) } : {}),
-    microTiles,
-  };
 }

@@ -6,6 +6,8 @@
  * apart from PIT's gain. Batched layers (attention per head, grouped convs per group) show their batch before
  * M×N×K, the range of their per-batch sparsity, and a line each under the table with the per-batch (per-head)
  * sparsity and micro-tile densities; runs that treated near-zero values as zero show each layer's approximation error.
+ * A layer without verified figures (no dense variant verified: `LayerResult.failed`) shows no times and no error, is
+ * left out of the totals, and is listed with its reason below them (issue 14 item 2).
  */
 import { describeCapabilities } from '../gpu/device.ts';
 import { median } from '../gpu/timing.ts';
@@ -47,9 +49,17 @@ export function layerFlags(l: LayerResult): string {
   if (l.noiseBand) flags.push('noise band');
   const suspects = l.variants.filter((v) => v.suspect).map((v) => v.name);
   if (suspects.length) flags.push(`suspect: ${suspects.join(', ')}`);
+  if (l.tiled) flags.push(`tiled: ${l.tiled.slices} ${l.tiled.batches !== undefined ? 'batch' : 'row'} slices`);
+  if (l.failed) flags.push('LAYER FAILED (not in the totals)');
   const failed = l.variants.filter((v) => !v.ok).map((v) => v.name);
   if (failed.length) flags.push(`failed: ${failed.join(', ')}`);
   return flags.join('; ');
+}
+
+/** The largest max abs error of a layer's verified variants; `n/a` when none verified (never a made-up 0). */
+function maxErr(l: LayerResult): string {
+  const errs = l.variants.filter((v) => v.ok && Number.isFinite(v.maxAbsErr)).map((v) => v.maxAbsErr);
+  return errs.length ? Math.max(...errs).toExponential(1) : 'n/a';
 }
 
 function fmtMs(ms: number): string {
@@ -142,6 +152,32 @@ export function skippedByReason(layers: readonly LayerResult[]): SkippedGroup[] 
   return [...groups].map(([reason, g]) => ({ reason, layers: [...g.values()] }));
 }
 
+/**
+ * Layer-runs that were profiled but have no verified figures, grouped by their reason (order of first appearance),
+ * each layer once with the inputs it failed on. Runs recorded before `failed` was stored derive it (db/runs.ts).
+ */
+export function failedByReason(layers: readonly LayerResult[]): SkippedGroup[] {
+  const groups = new Map<string, Map<string, SkippedGroup['layers'][number]>>();
+  for (const l of layers) {
+    if (!l.failed || l.skipped) continue;
+    let g = groups.get(l.failed);
+    if (!g) groups.set(l.failed, (g = new Map()));
+    const entry = g.get(l.name);
+    if (entry) entry.inputs.push(l.input);
+    else g.set(l.name, { name: l.name, op: l.op, inputs: [l.input] });
+  }
+  return [...groups].map(([reason, g]) => ({ reason, layers: [...g.values()] }));
+}
+
+/** The "failed" lines of a report: how many layer-runs have no verified figures, and why (the first real error). */
+function failedLines(layers: readonly LayerResult[]): string[] {
+  const count = layers.filter((l) => l.failed && !l.skipped).length;
+  if (!count) return [];
+  const lines = [`failed: ${count} layer-run${count === 1 ? '' : 's'} with no verified figures (no dense variant verified), left out of the totals:`];
+  for (const g of failedByReason(layers)) lines.push(`  ${g.reason} — ${g.layers.map((l) => `${l.name} (${l.op})`).join(', ')}`);
+  return lines;
+}
+
 /** The "not profiled" lines of a report: a header, then one line per reason listing every layer it covers. */
 function skippedLines(layers: readonly LayerResult[], inputCount: number): string[] {
   const groups = skippedByReason(layers);
@@ -185,8 +221,8 @@ export function formatReport(report: RunReport): string {
   const rows: string[][] = [];
   for (const l of report.layers) {
     if (l.skipped) continue;
-    const baseline = variantOf(l, l.baseline ?? 'dense');
-    const chosen = variantOf(l, l.chosen);
+    const baseline = l.failed ? undefined : variantOf(l, l.baseline ?? 'dense');
+    const chosen = l.failed ? undefined : variantOf(l, l.chosen);
     const onB = chosen?.operand === 'b';
     const chosenMt = chosen?.microTile ? (onB ? l.operandB?.microTiles : l.microTiles)?.find((t) => t.shape === chosen.microTile) : undefined;
     const eff = chosenMt
@@ -206,7 +242,7 @@ export function formatReport(report: RunReport): string {
       l.chosen,
       fmtStat(chosen),
       Number.isFinite(pitGain) ? `${pitGain.toFixed(2)}x` : 'n/a',
-      Math.max(...l.variants.filter((v) => Number.isFinite(v.maxAbsErr)).map((v) => v.maxAbsErr), 0).toExponential(1),
+      maxErr(l),
       layerFlags(l),
       ...(predicted ? [l.predicted ? fmtMs(l.predicted.ms) : '-'] : []),
       ...(audited ? [l.regret !== undefined ? `${(l.regret * 100).toFixed(1)} %` : '-'] : []),
@@ -226,8 +262,9 @@ export function formatReport(report: RunReport): string {
         `±% = interquartile range / median; interleaved rounds; every sample stored`,
     );
   }
+  const over = t.layers !== undefined ? ` over ${t.layers} layer-run${t.layers === 1 ? '' : 's'}${t.failedLayers ? ` (${t.failedLayers} failed, left out)` : ''}` : '';
   lines.push(
-    `totals: default dense ${fmtMs(t.defaultDenseMs)} ms → baseline dense ${fmtMs(t.denseMs)} ms (dense tile choice ${ratio(t.defaultDenseMs, t.denseMs)}) → ` +
+    `totals${over}: default dense ${fmtMs(t.defaultDenseMs)} ms → baseline dense ${fmtMs(t.denseMs)} ms (dense tile choice ${ratio(t.defaultDenseMs, t.denseMs)}) → ` +
       `chosen ${fmtMs(t.chosenMs)} ms (PIT gain ${ratio(t.denseMs, t.chosenMs)}; detection ${fmtMs(t.detectMs)} ms and layout ${fmtMs(t.layoutMs)} ms included); ` +
       `ideal ${fmtMs(t.idealMs)} ms (baseline × lowest effective density)`,
   );
@@ -257,10 +294,13 @@ export function formatReport(report: RunReport): string {
         `every variant verified against the thresholded computation (CPU float64); "approx. err" = ‖thresholded − reference runtime‖₂ / ‖reference runtime‖₂ of the layer's output`,
     );
   }
+  lines.push(...failedLines(report.layers));
   lines.push(...skippedLines(report.layers, report.run.inputs.length));
   const r = report.run;
+  const failedCount = report.layers.filter((l) => l.failed && !l.skipped).length;
+  const failedNote = failedCount ? `, ${failedCount} of ${profiled.length} layer-runs FAILED (no verified figures)` : '';
   lines.push(
-    `run ${r.id} ${r.complete ? 'complete' : `INCOMPLETE (${r.status})`} — model ${r.model.path} (sha256 ${r.model.sha256.slice(0, 12)}…), ` +
+    `run ${r.id} ${r.complete ? 'complete' : `INCOMPLETE (${r.status})`}${failedNote} — model ${r.model.path} (sha256 ${r.model.sha256.slice(0, 12)}…), ` +
       `adapter ${[r.adapter.vendor, r.adapter.architecture, r.adapter.device, r.adapter.description].filter(Boolean).join(' / ')}` +
       (r.adapter.timestampQuery ? '' : ' (CPU-clock timing: no timestamp-query)') +
       `; dtype ${r.dtype ?? 'f32'}${r.dtype === 'f16' ? ' (A, B rounded to f16, f32 accumulation)' : ''}`,

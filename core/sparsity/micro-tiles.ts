@@ -192,26 +192,65 @@ export function indexBlock(ix: MicroTileIndex, j: number): number[] {
  */
 export function occupancyHeatmap(a: Float32Array, m: number, k: number, maxCells = 128): Heatmap {
   checkOperand(a, m, k);
-  if (!Number.isInteger(maxCells) || maxCells < 1) throw new RangeError(`heat map: maxCells must be a positive integer, got ${maxCells}`);
-  const cellM = Math.ceil(m / maxCells);
-  const cellK = Math.ceil(k / maxCells);
-  const rows = Math.ceil(m / cellM);
-  const cols = Math.ceil(k / cellK);
-  const nz = new Float64Array(rows * cols);
-  for (let i = 0; i < m; i++) {
-    const r = ((i / cellM) | 0) * cols;
-    const base = i * k;
-    for (let p = 0; p < k; p++) if (a[base + p] !== 0) nz[r + ((p / cellK) | 0)]++;
+  const acc = new HeatmapAccumulator(m, k, maxCells);
+  acc.add(a, 0, m);
+  return acc.result();
+}
+
+/**
+ * The heat map of A [M, K] (as `occupancyHeatmap`) built from row slices added in any order, for a layer measured
+ * in slices whose whole A never exists at once (core/profile/tiled.ts).
+ */
+export class HeatmapAccumulator {
+  private readonly cellM: number;
+  private readonly cellK: number;
+  private readonly rows: number;
+  private readonly cols: number;
+  private readonly nz: Float64Array;
+
+  /** @throws RangeError on a bad shape or maxCells < 1. */
+  constructor(
+    private readonly m: number,
+    private readonly k: number,
+    maxCells = 128,
+  ) {
+    if (!Number.isInteger(m) || !Number.isInteger(k) || m < 1 || k < 1) throw new RangeError(`operand shape [${m}, ${k}] must be positive integers`);
+    if (!Number.isInteger(maxCells) || maxCells < 1) throw new RangeError(`heat map: maxCells must be a positive integer, got ${maxCells}`);
+    this.cellM = Math.ceil(m / maxCells);
+    this.cellK = Math.ceil(k / maxCells);
+    this.rows = Math.ceil(m / this.cellM);
+    this.cols = Math.ceil(k / this.cellK);
+    this.nz = new Float64Array(this.rows * this.cols);
   }
-  const values: number[] = new Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const h = Math.min(cellM, m - r * cellM);
-    for (let c = 0; c < cols; c++) {
-      const w = Math.min(cellK, k - c * cellK);
-      values[r * cols + c] = nz[r * cols + c]! / (h * w);
+
+  /**
+   * Counts the non-zero elements of rows `[r0, r0 + rows)` of A, given as `a` [rows, K] row-major.
+   * @throws RangeError on a length mismatch or rows outside [0, M].
+   */
+  add(a: Float32Array, r0: number, rows: number): void {
+    const { k, cellM, cellK, cols, nz } = this;
+    if (a.length !== rows * k) throw new RangeError(`heat map slice has ${a.length} elements, [${rows}, ${k}] needs ${rows * k}`);
+    if (r0 < 0 || r0 + rows > this.m) throw new RangeError(`heat map rows [${r0}, ${r0 + rows}) outside [0, ${this.m}]`);
+    for (let i = 0; i < rows; i++) {
+      const r = (((r0 + i) / cellM) | 0) * cols;
+      const base = i * k;
+      for (let p = 0; p < k; p++) if (a[base + p] !== 0) nz[r + ((p / cellK) | 0)]++;
     }
   }
-  return { rows, cols, cellM, cellK, values };
+
+  /** The heat map of every row added so far (rows never added count as zero). */
+  result(): Heatmap {
+    const { m, k, cellM, cellK, rows, cols, nz } = this;
+    const values: number[] = new Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const h = Math.min(cellM, m - r * cellM);
+      for (let c = 0; c < cols; c++) {
+        const w = Math.min(cellK, k - c * cellK);
+        values[r * cols + c] = nz[r * cols + c]! / (h * w);
+      }
+    }
+    return { rows, cols, cellM, cellK, values };
+  }
 }
 
 function checkOperand(a: Float32Array, m: number, k: number): void {

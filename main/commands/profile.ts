@@ -6,6 +6,7 @@ import { type ImageSpec, parseImageSpec } from '../../core/inputs/presets.ts';
 import { type InputFlag, readManifest, type SampleSpec, samplesFromFlags } from '../../core/inputs/samples.ts';
 import { NSFWJS_MODELS, resolveModelArg } from '../../core/model/nsfwjs.ts';
 import { acquireDevice, describeAdapter, describeCapabilities } from '../../core/gpu/device.ts';
+import { parseBytes } from '../../core/gpu/limits.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { familyInfos, familyNames, familyOf } from '../../core/kernels/registry.ts';
@@ -108,6 +109,15 @@ ${familyInfos()
                       accumulation, tensor cores through WGSL subgroup matrices where the adapter has them) on A and
                       B rounded to f16, each verified against the float64 product of the rounded operands; needs
                       the adapter's shader-f16 (the output's "device:" line says what it offers)
+  --memory-budget B   most one layer may hold at once, on the host (lowered operands, copies, read-backs) and
+                      on the GPU (the buffers of every variant measured together) each, e.g. 2GiB, 512MiB, 3e9
+                      (default: half the machine's free memory, so a software adapter's host-side GPU memory
+                      fits too). Every layer is sized from its shapes before anything is allocated, against this
+                      and the adapter's per-binding limit (maxStorageBufferBindingSize, maxBufferSize): a layer
+                      that does not fit is measured in slices — rows along M for a 2-D layer, batches (heads,
+                      groups) for a batched one — each slice lowered, verified and timed, a variant's samples
+                      summed over the slices; or skipped with the reason when even its smallest slice does not
+                      fit (or, with --zero-threshold / --zero-keep, when it would need slicing)
 ${DB_HELP}
   --json FILE         also write the report as JSON (with "skipped": the skipped layers grouped by reason); its
                       folder is checked before the profile starts
@@ -146,6 +156,7 @@ SIGHUP.`,
         'zero-keep': { type: 'string' },
         shortlist: { type: 'string' },
         dtype: { type: 'string' },
+        'memory-budget': { type: 'string' },
         db: { type: 'string' },
         json: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -200,6 +211,12 @@ SIGHUP.`,
     const zero = nearZeroFlags(values['zero-threshold'], values['zero-keep']);
     const dtype = values.dtype;
     if (dtype !== undefined && dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`--dtype must be f16 or f32, got '${dtype}'`);
+    let memoryBudget: number | undefined;
+    if (values['memory-budget'] !== undefined) {
+      const b = parseBytes(values['memory-budget']);
+      if (b === null) throw new UsageError(`--memory-budget must be a size such as 2GiB, 512MiB or 3e9 (bytes), got '${values['memory-budget']}'`);
+      memoryBudget = b;
+    }
 
     checkOutputFile('--json', values.json);
 
@@ -218,7 +235,8 @@ SIGHUP.`,
             ? `skipped: ${l.skipped}`
             : `${shapeLabel(l)} sparsity ${l.sparsity.toFixed(2)}${l.approximation ? ` (near-zero as zero: rel. L2 err ${l.approximation.relL2Err.toExponential(1)})` : ''} → ${l.chosen}` +
               (l.predicted ? ` (predicted ${l.predicted.ms.toFixed(3)} ms${l.regret !== undefined ? `, regret ${(l.regret * 100).toFixed(1)} %` : ''})` : '') +
-              (l.variants.some((v) => !v.ok) ? ` (FAILED: ${l.variants.filter((v) => !v.ok).map((v) => v.name).join(', ')})` : '');
+              (l.tiled ? ` (in ${l.tiled.slices} ${l.tiled.batches !== undefined ? 'batch' : 'row'} slices)` : '') +
+              (l.failed ? ` LAYER FAILED: ${l.failed}` : l.variants.some((v) => !v.ok) ? ` (FAILED: ${l.variants.filter((v) => !v.ok).map((v) => v.name).join(', ')})` : '');
           console.error(`[${e.done}/${e.total}] ${l.name} (${l.op}) ${what}  ETA ${Math.ceil(e.etaMs / 1000)}s`);
         }
       };
@@ -242,6 +260,7 @@ SIGHUP.`,
           shortlist,
           ...(zero ? { zero } : {}),
           ...(dtype ? { dtype: dtype as 'f16' | 'f32' } : {}),
+          ...(memoryBudget !== undefined ? { memoryBudget } : {}),
         },
         { gpu, cache: new PipelineCache(gpu.device), sink: dbSink(db), signal: abort.signal, onProgress: log, tileDb },
       );

@@ -14,8 +14,9 @@ export const runsCommand: Command = {
   summary: 'list stored runs',
   help: `Usage: pit runs [--db FILE] [--json]
 
-Lists the runs in the database, newest first: id, date, status, model, adapter, layers and total times. The
-database is opened read-only. A long reason for an incomplete run is cut to ${STATUS_COLUMN} characters here; \`pit show RUN\`
+Lists the runs in the database, newest first: id, date, status, model, adapter, layers and total times. A run
+with layer-runs that have no verified figures (no dense variant verified) says how many failed; the totals leave
+them out (\`pit show RUN\` lists them with their reason). The database is opened read-only. A long reason for an incomplete run is cut to ${STATUS_COLUMN} characters here; \`pit show RUN\`
 prints it whole.
 
 Options:
@@ -51,7 +52,7 @@ ${DB_HELP}
       const rows = runs.map((r) => [
         String(r.id),
         r.createdAt.replace('T', ' ').slice(0, 19),
-        r.complete ? 'complete' : `incomplete (${clip(r.status, STATUS_COLUMN)})`,
+        (r.complete ? 'complete' : `incomplete (${clip(r.status, STATUS_COLUMN)})`) + (r.totals.failedLayers ? `, ${r.totals.failedLayers} failed` : ''),
         r.model.path.split('/').pop() ?? r.model.path,
         r.adapter.description || r.adapter.device || r.adapter.vendor || '?',
         String(r.layerCount),

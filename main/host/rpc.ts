@@ -69,6 +69,7 @@ const SCHEMAS = {
     zeroThreshold: { type: 'number', min: 0, max: Number.MAX_VALUE, optional: true },
     zeroKeep: { type: 'number', min: 0, max: 1, minExclusive: true, optional: true },
     dtype: { type: 'enum', values: ['f32', 'f16'], optional: true },
+    memoryBudget: { type: 'int', min: 1, max: Number.MAX_SAFE_INTEGER, optional: true },
   },
   'profile.cancel': { jobId: { type: 'string', pattern: JOB_ID, what: 'a job id' } },
   'tiledb.list': {},

@@ -323,6 +323,7 @@ export class HostService {
       ...(req.audit !== undefined ? { audit: req.audit } : {}),
       ...(req.zeroThreshold !== undefined ? { zero: { threshold: req.zeroThreshold } } : req.zeroKeep !== undefined ? { zero: { keep: req.zeroKeep } } : {}),
       ...(req.dtype !== undefined ? { dtype: req.dtype } : {}),
+      ...(req.memoryBudget !== undefined ? { memoryBudget: req.memoryBudget } : {}),
     };
   }
 

@@ -142,7 +142,7 @@ describe('pit profile on the real PaddleOCR det model', () => {
     const json = join(dir, 'real.json');
     const r = pit(['profile', '--image-size', '64', '--max-layers', '12', '--repeat', '1', '--db', db, '--json', json]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/totals: default dense .* ms → baseline dense .* ms \(dense tile choice .*\) → chosen .* ms \(PIT gain/);
+    expect(r.stdout).toMatch(/totals over \d+ layer-runs: default dense .* ms → baseline dense .* ms \(dense tile choice .*\) → chosen .* ms \(PIT gain/);
     const report = JSON.parse(readFileSync(json, 'utf8')) as RunReport;
     expect(report.run.complete).toBe(true);
     expect(report.run.model.sha256).toMatch(/^[0-9a-f]{64}$/);

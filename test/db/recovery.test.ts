@@ -31,7 +31,7 @@ describe('interrupted runs', () => {
       expect(report.run.complete).toBe(false);
       expect(report.run.status).toBe('interrupted');
       expect(report.layers).toStrictEqual([asReported(layer0()), asReported(layer1())]);
-      expect(report.totals).toEqual({ denseMs: 6, defaultDenseMs: 6, chosenMs: 3.25, detectMs: 0.25, layoutMs: 0, idealMs: 2.5 });
+      expect(report.totals).toEqual({ denseMs: 6, defaultDenseMs: 6, chosenMs: 3.25, detectMs: 0.25, layoutMs: 0, idealMs: 2.5, layers: 2, failedLayers: 0 });
       expect(markAbandonedRuns(db)).toEqual([]); // already marked
       expect(() => recordLayer(db, id, layer0input1(), [])).toThrow(`run ${id} is incomplete`);
     } finally {

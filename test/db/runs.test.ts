@@ -77,7 +77,7 @@ describe('run repository', () => {
       },
       // (input, index) order, whatever order they were written in.
       layers: [asReported(layer0()), asReported(layer1()), asReported(layer2()), asReported(layer0input1())],
-      totals: { denseMs: 6.5, defaultDenseMs: 6.5, chosenMs: 3.75, detectMs: 0.25, layoutMs: 0, idealMs: 3 },
+      totals: { denseMs: 6.5, defaultDenseMs: 6.5, chosenMs: 3.75, detectMs: 0.25, layoutMs: 0, idealMs: 3, layers: 3, failedLayers: 0 },
     };
     // toStrictEqual: no stray undefined keys, NaN equals NaN, heat-map doubles exact.
     expect(report).toStrictEqual(expected);
@@ -163,19 +163,23 @@ describe('run repository', () => {
 
   it('computes totals over profiled layers only', () => {
     const id = createRun(db, newRun());
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0 });
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0, layers: 0, failedLayers: 0 });
     recordLayer(db, id, layer0(), [K_DENSE, K_DETECT, K_PITK]);
     // dense 4; chosen pit-k 1 + its detection 0.25 (what the layer costs with PIT); ideal 4 × min(0.5, 0.25).
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 4, defaultDenseMs: 4, chosenMs: 1.25, detectMs: 0.25, layoutMs: 0, idealMs: 1 });
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 4, defaultDenseMs: 4, chosenMs: 1.25, detectMs: 0.25, layoutMs: 0, idealMs: 1, layers: 1, failedLayers: 0 });
     recordLayer(db, id, layer2(), []); // skipped: nothing changes
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 4, defaultDenseMs: 4, chosenMs: 1.25, detectMs: 0.25, layoutMs: 0, idealMs: 1 });
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 4, defaultDenseMs: 4, chosenMs: 1.25, detectMs: 0.25, layoutMs: 0, idealMs: 1, layers: 1, failedLayers: 0 });
     recordLayer(db, id, layer1(), []); // chosen dense 2: detection of the unchosen pit-k does not count
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 6, defaultDenseMs: 6, chosenMs: 3.25, detectMs: 0.25, layoutMs: 0, idealMs: 2.5 });
-    // A layer whose dense variant failed has no baseline: excluded from every total.
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 6, defaultDenseMs: 6, chosenMs: 3.25, detectMs: 0.25, layoutMs: 0, idealMs: 2.5, layers: 2, failedLayers: 0 });
+    // A layer whose dense variant failed has no baseline: excluded from every total, counted as failed, and — written
+    // without `failed`, as runs before issue 14 were — its reason is derived from its variants.
     const noBaseline = { ...layer0input1(), variants: [{ ...layer0input1().variants[0]!, ms: Number.NaN, ok: false, error: 'device lost' }] };
     recordLayer(db, id, noBaseline, []);
-    expect(getRunReport(db, id).totals).toEqual({ denseMs: 6, defaultDenseMs: 6, chosenMs: 3.25, detectMs: 0.25, layoutMs: 0, idealMs: 2.5 });
+    expect(getRunReport(db, id).totals).toEqual({ denseMs: 6, defaultDenseMs: 6, chosenMs: 3.25, detectMs: 0.25, layoutMs: 0, idealMs: 2.5, layers: 2, failedLayers: 1 });
     expect(getRunReport(db, id).layers).toHaveLength(4);
+    expect(getRunReport(db, id).layers[3]!.failed).toBe('no variant verified: dense: device lost');
+    expect(getRunReport(db, id).layers.slice(0, 3).map((l) => l.failed)).toEqual([undefined, undefined, undefined]);
+    expect(listRuns(db)[0]!.totals.failedLayers).toBe(1);
   });
 
   it('lists runs newest first with layer counts, statuses and totals', () => {
@@ -193,9 +197,9 @@ describe('run repository', () => {
       [false, 'cancelled', 1],
       [true, '', 4],
     ]);
-    expect(list[2]!.totals).toEqual({ denseMs: 6.5, defaultDenseMs: 6.5, chosenMs: 3.75, detectMs: 0.25, layoutMs: 0, idealMs: 3 });
-    expect(list[1]!.totals).toEqual({ denseMs: 0.5, defaultDenseMs: 0.5, chosenMs: 0.5, detectMs: 0, layoutMs: 0, idealMs: 0.5 });
-    expect(list[0]!.totals).toEqual({ denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0 });
+    expect(list[2]!.totals).toEqual({ denseMs: 6.5, defaultDenseMs: 6.5, chosenMs: 3.75, detectMs: 0.25, layoutMs: 0, idealMs: 3, layers: 3, failedLayers: 0 });
+    expect(list[1]!.totals).toEqual({ denseMs: 0.5, defaultDenseMs: 0.5, chosenMs: 0.5, detectMs: 0, layoutMs: 0, idealMs: 0.5, layers: 1, failedLayers: 0 });
+    expect(list[0]!.totals).toEqual({ denseMs: 0, defaultDenseMs: 0, chosenMs: 0, detectMs: 0, layoutMs: 0, idealMs: 0, layers: 0, failedLayers: 0 });
     expect(list[1]!.families).toEqual(['dense']);
     expect(list[1]!.repeat).toBe(1);
     expect(list[0]!.inputs).toEqual([]);

@@ -76,6 +76,8 @@ describe('validateRequest', () => {
     ['profile.start', { inputs: [], useDefault: true, zeroThreshold: '1e-3' }, "profile.start: 'zeroThreshold' must be a finite number, got '1e-3'"],
     ['profile.start', { inputs: [], useDefault: true, zeroKeep: 0 }, "profile.start: 'zeroKeep' must be > 0, got 0"],
     ['profile.start', { inputs: [], useDefault: true, zeroKeep: 1.5 }, "profile.start: 'zeroKeep' must be ≤ 1, got 1.5"],
+    ['profile.start', { inputs: [], useDefault: true, memoryBudget: 0 }, "profile.start: 'memoryBudget' must be ≥ 1, got 0"],
+    ['profile.start', { inputs: [], useDefault: true, memoryBudget: '2GiB' }, "profile.start: 'memoryBudget' must be an integer, got '2GiB'"],
     ['profile.cancel', { jobId: 'a b' }, "profile.cancel: 'jobId' must be a job id, got 'a b'"],
     ['tiledb.get', {}, "tiledb.get: missing parameter 'id'"],
     ['tiledb.get', { id: -2 }, "tiledb.get: 'id' must be ≥ 1, got -2"],
@@ -105,6 +107,7 @@ describe('validateRequest', () => {
     expect(validateRequest('profile.start', { useDefault: true, inputs: [], imageSize: 64, maxLayers: 2, warmup: 0 })).toBeTruthy();
     expect(validateRequest('profile.start', { useDefault: true, inputs: [], zeroThreshold: 0.001 })).toBeTruthy();
     expect(validateRequest('profile.start', { useDefault: true, inputs: [], zeroKeep: 1 })).toBeTruthy();
+    expect(validateRequest('profile.start', { useDefault: true, inputs: [], memoryBudget: 8 * 2 ** 30 })).toBeTruthy();
     expect(validateRequest('tiledb.tune', { quick: true, sizes: ['2x24x8'], sparsities: [0, 0.99], configs: ['dense @32x128x8/4x4'] })).toBeTruthy();
     expect(validateRequest('tiledb.tune', undefined)).toEqual({});
   });
