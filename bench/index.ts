@@ -174,7 +174,7 @@ export async function main(argv: string[]): Promise<BenchReport> {
       suite,
       peers,
       targets: evaluateTargets(suite, peers, quick ? cfg.sparseSize : 4096),
-      targets11: evaluateTargets11(suite, peers, quick ? cfg.sparseSize : 4096),
+      targets11: evaluateTargets11(suite, peers, quick ? cfg.sparseSize : 4096, layers?.model),
     });
     const write = (report: BenchReport): void => {
       if (jsonPath) writeFileSync(jsonPath, JSON.stringify(report, null, 1));
