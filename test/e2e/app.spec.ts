@@ -588,6 +588,8 @@ test('a profile predicts from the tile database by default; the Layers view show
   await page.getByTestId('open-job-run').click();
   await expect(page.getByTestId('view-layers')).toBeVisible();
   await expect(page.getByTestId('run-policy')).toHaveText('tile-database policy + audit');
+  // The operand dtype of the run (issue 11): the default model's weights are float32.
+  await expect(page.getByTestId('run-dtype')).toHaveText('f32');
   await expect(page.getByTestId('layer-predicted')).toContainText('predicted');
   await expect(page.getByTestId('layer-regret')).toContainText('%');
   await expect(page.getByTestId('layer-policy-0')).toContainText('regret');

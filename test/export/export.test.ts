@@ -228,7 +228,10 @@ describe('pit export', () => {
     };
     const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as KernelSetManifest;
     const set = await mod.loadKernelSet(g.ctx.device, m, async (p) => readFileSync(join(out, p), 'utf8'));
-    const layer = set.layer('mm2');
+    // A layer whose chosen plan is sparse (the run's timer chooses which; the test above asserts one is pit-m).
+    const sparseLayer = m.layers.find((l) => l.plan.rule.family !== 'dense');
+    expect(sparseLayer, 'no layer chose a sparse plan').toBeDefined();
+    const layer = set.layer(sparseLayer!.name);
     const { m: rows, n, k } = layer.shape;
     const threshold = layer.densityThreshold!.value;
     const a = structuredOperand(rows, k, '1xK', 0.75, 5); // whole zero rows, as the run saw

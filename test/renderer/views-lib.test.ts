@@ -60,15 +60,16 @@ describe('run settings and Compare', () => {
   it('lists the settings that make a run comparable', () => {
     const s = runSettings(summary({ repeat: 5 }));
     expect(Object.fromEntries(s.map((x) => [x.key, x.value]))).toMatchObject({
-      imageSize: '160 px', policy: 'measure', statistic: 'median', repeat: '5', warmup: '50 ms', inputs: 'a.jpg [1,3,32,32]', maxLayers: 'all',
+      imageSize: '160 px', dtype: 'f32', policy: 'measure', statistic: 'median', repeat: '5', warmup: '50 ms', inputs: 'a.jpg [1,3,32,32]', maxLayers: 'all',
     });
   });
 
   it('names every difference, critical ones first (image size, policy, repeat…), and none for equal runs', () => {
     expect(settingsDiff(summary(), summary())).toEqual([]);
-    const d = settingsDiff(summary({}, { imageSize: 160, maxLayers: 8 }), summary({ repeat: 3, policy: { policy: 'tiledb', audit: true } }, { imageSize: 128 }));
+    const d = settingsDiff(summary({}, { imageSize: 160, maxLayers: 8 }), summary({ repeat: 3, dtype: 'f16', policy: { policy: 'tiledb', audit: true } }, { imageSize: 128 }));
     expect(d.map((x) => [x.label, x.a, x.b, x.critical])).toEqual([
       ['image size', '160 px', '128 px', true],
+      ['dtype', 'f32', 'f16', true],
       ['policy', 'measure', 'tiledb + audit', true],
       ['repeat', '1', '3', true],
       ['max layers', '8', 'all', false],

@@ -128,7 +128,7 @@ export function sortRows(rows: readonly CompareRow[], key: CompareSortKey, dir: 
 
 /** One setting of a run, as Runs and Compare show it. */
 export interface RunSetting {
-  key: 'imageSize' | 'policy' | 'statistic' | 'repeat' | 'warmup' | 'inputs' | 'adapter' | 'families' | 'maxLayers' | 'model';
+  key: 'imageSize' | 'dtype' | 'policy' | 'statistic' | 'repeat' | 'warmup' | 'inputs' | 'adapter' | 'families' | 'maxLayers' | 'model';
   label: string;
   value: string;
   /** Whether a difference in this setting makes two runs' times incomparable (Compare then refuses a headline). */
@@ -146,6 +146,8 @@ export function runSettings(r: RunSummary): RunSetting[] {
   const inputs = r.inputs.map((i) => `${basename(i.path)} ${JSON.stringify(i.shape)}`).join(', ') || '—';
   return [
     { key: 'imageSize', label: 'image size', value: typeof imageSize === 'number' ? `${imageSize} px` : '—', critical: true },
+    // f16 runs compute on A and B rounded to f16 (f32 accumulation): their times and errors are another precision's.
+    { key: 'dtype', label: 'dtype', value: r.dtype ?? 'f32', critical: true },
     { key: 'policy', label: 'policy', value: policy, critical: true },
     { key: 'statistic', label: 'statistic', value: String(opt(r, 'statistic') ?? 'median'), critical: true },
     { key: 'repeat', label: 'repeat', value: String(r.repeat), critical: true },
