@@ -21,7 +21,7 @@ import { convGeometry, convMatmulSize, convOutputToRows, convWeightToB, im2colGr
 import { ModelError } from './errors.ts';
 import type { TensorData } from './ir.ts';
 import { formatDims, numel } from './ir.ts';
-import { capturedOf, constantsOf, operand, type Constants } from './operands.ts';
+import { biasErrorScaleName, capturedOf, constantsOf, operand, type Constants } from './operands.ts';
 import type { CapturedOp, ReferenceCapture } from './reference.ts';
 import type { SparseOp } from './sparse-ops.ts';
 import { gemmBiasProblem } from './sparse-ops.ts';
@@ -60,6 +60,11 @@ export interface BatchedMatmul {
   bBatchStride: number;
   /** [batch, N] row-major, added to every row of C_b; absent when the layer has none (already scaled by Gemm beta). */
   bias?: Float32Array;
+  /**
+   * [batch, N] like `bias`: the magnitude at which the reference runtime rounds the bias where it computes unfused
+   * what the import folded into it (`biasErrorScaleName`); absent when the bias is what the runtime adds.
+   */
+  biasErrorScale?: Float32Array;
   /** Scale of the product (Gemm alpha); absent when 1. */
   alpha?: number;
   /** The reference output (onnxruntime) as [batch, M, N] row-major. */
@@ -74,7 +79,7 @@ export type BatchMap = { kind: 'identity' } | { kind: 'shared' } | { kind: 'gath
 
 /** Shape analysis of one op (no data copied): what `lowerToBatchedMatmul` will produce. */
 export type LoweringPlan =
-  | { kind: 'conv'; w: TensorData; bias?: TensorData; g: ConvGeometry; batch: number; m: number; n: number; k: number }
+  | { kind: 'conv'; w: TensorData; bias?: TensorData; biasErrorScale?: Float32Array; g: ConvGeometry; batch: number; m: number; n: number; k: number }
   | { kind: 'gemm'; w: TensorData; bias?: TensorData; batch: 1; m: number; n: number; k: number }
   | {
       kind: 'matmul';
@@ -149,7 +154,8 @@ export function planLowering(op: SparseOp, captured: CapturedOp | ReferenceCaptu
     }
     if (bias && numel(bias.dims) !== g.cout) fail(`bias ${formatDims(bias.dims)} is not [${g.cout}]`);
     const { m, kGroup, nGroup } = convMatmulSize(g);
-    return { kind: 'conv', w, bias, g, batch: g.group, m, n: nGroup, k: kGroup };
+    const errorScale = op.biasName ? constants.get(biasErrorScaleName(op.biasName))?.data : undefined;
+    return { kind: 'conv', w, bias, ...(bias && errorScale ? { biasErrorScale: Float32Array.from(errorScale) } : {}), g, batch: g.group, m, n: nGroup, k: kGroup };
   }
 
   if (op.op === 'Gemm') {
@@ -242,6 +248,7 @@ export function lowerToBatchedMatmul(op: SparseOp, captured: CapturedOp | Refere
       b: convWeightToB(plan.w.data, g),
       bBatchStride: k * n,
       bias: plan.bias ? Float32Array.from(plan.bias.data) : undefined,
+      ...(plan.biasErrorScale ? { biasErrorScale: plan.biasErrorScale } : {}),
       expected: convOutputToRows(cap.output.data, g),
       activations,
       lowering: g.transposed ? 'conv-transpose' : isPointwise(g) ? 'conv1x1' : 'im2col',

@@ -7,6 +7,16 @@ import type { ConstTensor, NamedTensor, OnnxModel, TensorData } from './ir.ts';
 import type { CapturedOp, ReferenceCapture } from './reference.ts';
 import type { SparseOp } from './sparse-ops.ts';
 
+/**
+ * Name of the constant that holds, per output channel, the magnitude at which the reference runtime rounds a layer's
+ * bias when our import folded something into it that the runtime computes unfused (a BatchNormalization after a TF.js
+ * conv: the runtime rounds at |b·s|, |mean·s| and |beta|, which can be far larger than the folded bias
+ * beta − mean·s + b·s). Verification tolerances use it in place of |bias| (core/profile/layer-problem.ts).
+ */
+export function biasErrorScaleName(biasName: string): string {
+  return `${biasName}#runtime-error-scale`;
+}
+
 /** Constants of a model, or the map itself. */
 export type Constants = OnnxModel | ReadonlyMap<string, ConstTensor>;
 

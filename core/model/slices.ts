@@ -78,7 +78,7 @@ export class LayerSlicer {
       this.batchKind = g.group === 1 ? 'none' : 'groups';
       if (batch === 1) {
         this.weight = b;
-        const base = { ...one, b, bBatchStride: k * n, ...(bias ? { bias } : {}), lowering: this.lowering };
+        const base = { ...one, b, bBatchStride: k * n, ...(bias ? { bias } : {}), ...(plan.biasErrorScale ? { biasErrorScale: plan.biasErrorScale } : {}), lowering: this.lowering };
         this.part = rowsOf(
           base,
           (r0, r1) => im2colRows(x, g, r0, r1),
@@ -105,6 +105,7 @@ export class LayerSlicer {
             b: b.subarray(g0 * k * n, g1 * k * n),
             bBatchStride: k * n,
             ...(bias ? { bias: bias.subarray(g0 * n, g1 * n) } : {}),
+            ...(plan.biasErrorScale ? { biasErrorScale: plan.biasErrorScale.subarray(g0 * n, g1 * n) } : {}),
             expected,
             activations: this.activations,
             lowering: this.lowering,

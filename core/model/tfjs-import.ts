@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ModelError, oneLine } from './errors.ts';
+import { biasErrorScaleName } from './operands.ts';
 import type { AttrValue, ConstTensor, Dim, OnnxModel, OnnxNode, ValueInfo } from './ir.ts';
 import { numel } from './ir.ts';
 import { fileShardReader, parseWeightsManifest, readTfjsWeights, type ShardReader, type TfjsWeight, type TfjsWeights } from './tfjs-weights.ts';
@@ -656,8 +657,15 @@ class Builder {
       const bName = conv.inputs[2] ?? this.constant(`${convLayer}/bias`, [ch], new Float32Array(ch));
       const b0 = this.constants.get(bName)!.data;
       const bias = new Float32Array(ch);
-      for (let o = 0; o < ch; o++) bias[o] = b0[o]! * s[o]! + t[o]!;
+      // TF.js computes the BN unfused in float32: its rounding is at the magnitude of each term, not of the sum.
+      const errorScale = new Float32Array(ch);
+      for (let o = 0; o < ch; o++) {
+        bias[o] = b0[o]! * s[o]! + t[o]!;
+        errorScale[o] = Math.abs(b0[o]! * s[o]!) + Math.abs(mean[o]! * s[o]!) + Math.abs(beta ? beta[o]! : 0);
+      }
       this.constants.set(bName, { name: bName, dims: [ch], elemType: 1, data: bias, source: 'initializer' });
+      const scaleName = biasErrorScaleName(bName);
+      this.constants.set(scaleName, { name: scaleName, dims: [ch], elemType: 1, data: errorScale, source: 'initializer' });
       conv.inputs[2] = bName;
       // The conv's output value becomes the BN layer's output; nothing else read the conv's own output.
       this.valueInfo.delete(x.name);

@@ -79,7 +79,8 @@ export function layerProblem(lowered: BatchedMatmul, zero?: NearZero, dtype: Com
   const alpha = Math.abs(mm.alpha ?? 1);
   for (let b = 0; b < mm.batch; b++) {
     let biasMax = 0;
-    if (mm.bias) for (let j = 0; j < mm.n; j++) biasMax = Math.max(biasMax, Math.abs(mm.bias[b * mm.n + j]!));
+    // Where the runtime computes unfused what the import folded into the bias, its rounding is at those terms' size.
+    if (mm.bias) for (let j = 0; j < mm.n; j++) biasMax = Math.max(biasMax, Math.abs(mm.bias[b * mm.n + j]!), mm.biasErrorScale ? mm.biasErrorScale[b * mm.n + j]! : 0);
     scales[b] = scales[b]! * alpha + biasMax;
   }
   return { mm, shape, reference, scales, freeLayouts: freeLayoutsOf(mm.lowering, mm.activations.b), ...(approximation ? { approximation } : {}), ...(f16Overflow !== undefined ? { f16Overflow } : {}) };
