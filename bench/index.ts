@@ -3,7 +3,7 @@
  * (bench/suite.ts) on the local WebGPU adapter, merges the peers' JSON (bench/peers.py) when given, evaluates the
  * issue-5 targets and writes the JSON report and its Markdown summary.
  *
- * Usage: node out/bench/index.mjs [--quick] [--sweep] [--only sweep,ragged,dense,sparse,detect,layers,static] [--json FILE]
+ * Usage: node out/bench/index.mjs [--quick] [--sweep] [--only sweep,ragged,dense,sparse,detect,layers,static,floor] [--json FILE]
  *   [--md FILE] [--peers FILE] [--layers FILE] [--no-layers] [--max-layers N] [--repeat N] [--warmup N]
  *   [--warmup-ms MS] [--robustness-off] [--autotune | --no-autotune] [--dtypes f32,f16] [--dense-sizes 1024,4096]
  *   [--sparsities 0,0.9] [--granularities 32x1,1x64] [--autotune-dtypes f16] [--f32-tiles h200] [--layer-warmup-ms MS]

@@ -3,6 +3,7 @@
  * met / not met with the measured figure, and a Markdown summary. Pure functions (no GPU), tested at tiny sizes.
  */
 import type { DenseFigure, Dtype, SparseFigure, SuiteResult } from './suite.ts';
+import type { FloorFigure } from './floor.ts';
 
 /** A timed peer figure (ms). */
 export interface PeerTiming {
@@ -200,6 +201,33 @@ export function evaluateTargets(suite: SuiteResult, peers: PeersResult | null, s
     });
   }
   return targets;
+}
+
+/**
+ * §f: the timing floor (bench/floor.ts): the one-thread kernel and our dense configurations at three layer shapes,
+ * timed as one pass per call (as §d and `pit profile` time) and back to back in one pass (as the peers' graph replays
+ * do), beside cuBLAS fp32 at the same shape.
+ */
+export function floorSection(suite: SuiteResult, peers: PeersResult | null): string[] {
+  const figs = suite.floor ?? [];
+  if (!figs.length) return [];
+  const f0 = figs[0]!;
+  const out: string[] = ['## (f) Timing floor: one compute pass per call vs calls back to back', ''];
+  out.push(
+    `Each figure: median [min–max] of ${f0.samples} samples, ms per call. "one pass": timestamps at the beginning and end of one compute pass holding one call's dispatches (how §d and \`pit profile\` time). ` +
+      `"back to back": ${f0.reps} calls in one pass, divided by ${f0.reps} (what a CUDA graph replay of back-to-back calls measures). "pass cost" = one pass − back to back. cuBLAS: SGEMM at the shape from bench/peers.py (graph replay). Random dense operands, every configuration verified.`,
+    '',
+  );
+  out.push('| kernel | M×N×K | dispatches | one pass ms | back to back ms | pass cost ms | cuBLAS ms | verified |', '|---|---|---|---|---|---|---|---|');
+  for (const f of figs) {
+    const peer = f.m ? peers?.layers.find((p) => p.m === f.m && p.n === f.n && p.k === f.k && (p.dtype ?? 'f32') === 'f32') : undefined;
+    const t = (x: FloorFigure['onePass']) => `${fmt(x.medianMs, 4)} [${fmt(x.minMs, 4)}–${fmt(x.maxMs, 4)}]`;
+    out.push(
+      `| ${f.what} | ${f.m ? `${f.m}×${f.n}×${f.k}` : '–'} | ${f.dispatches} | ${t(f.onePass)} | ${t(f.backToBack)} | ${fmt(f.onePass.medianMs - f.backToBack.medianMs, 4)} | ${peer ? fmt(peer.medianMs, 4) : 'n/a'} | ${f.verified === null ? '–' : f.verified ? 'yes' : `NO${f.error ? ` (${f.error})` : ''}`} |`,
+    );
+  }
+  out.push('');
+  return out;
 }
 
 /**
@@ -452,6 +480,7 @@ export function renderMarkdown(r: BenchReport): string {
     if (suspects.length) out.push(`Suspect figures (never chosen): ${suspects.join('; ')}.`, '');
   }
   out.push(...staticSection(suite, peers));
+  out.push(...floorSection(suite, peers));
   if (suite.tuned) {
     out.push('## Per-adapter tuning (fp32)', '', `Chosen for this run: dense ${suite.tuned.dense}; pit-k 32x1 ${suite.tuned.pitK} at sparsity >= 0.7 and ${suite.tuned.pitKLow} below; pit-m 1x64 ${suite.tuned.pitM64} (fastest verified at the §b size).`, '');
     out.push('| family | tile | data | kernel ms | detect ms | TFLOP/s (dense-equivalent) | verified |', '|---|---|---|---|---|---|---|');

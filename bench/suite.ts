@@ -29,6 +29,7 @@ import { microTileOccupancy } from '../core/sparsity/micro-tiles.ts';
 import { decideBenchLayer, type LayerVariant } from './layer-attribution.ts';
 import { synthesiseA, type LayerFile } from './layers.ts';
 import { patternTakes, STATIC_PATTERNS, staticWeight, type StaticPattern } from './static.ts';
+import { floorShapes, measureFloor, type FloorFigure } from './floor.ts';
 
 /** Operand element type of a figure: fp32, or f16 operands with f32 accumulation (issue 11). */
 export type Dtype = 'f32' | 'f16';
@@ -63,6 +64,8 @@ export interface BenchConfig {
   /** §d: the captured layers (null: skip), at most `maxLayers` of them. */
   layers: LayerFile | null;
   maxLayers?: number;
+  /** §f: calls per back-to-back pass (default 64). */
+  floorReps?: number;
   warmup: number;
   repeat: number;
   /** Wall time of back-to-back runs before each timing, ms (brings the GPU's clocks up; 0 = none). */
@@ -261,6 +264,8 @@ export interface SuiteResult {
   layers: LayerFigure[];
   /** §e (absent in reports written before it existed). */
   static?: StaticFigure[];
+  /** §f, the timing floor at three of the layer file's shapes (bench/floor.ts; absent before it existed). */
+  floor?: FloorFigure[];
   errors: string[];
 }
 
@@ -848,6 +853,13 @@ export async function runSuite(ctx: GpuContext, cache: PipelineCache, cfg: Bench
       );
       if (li % 8 === 7) onSection(res, `layers ${dtype} ${li + 1}`);
     }
+  }
+
+  // (f) the timing floor: one pass per call (how section d times) against calls back to back (how a graph replay does).
+  if (on('floor') && cfg.layers) {
+    const shapes = floorShapes(cfg.layers.layers.map((L): [number, number, number] => [L.m, L.n, L.k]));
+    res.floor = (await guard('floor', () => measureFloor(ctx, cache, shapes, cfg.floorReps ?? 64, Math.max(3, cfg.repeat), log))) ?? [];
+    onSection(res, 'floor');
   }
 
   // (e) static weight patterns (issue 12 item 5): each family vs our dense on the same A [S, S], synthetic pruned W.

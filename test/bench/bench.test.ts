@@ -10,6 +10,7 @@ import { evaluateTargets, evaluateTargets11, renderMarkdown, variantName, type P
 import { runSuite, type BenchConfig, type SuiteResult } from '../../bench/suite.ts';
 import { quickConfig } from '../../bench/index.ts';
 import { suiteFromLog } from '../../bench/report-from-log.ts';
+import { floorShapes } from '../../bench/floor.ts';
 import { referenceMatmul } from '../../core/kernels/reference.ts';
 import { microTileOccupancy } from '../../core/sparsity/micro-tiles.ts';
 import { testGpu, type TestGpu } from '../gpu-helpers.ts';
@@ -235,6 +236,7 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
       detectTiles: ['1x1', '32x32'],
       staticSize: 64,
       staticSparsities: [0.5, 0.75],
+      floorReps: 4,
       repeat: 1,
       dtypes: ['f32'],
       raggedShapes: [],
@@ -279,7 +281,25 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
       expect(f.effectiveDensity).toBeCloseTo(1 - f.sparsity, 6);
       expect(f.sparsity).toBeCloseTo(f.target, 1);
     }
-    const md = renderMarkdown({ meta: {}, config: {}, suite: res, peers: { ...PEERS, static: STATIC_PEERS }, targets: [] });
+    // (f) timing floor: the one-thread kernel, then every dense configuration at the layer's shape, both ways.
+    expect(res.floor![0]).toMatchObject({ what: 'one-thread kernel', dispatches: 1, reps: 4, samples: 3, verified: null });
+    const floorDense = res.floor!.slice(1);
+    expect(floorDense.length).toBeGreaterThan(1);
+    for (const f of res.floor!) {
+      for (const t of [f.onePass, f.backToBack]) {
+        expect(t.minMs).toBeGreaterThan(0);
+        expect(t.minMs).toBeLessThanOrEqual(t.medianMs);
+        expect(t.medianMs).toBeLessThanOrEqual(t.maxMs);
+      }
+    }
+    for (const f of floorDense) {
+      expect([f.what.split(' ')[0], f.m, f.n, f.k, f.verified]).toEqual(['dense', 40, 8, 12, true]);
+      expect(f.dispatches).toBeGreaterThanOrEqual(1);
+    }
+    const md = renderMarkdown({ meta: {}, config: {}, suite: res, peers: { ...PEERS, static: STATIC_PEERS, layers: [{ m: 40, n: 8, k: 12, medianMs: 0.0021, tflops: 0 }] }, targets: [] });
+    expect(md).toContain('## (f) Timing floor');
+    expect(md).toMatch(/\| one-thread kernel \| – \| 1 \| [\d.]+ \[/);
+    expect(md).toMatch(/\| dense [^|]+ \| 40×8×12 \| \d+ \| .* \| 0\.0021 \| yes \|/);
     expect(md).toContain('## (e) Static weight patterns (synthetic pruned W 64³, dense A)');
     expect(md).toMatch(/\| bw \| 0\.5 \| 0\.5000 \| bcsr-w \| 0\.5000 \| .* \| 2\.00 \| 2\.000 \| 1\.50 \| yes \|/);
     expect(md).toMatch(/Semi-structured 2:4 \(fp16, to_sparse_semi_structured, SparseSemiStructuredTensorCUTLASS\): 0\.800 ms = 1\.25x cuBLAS fp16/);
@@ -319,5 +339,13 @@ describe('bench suite end to end on the local adapter (tiny sizes)', () => {
     const md = renderMarkdown({ meta: {}, config: {}, suite: res, peers: null, targets: evaluateTargets(res, null, 64), targets11: evaluateTargets11(res, null, 64) });
     expect(md).toContain('## (a) Dense f16 matmul vs cuBLAS HGEMM (fp16)');
     expect(md).toContain('## Targets (issue 11)');
+  });
+});
+
+describe('floorShapes', () => {
+  it('picks the smallest, the median and the largest layer by M·N·K, once each', () => {
+    expect(floorShapes([[600, 384, 192], [1, 48, 192], [38400, 24, 864], [1, 48, 192], [9600, 96, 96]])).toEqual([[1, 48, 192], [600, 384, 192], [38400, 24, 864]]);
+    expect(floorShapes([[2, 2, 2]])).toEqual([[2, 2, 2]]);
+    expect(floorShapes([])).toEqual([]);
   });
 });
