@@ -193,7 +193,7 @@ export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 's
   if (mismatch) {
     // A database of the other dtype has a hash of its own: say which, not only "other kernel sources".
     const other = tileDbDtypeOf(snapshot.points.map((p) => p.family));
-    const why = snapshot.points.length && other !== dtype ? `it is a ${other} tile database (this run is ${dtype})` : mismatch;
+    const why = snapshot.points.length && other !== dtype ? `it is an ${other} tile database (this run is ${dtype})` : mismatch;
     return measure(`tile database ${snapshot.id} not used: ${why}; re-run ${tuneCmd}; measuring every variant instead`);
   }
   const model = new TileModel(snapshot.points);
