@@ -8,7 +8,9 @@
  * Identity (as tinygrad's and Triton's caches, keyed by everything the result depends on): the adapter (vendor,
  * architecture, device, driver description, backend) and `kernelSourcesHash` — the sha256 of the WGSL generated for
  * every configuration the tuner measures plus the tuner's own version. Any change to a shader template or a program
- * builder changes the hash, so a database measured with other kernels is never matched silently.
+ * builder changes the hash, so a database measured with other kernels is never matched silently. A database holds one
+ * operand dtype (issue 11): the f16 one hashes the f16 families' space on the device plus the dtype (`tileDbHash`), so
+ * f32 and f16 databases never mix; f32 hashes are what they were before dtypes.
  *
  * This module holds the types, the hash and `TileModel` (the fitted database the policy asks); the tuner fills a
  * database (tuner.ts) and db/tiledb.ts stores it in SQLite.
