@@ -24,8 +24,10 @@ import { cancelOnSignals, DB_HELP, openDb, UsageError, VERBOSE_HELP, type Comman
 export function lookupTileDb(db: Database.Database, adapter: AdapterDescriptor, dtype: ComputeDtype = 'f32'): TileDbLookup {
   const hash = tileDbHash(dtype, adapter);
   const all = tileDbsForAdapter(db, adapter);
-  // Databases of this dtype: by the current hash, else (other kernel sources) by the families of their points.
-  const mine = all.filter((t) => (t.kernelHash === hash ? true : t.points > 0 && tileDbDtypeOf(t.families) === dtype));
+  // Databases of this dtype: by the current hash, else (other kernel sources) by the families of their points (f32
+  // for one without points, as every database was before dtypes).
+  const current = (['f32', 'f16'] as const).map((d) => tileDbHash(d, adapter));
+  const mine = all.filter((t) => t.kernelHash === hash || (!current.includes(t.kernelHash) && tileDbDtypeOf(t.families) === dtype));
   const match = mine.find((t) => !tileDbMismatch(t, adapter, hash) && t.points > 0);
   if (match) return { snapshot: loadTileDb(db, match.id) };
   if (mine.length) return { snapshot: null, note: `tile database ${mine[0]!.id} of this adapter does not fit: ${tileDbMismatch(mine[0]!, adapter, hash) ?? 'it has no points'}` };
