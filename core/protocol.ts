@@ -687,6 +687,11 @@ export interface TunePlanInfo {
 export interface TileDbListItem {
   id: number;
   adapter: AdapterDescriptor;
+  /**
+   * Operand dtype of the families it was tuned for (`pit tune --dtype`): an f16 database serves f16 profiles only, an
+   * f32 one f32 profiles only. Absent from hosts that predate dtypes (their databases were f32).
+   */
+  dtype?: ComputeDtype;
   /** sha256 of the kernel sources it was tuned with. */
   kernelHash: string;
   tunerVersion: number;
@@ -696,7 +701,10 @@ export interface TileDbListItem {
   /** Points stored, and how many of them failed verification or to run. */
   points: number;
   failed: number;
-  /** Whether a profile on this host's adapter may use it: same adapter, current kernel sources and tuner version. */
+  /**
+   * Whether a profile of its dtype on this host's adapter may use it: same adapter, current kernel sources of that
+   * dtype (core/pit/tiledb.ts `tileDbHash`) and tuner version.
+   */
   usable: boolean;
   /** Why it may not be used here (another adapter, other kernel sources, no GPU), when it may not. */
   mismatch?: string;
@@ -712,8 +720,10 @@ export interface TileDbOverview {
   tunerVersion: number;
   /** Every tile database, most recently updated first. */
   databases: TileDbListItem[];
-  /** The database `profile.start` uses by default (policy `tiledb`) on this adapter, or null when none fits. */
+  /** The database an f32 `profile.start` uses by default (policy `tiledb`) on this adapter, or null when none fits. */
   current: number | null;
+  /** The database an f16 profile (`dtype: 'f16'`) uses on this adapter, or null when none fits or f16 is not run here. */
+  currentF16?: number | null;
   /** Why none fits (as `pit profile` says it), when databases exist but none fits, or there is no GPU. */
   note?: string;
   /** The plans `tiledb.tune` offers, quick first. */

@@ -25,8 +25,12 @@ function tileLabel(t: ComputeTile): string {
   return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
 }
 
-/** A tile database without its points (the protocol's list item, less what only a host on an adapter can say). */
-export type TileDbInfo = Omit<TileDbListItem, 'usable' | 'mismatch'>;
+/**
+ * A tile database without its points (the protocol's list item, less what only a host on an adapter can say), with
+ * the families its points belong to (distinct, in no particular order): the schema has no dtype column, a database's
+ * dtype is its hash's (core/pit/tiledb.ts `tileDbHash`) and, for display, its families' (`tileDbDtypeOf`).
+ */
+export type TileDbInfo = Omit<TileDbListItem, 'usable' | 'mismatch' | 'dtype'> & { families: string[] };
 
 /**
  * The tile database of (adapter, kernel hash, tuner version), created when missing (a later tune resumes it).
@@ -111,13 +115,15 @@ interface TileDbRow {
   backend: string;
   points: number;
   failed: number;
+  families: string | null;
 }
 
 const TILE_DB_SELECT = `
   SELECT t.id, t.kernel_hash, t.tuner_version, t.timestamp_query, t.created_at, t.updated_at,
          a.vendor, a.architecture, a.device, a.description, a.backend,
          (SELECT COUNT(*) FROM tile_points p WHERE p.tile_db_id = t.id) AS points,
-         (SELECT COUNT(*) FROM tile_points p WHERE p.tile_db_id = t.id AND p.ok = 0) AS failed
+         (SELECT COUNT(*) FROM tile_points p WHERE p.tile_db_id = t.id AND p.ok = 0) AS failed,
+         (SELECT GROUP_CONCAT(f.family, ',') FROM (SELECT DISTINCT p.family FROM tile_points p WHERE p.tile_db_id = t.id) f) AS families
   FROM tile_dbs t JOIN adapters a ON a.id = t.adapter_id`;
 
 function toInfo(r: TileDbRow): TileDbInfo {
@@ -131,6 +137,7 @@ function toInfo(r: TileDbRow): TileDbInfo {
     updatedAt: r.updated_at,
     points: r.points,
     failed: r.failed,
+    families: r.families ? r.families.split(',') : [],
   };
 }
 

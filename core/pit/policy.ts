@@ -9,7 +9,7 @@
  * The policy only predicts; the profiler still measures the chosen rule (and dense, for the speedup), and with an
  * audit every candidate, so `regret` says how far the prediction was from the best measured rule.
  */
-import { BASELINE_FAMILY } from '../kernels/registry.ts';
+import { isBaselineFamily } from '../kernels/registry.ts';
 import type { PolicyCandidate, VariantResult } from '../protocol.ts';
 import type { Shape } from './costmodel.ts';
 import type { MicroTileCoverage } from './coverage.ts';
@@ -40,7 +40,8 @@ const fmt = (ms: number) => (ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
  * @param model the fitted tile database.
  * @param shape the lowered matmul's M, N, K.
  * @param coverage micro-tile coverage of A by shape string (must hold `coverageShape(rule.config, K)` of every sparse rule).
- * @param rules the layer's legal rules (rules.ts `rulesFor`); at least one dense rule must be predictable.
+ * @param rules the layer's legal rules (rules.ts `rulesFor`), of one dtype; at least one rule of that dtype's dense
+ *   baseline family (`dense`, `dense-f16`) must be predictable.
  * @throws RangeError when no dense rule can be predicted (dense must always be a candidate).
  */
 export function decide(model: TileModel, shape: Shape, coverage: ReadonlyMap<string, MicroTileCoverage>, rules: readonly PitRule[]): PolicyDecision {
@@ -60,7 +61,8 @@ export function decide(model: TileModel, shape: Shape, coverage: ReadonlyMap<str
     const p = model.predict(rule.config, shape, cov);
     candidates.push({ variant: rule.variant, rule: rule.description, ms: p.ms, kernelMs: p.kernelMs, detectMs: p.detectMs, density: p.density, ruleRef: rule });
   }
-  const isBaseline = (c: RankedCandidate) => c.ruleRef.config.family === BASELINE_FAMILY.name;
+  // The dense baseline of the rules' dtype: `dense` in f32, `dense-f16` in f16 (a tile database holds one dtype).
+  const isBaseline = (c: RankedCandidate) => isBaselineFamily(c.ruleRef.config.family);
   if (!candidates.some(isBaseline)) {
     throw new RangeError(`policy: no dense rule could be predicted for ${shape.m}x${shape.n}x${shape.k} (dense must always be a candidate)`);
   }

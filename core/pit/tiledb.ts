@@ -8,14 +8,17 @@
  * Identity (as tinygrad's and Triton's caches, keyed by everything the result depends on): the adapter (vendor,
  * architecture, device, driver description, backend) and `kernelSourcesHash` — the sha256 of the WGSL generated for
  * every configuration the tuner measures plus the tuner's own version. Any change to a shader template or a program
- * builder changes the hash, so a database measured with other kernels is never matched silently.
+ * builder changes the hash, so a database measured with other kernels is never matched silently. A database holds one
+ * operand dtype (issue 11): the f16 one hashes the f16 families' space on the device plus the dtype (`tileDbHash`), so
+ * f32 and f16 databases never mix; f32 hashes are what they were before dtypes.
  *
  * This module holds the types, the hash and `TileModel` (the fitted database the policy asks); the tuner fills a
  * database (tuner.ts) and db/tiledb.ts stores it in SQLite.
  */
 import { createHash } from 'node:crypto';
 import type { ComputeTile } from '../../shaders/common.wgsl.ts';
-import { familyNames, familyOfConfig } from '../kernels/registry.ts';
+import type { DeviceCaps } from '../kernels/family.ts';
+import { dtypeOf, familyNames, familyOf, familyOfConfig } from '../kernels/registry.ts';
 import { planPrograms, planVariant } from '../kernels/variants.ts';
 import type { AdapterDescriptor, ComputeDtype } from '../protocol.ts';
 import { DETECT_FEATURES, detectFeatures, fitModel, predictModel, type FittedModel, type Observation, type Shape } from './costmodel.ts';
@@ -104,6 +107,36 @@ export function kernelSourcesHash(configs: readonly RuleConfig[] = spaceConfigs(
     }
   }
   return h.digest('hex');
+}
+
+const dtypeHashes = new Map<string, string>();
+
+/**
+ * The identity hash of the tile database of `dtype` on a device with `caps`: for f32 exactly `kernelSourcesHash()`
+ * (the f32 families' space does not depend on the device, so existing f32 databases keep their hash); for f16
+ * `kernelSourcesHash(spaceConfigs('f16', caps), 'f16')` — the f16 families list tensor-core tiles only where the
+ * device has subgroup matrices, so the space, and with it the hash, depends on `caps`. Memoised per dtype and caps.
+ */
+export function tileDbHash(dtype: ComputeDtype = 'f32', caps?: DeviceCaps): string {
+  if (dtype === 'f32') {
+    let h = dtypeHashes.get('f32');
+    if (h === undefined) dtypeHashes.set('f32', (h = kernelSourcesHash()));
+    return h;
+  }
+  const key = `${dtype}|${JSON.stringify([caps?.shaderF16 ?? null, caps?.subgroups ?? null, caps?.subgroupSizes ?? null, caps?.subgroupMatrixConfigs ?? null])}`;
+  let h = dtypeHashes.get(key);
+  if (h === undefined) dtypeHashes.set(key, (h = kernelSourcesHash(spaceConfigs(dtype, caps), dtype)));
+  return h;
+}
+
+/**
+ * The dtype of a stored tile database, read off the families of its points (a database holds one dtype, see
+ * `kernelSourcesHash`): the dtype of the first registered family among `families`; `f32` when none is registered or
+ * the database has no points (the schema has no dtype column: the hash is the identity, this is for display).
+ */
+export function tileDbDtypeOf(families: readonly string[]): ComputeDtype {
+  for (const f of families) if (isRegistered(f)) return dtypeOf(familyOf(f));
+  return 'f32';
 }
 
 /**

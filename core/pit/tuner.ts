@@ -16,11 +16,17 @@
  * - Verification (after Triton's autotuner, where a failing config costs `inf`): the output against the float64
  *   CPU reference (`compareOutputs`), and the GPU detection's density against the CPU coverage. A failed point is
  *   stored with ok = false and NaN times, and the cost model leaves it out.
+ * - f16 configurations (a plan of `spaceConfigs('f16', caps)`, `pit tune --dtype f16`): A and B are rounded to f16
+ *   (`roundOperandsToF16`, what the f16 kernels read) before anything else, so the reference is the float64 product
+ *   of the rounded operands (f32 accumulation needs no looser bound, core/kernels/f16.ts) and the coverage, density
+ *   and counts are those of the rounded A — as a profile of dtype f16 verifies (core/profile/dtype.ts).
  */
 import type { GpuContext } from '../gpu/device.ts';
 import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { compareOutputs, matmulErrorScale, referenceMatmul } from '../kernels/reference.ts';
-import { familyOfConfig } from '../kernels/registry.ts';
+import { dtypeOf, familyOfConfig } from '../kernels/registry.ts';
+import { dtypeUnsupported, roundOperandsToF16 } from '../profile/dtype.ts';
+import type { AdapterDescriptor, ComputeDtype } from '../protocol.ts';
 import { median } from '../gpu/timing.ts';
 import { runVariant } from '../kernels/variants.ts';
 import { oneLine } from '../model/errors.ts';
@@ -29,7 +35,7 @@ import { WHOLE_ROW } from '../sparsity/micro-tiles.ts';
 import type { Shape } from './costmodel.ts';
 import { coverageOf } from './coverage.ts';
 import { configId, spaceConfigs, type RuleConfig } from './rules.ts';
-import { coverageShape, pointKey, TUNER_LAYOUTS, type TilePoint } from './tiledb.ts';
+import { coverageShape, pointKey, tileDbHash, TUNER_LAYOUTS, type TilePoint } from './tiledb.ts';
 
 /** What to measure. */
 export interface TunePlan {
@@ -77,6 +83,28 @@ export function quickPlan(configs: RuleConfig[] = spaceConfigs()): TunePlan {
 /** `pit tune`: the full grid, more sizes and repeats. Resumes on top of a quick database. */
 export function fullPlan(configs: RuleConfig[] = spaceConfigs()): TunePlan {
   return { name: 'full', sizes: FULL_SIZES, sparsities: FULL_SPARSITIES, configs, timing: { warmup: 1, repeat: 1, rounds: 9 } };
+}
+
+/** What `pit tune --dtype` tunes on an adapter: the rule space of the dtype and the identity hash of its database. */
+export interface TuneSpace {
+  dtype: ComputeDtype;
+  /** `spaceConfigs(dtype, adapter)`: for f16 the f16 families' tiles this adapter runs (SIMT, or tensor-core tiles). */
+  configs: RuleConfig[];
+  /** `tileDbHash(dtype, adapter)`: an f16 database never mixes with an f32 one (core/pit/tiledb.ts). */
+  kernelHash: string;
+}
+
+/**
+ * The rule space and tile-database hash of `dtype` on `adapter` (default f32: unchanged from before dtypes).
+ * @throws Error (one line, core/profile/dtype.ts `dtypeUnsupported`) when the adapter cannot run `dtype` — f16 needs
+ *   the WebGPU feature `shader-f16`; nothing is measured or stored then.
+ */
+export function tuneSpace(dtype: ComputeDtype, adapter: AdapterDescriptor): TuneSpace {
+  const why = dtypeUnsupported(dtype, adapter);
+  if (why) throw new Error(why);
+  return dtype === 'f32'
+    ? { dtype, configs: spaceConfigs(), kernelHash: tileDbHash('f32') }
+    : { dtype, configs: spaceConfigs(dtype, adapter), kernelHash: tileDbHash(dtype, adapter) };
 }
 
 /** One point to measure. */
@@ -199,16 +227,19 @@ export async function tune(
   for (const group of groups.values()) {
     const { m, n, k } = group[0]!.shape;
     const sparsity = group[0]!.sparsity;
-    const b = structuredOperand(k, n, null, 0, seedOf(`B|${m}x${n}x${k}`));
-    // Operands, reference and coverage per pattern: configurations sharing a micro-tile share the data.
-    const data = new Map<string, { a: Float32Array; ref: Float32Array; scale: number }>();
+    const b32 = structuredOperand(k, n, null, 0, seedOf(`B|${m}x${n}x${k}`));
+    // Operands, reference and coverage per pattern and dtype: configurations sharing a micro-tile share the data.
+    const data = new Map<string, { a: Float32Array; b: Float32Array; ref: Float32Array; scale: number }>();
     const state = group.map((p) => {
       const pattern = patternOf(p.config, k);
-      const dk = String(pattern);
+      const dtype = dtypeOf(familyOfConfig(p.config));
+      const dk = `${dtype}|${pattern}`;
       let d = data.get(dk);
       if (!d) {
-        const a = structuredOperand(m, k, pattern, sparsity, seedOf(`A|${dk}|${m}x${n}x${k}|${sparsity}`));
-        d = { a, ref: referenceMatmul(a, b, m, n, k), scale: matmulErrorScale(a, b, m, n, k) };
+        // The seed does not depend on the dtype: an f16 point measures the f32 point's data, rounded.
+        const a32 = structuredOperand(m, k, pattern, sparsity, seedOf(`A|${String(pattern)}|${m}x${n}x${k}|${sparsity}`));
+        const { a, b } = dtype === 'f16' ? roundOperandsToF16(a32, b32) : { a: a32, b: b32 };
+        d = { a, b, ref: referenceMatmul(a, b, m, n, k), scale: matmulErrorScale(a, b, m, n, k) };
         data.set(dk, d);
       }
       const covShape = coverageShape(p.config, k);
@@ -222,7 +253,7 @@ export async function tune(
         const c = s.p.config;
         try {
           // Pipelines and caches are warm after the first round: later rounds time at once.
-          const run = await runVariant(ctx, cache, { m, n, k, a: s.d.a, b, freeLayouts: TUNER_LAYOUTS }, c, { warmup: round ? 0 : warmup, repeat });
+          const run = await runVariant(ctx, cache, { m, n, k, a: s.d.a, b: s.d.b, freeLayouts: TUNER_LAYOUTS }, c, { warmup: round ? 0 : warmup, repeat });
           // The round's kernel + detection as one figure (medians of the same samples); the lowest round is kept.
           const [kernelMs, detectMs] = [median(run.kernelSamplesMs), run.detectMs];
           if (kernelMs + detectMs < s.kernelMs + s.detectMs) [s.kernelMs, s.detectMs] = [kernelMs, detectMs];

@@ -16,7 +16,7 @@
  */
 import type { DeviceCaps, FamilyConfig, KernelFamily, PlanContext, SparseOperand, WeightCandidate } from '../kernels/family.ts';
 import { compareBatched, compareOutputs, selectRows } from '../kernels/reference.ts';
-import { BASELINE_FAMILY, baselineFamily, dtypeOf, FAMILIES, familyOfConfig, isDenseFamily } from '../kernels/registry.ts';
+import { baselineFamily, dtypeOf, FAMILIES, familyOfConfig, isDenseFamily } from '../kernels/registry.ts';
 import { isBatched, type MatmulShape } from '../kernels/shape.ts';
 import type { BatchedMatmul } from '../model/batched.ts';
 import type { SparseOp } from '../model/sparse-ops.ts';
@@ -203,8 +203,10 @@ export function chooseConfigs(setup: LayerSetup, space: ConfigSpace, coverage: (
     const shapes = space.rules.map((r) => coverageShape(r.config, shape.k)).filter((x): x is string => x !== null);
     const denseRules = rulesFor(op.op, shape, space.dense);
     decision = decide(policy.model!, shape, coverage([...new Set(shapes)]), [...denseRules, ...space.rules]);
-    shortlist = decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name).slice(0, policy.info.shortlist ?? DEFAULT_SHORTLIST);
-    const measured = policy.info.audit ? decision.candidates.filter((c) => c.ruleRef.config.family !== BASELINE_FAMILY.name) : shortlist;
+    // The dense candidates of every dtype are measured anyway (space.dense): the shortlist holds PIT rules only.
+    const pitRule = (c: PolicyDecision['candidates'][number]) => !isDenseFamily(familyOfConfig(c.ruleRef.config));
+    shortlist = decision.candidates.filter(pitRule).slice(0, policy.info.shortlist ?? DEFAULT_SHORTLIST);
+    const measured = policy.info.audit ? decision.candidates.filter(pitRule) : shortlist;
     pit = measured.map((c) => ({ config: c.ruleRef.config, choosable: shortlist.includes(c) }));
   }
   const configs = [

@@ -43,7 +43,7 @@ import type { PipelineCache } from '../gpu/pipeline-cache.ts';
 import { loadSamples, type SampleOptions } from '../inputs/samples.ts';
 import { inlineDecidedBranches } from '../model/branches.ts';
 import type { PlanContext } from '../kernels/family.ts';
-import { BASELINE_FAMILY, baselineFamily, dtypeOf, FAMILIES, familyOf, familyOfConfig, isDenseFamily } from '../kernels/registry.ts';
+import { baselineFamily, dtypeOf, FAMILIES, familyOf, familyOfConfig, isDenseFamily } from '../kernels/registry.ts';
 import { loweringOf } from '../model/batched.ts';
 import { dtypeUnsupported, familiesForDtype, modelWeightDtype } from './dtype.ts';
 import { ModelError, oneLine } from '../model/errors.ts';
@@ -53,7 +53,7 @@ import { createReferenceSession, type ReferenceRunner } from '../model/capture.t
 import { LayerSlicer } from '../model/slices.ts';
 import { findSparseOps, noSupportedOperatorMessage, type SparseOp } from '../model/sparse-ops.ts';
 import type { MicroTileCoverage } from '../pit/coverage.ts';
-import { kernelSourcesHash, TileModel, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
+import { TileModel, tileDbDtypeOf, tileDbHash, tileDbMismatch, type TileDbSnapshot } from '../pit/tiledb.ts';
 import type { ComputeDtype, LayerResult, ProgressEvent } from '../protocol.ts';
 import { nearZeroProblem, type NearZero } from '../sparsity/near-zero.ts';
 import { attribute, type Attribution, type MeasuredVariant } from './attribution.ts';
@@ -144,8 +144,13 @@ export interface ProfileEnv {
   sink: RunSink;
   signal?: AbortSignal;
   onProgress?: (e: ProgressEvent) => void;
-  /** For policy `tiledb`. Its adapter and kernel hash are checked again here: a mismatch is never used silently. */
-  tileDb?: TileDbLookup;
+  /**
+   * For policy `tiledb`: the lookup, or a function giving the lookup of the run's dtype (called once, when the job
+   * knows the dtype: `ProfileOptions.dtype` or the model's weights'). Its adapter and kernel hash (of the run's dtype,
+   * core/pit/tiledb.ts `tileDbHash`) are checked again here: a mismatch, or another dtype's database, is never used
+   * silently.
+   */
+  tileDb?: TileDbLookup | ((dtype: ComputeDtype) => TileDbLookup);
   /**
    * The memory limits every layer is sized against (core/gpu/limits.ts). `profileModel` sets them once per job;
    * absent, `profileLayer` takes them from the device and `ProfileOptions.memoryBudget` (`memoryLimits`).
@@ -162,32 +167,39 @@ export function memoryLimits(opts: Pick<ProfileOptions, 'memoryBudget'>, gpu: Gp
 }
 
 /**
- * Decides the policy: `tiledb` needs a snapshot whose adapter, kernel hash and tuner version match this device and
- * these kernels (core/pit/tiledb.ts `tileDbMismatch`) and that can predict dense; otherwise the job measures, and
- * `info.note` says why.
+ * Decides the policy: `tiledb` needs a snapshot whose adapter, kernel hash (that of the run's dtype, `tileDbHash`:
+ * f16 runs use an f16 database, `pit tune --dtype f16`) and tuner version match this device and these kernels
+ * (core/pit/tiledb.ts `tileDbMismatch`) and that can predict the dtype's dense baseline family; otherwise the job
+ * measures, and `info.note` says why.
  */
 export function resolvePolicy(opts: Pick<ProfileOptions, 'policy' | 'audit' | 'shortlist' | 'dtype'>, env: Pick<ProfileEnv, 'gpu' | 'tileDb'>): ResolvedPolicy {
-  // Tile databases are keyed by dtype (tiledb.ts kernelSourcesHash) and `pit tune` tunes the f32 families only.
-  if ((opts.dtype ?? 'f32') !== 'f32') {
-    return { info: { policy: 'measure', audit: false, ...(opts.policy === 'tiledb' ? { note: `no ${opts.dtype} tile database (pit tune measures the f32 families): measuring every variant` } : {}) }, model: null };
-  }
-  const snapshot = env.tileDb?.snapshot ?? null;
+  const dtype = opts.dtype ?? 'f32';
+  const lookup = typeof env.tileDb === 'function' ? env.tileDb(dtype) : env.tileDb;
+  const snapshot = lookup?.snapshot ?? null;
   const wanted = opts.policy ?? (snapshot ? 'tiledb' : 'measure');
   const measure = (note?: string): ResolvedPolicy => ({
     info: { policy: 'measure', audit: false, ...(note ? { note } : {}) },
     model: null,
   });
+  const tuneCmd = dtype === 'f32' ? '`pit tune`' : `\`pit tune --dtype ${dtype}\``;
+  const what = dtype === 'f32' ? 'tile database' : `${dtype} tile database`;
   if (wanted === 'measure') {
     if (opts.policy === 'measure') return measure();
-    const detail = env.tileDb?.note ? ` (${env.tileDb.note})` : '';
-    return measure(`no tile database fits this adapter and these kernels${detail}: measuring every variant (run \`pit tune\` to predict instead)`);
+    const detail = lookup?.note ? ` (${lookup.note})` : '';
+    return measure(`no ${what} fits this adapter and these kernels${detail}: measuring every variant (run ${tuneCmd} to predict instead)`);
   }
-  if (!snapshot) return measure(`no tile database for this adapter${env.tileDb?.note ? ` (${env.tileDb.note})` : ''}: run \`pit tune\`; measuring every variant instead`);
-  const mismatch = tileDbMismatch(snapshot, env.gpu.adapter, kernelSourcesHash());
-  if (mismatch) return measure(`tile database ${snapshot.id} not used: ${mismatch}; re-run \`pit tune\`; measuring every variant instead`);
+  if (!snapshot) return measure(`no ${what} for this adapter${lookup?.note ? ` (${lookup.note})` : ''}: run ${tuneCmd}; measuring every variant instead`);
+  const mismatch = tileDbMismatch(snapshot, env.gpu.adapter, tileDbHash(dtype, env.gpu.adapter));
+  if (mismatch) {
+    // A database of the other dtype has a hash of its own: say which, not only "other kernel sources".
+    const other = tileDbDtypeOf(snapshot.points.map((p) => p.family));
+    const why = snapshot.points.length && other !== dtype ? `it is an ${other} tile database (this run is ${dtype})` : mismatch;
+    return measure(`tile database ${snapshot.id} not used: ${why}; re-run ${tuneCmd}; measuring every variant instead`);
+  }
   const model = new TileModel(snapshot.points);
-  if (!model.configs().some((c) => c.family === BASELINE_FAMILY.name)) {
-    return measure(`tile database ${snapshot.id} has no usable dense measurement; re-run \`pit tune\`; measuring every variant instead`);
+  const dense = baselineFamily(dtype).name;
+  if (!model.configs().some((c) => c.family === dense)) {
+    return measure(`tile database ${snapshot.id} has no usable ${dense} measurement; re-run ${tuneCmd}; measuring every variant instead`);
   }
   return {
     info: {

@@ -13,7 +13,8 @@ import { manifestErrors, MANIFEST_SCHEMA } from '../../core/export/schema.ts';
 import { VERIFY_SOURCE } from '../../core/export/verify-template.ts';
 import { importOnnx } from '../../core/model/onnx-import.ts';
 import { findSparseOps } from '../../core/model/sparse-ops.ts';
-import { kernelSourcesHash, TileModel, tileDbMismatch } from '../../core/pit/tiledb.ts';
+import type { DeviceCaps } from '../../core/kernels/family.ts';
+import { TileModel, tileDbHash, tileDbMismatch } from '../../core/pit/tiledb.ts';
 import type { RunReport } from '../../core/protocol.ts';
 import { getKernelWgsl, getLayerKernels, getRunReport } from '../../db/runs.ts';
 import { loadTileDb } from '../../db/tiledb.ts';
@@ -23,6 +24,17 @@ import { writeFolder } from './write-folder.ts';
 
 /** Version written into manifests as the generator. */
 const GENERATOR = 'PIT Studio 0.1.0';
+
+/** The device capabilities a run kept (`options.gpu`, null where unknown), as the f16 tile-database hash needs them. */
+function runCaps(options: Record<string, unknown>): DeviceCaps {
+  const g = (options.gpu ?? {}) as { [K in keyof DeviceCaps]?: DeviceCaps[K] | null };
+  const caps: DeviceCaps = {};
+  if (typeof g.shaderF16 === 'boolean') caps.shaderF16 = g.shaderF16;
+  if (typeof g.subgroups === 'boolean') caps.subgroups = g.subgroups;
+  if (g.subgroupSizes) caps.subgroupSizes = g.subgroupSizes;
+  if (g.subgroupMatrixConfigs) caps.subgroupMatrixConfigs = g.subgroupMatrixConfigs;
+  return caps;
+}
 
 /**
  * The layer records an incomplete run lacks, as `input i: name, name…` lines: every sparse-capable operator of the
@@ -108,11 +120,14 @@ Exit codes: 0 written, 1 error (one line on stderr), 2 bad usage.`,
       if (!report.run.complete) {
         throw new ExportError(`run ${runId} is incomplete (${report.run.status || 'running'}): ${missingLayers(db, report)}`);
       }
-      // Thresholds: the run's own tile database if it still fits these kernels, else any that fits this adapter.
-      const hash = kernelSourcesHash();
+      // Thresholds: the run's own tile database if it still fits these kernels, else any of the run's dtype that fits
+      // this adapter (an f16 database's hash depends on the device's caps, kept with the run).
+      const dtype = report.run.dtype ?? 'f32';
+      const adapter = { ...report.run.adapter, ...runCaps(report.run.options) };
+      const hash = tileDbHash(dtype, adapter);
       let snapshot = report.run.policy?.tileDb ? loadTileDb(db, report.run.policy.tileDb.id) : null;
-      if (snapshot && tileDbMismatch(snapshot, report.run.adapter, hash)) snapshot = null;
-      snapshot ??= lookupTileDb(db, report.run.adapter).snapshot;
+      if (snapshot && tileDbMismatch(snapshot, adapter, hash)) snapshot = null;
+      snapshot ??= lookupTileDb(db, adapter, dtype).snapshot;
       const cache = new Map<string, Record<string, { hash: string; label: string }[]>>();
       const kernelsOf = (input: number, layer: number, variant: string): RecordedKernel[] => {
         const key = `${input}|${layer}`;

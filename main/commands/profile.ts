@@ -11,7 +11,7 @@ import { nodeGpu } from '../../core/gpu/node-gpu.ts';
 import { PipelineCache } from '../../core/gpu/pipeline-cache.ts';
 import { familyInfos, familyNames, familyOf } from '../../core/kernels/registry.ts';
 import { DEFAULT_SHORTLIST, DEFAULT_WARMUP_MS, defaultFamilies, needsMessage, profileModel } from '../../core/profile/profile.ts';
-import type { ProgressEvent } from '../../core/protocol.ts';
+import type { ComputeDtype, ProgressEvent } from '../../core/protocol.ts';
 import { formatReport, shapeLabel, skippedByReason } from '../../core/report/table.ts';
 import type { NearZero } from '../../core/sparsity/near-zero.ts';
 import { getRunReport } from '../../db/runs.ts';
@@ -242,7 +242,9 @@ SIGHUP.`,
       };
       log({ kind: 'log', message: `adapter ${describeAdapter(gpu.adapter)}; database ${dbPath}` });
       log({ kind: 'log', message: `device: ${describeCapabilities(gpu.adapter)}` });
-      const tileDb = policy === 'measure' ? undefined : lookupTileDb(db, gpu.adapter);
+      // The tile database of the run's dtype (the model's weights' unless --dtype says), looked up once the job knows it.
+      const gpuAdapter = gpu.adapter;
+      const tileDb = policy === 'measure' ? undefined : (d: ComputeDtype) => lookupTileDb(db, gpuAdapter, d);
       const { runId } = await profileModel(
         {
           modelPath,

@@ -26,6 +26,7 @@ import type { ProfileEnv, ProfileOptions } from '../../core/profile/profile.ts';
 import type { RunSink } from '../../core/profile/sink.ts';
 import type {
   AdapterDescriptor,
+  ComputeDtype,
   HostEvent,
   HostMethod,
   HostMethods,
@@ -373,7 +374,8 @@ export class HostService {
       const { gpu, cache } = await this.acquireGpu();
       if (job.abort.signal.aborted) throw new Error('cancelled');
       // As `pit profile`: the tile database of this adapter and these kernels, unless measuring was asked for.
-      const tileDb = resolved.policy === 'measure' ? undefined : lookupTileDb(this.deps.db, gpu.adapter);
+      // Looked up for the run's dtype (a model's weight dtype when none is asked), once the job knows it.
+      const tileDb = resolved.policy === 'measure' ? undefined : (dtype: ComputeDtype) => lookupTileDb(this.deps.db, gpu.adapter, dtype);
       const { runId } = await this.deps.profile(resolved, {
         gpu,
         cache,
@@ -402,7 +404,7 @@ export class HostService {
     } catch (e) {
       gpuError = errorLine(e);
     }
-    const databases = listTileDbs(this.deps.db).map((t) => listItem(t, adapter, kernelHash));
+    const databases = listTileDbs(this.deps.db).map((t) => listItem(t, adapter));
     const out: TileDbOverview = { adapter, kernelHash, tunerVersion: TUNER_VERSION, databases, current: null, plans: tunePlans() };
     if (gpuError !== undefined) {
       out.gpuError = gpuError;
@@ -411,6 +413,7 @@ export class HostService {
       const found = lookupTileDb(this.deps.db, adapter);
       out.current = found.snapshot?.id ?? null;
       if (!found.snapshot && found.note) out.note = found.note;
+      if (adapter.shaderF16) out.currentF16 = lookupTileDb(this.deps.db, adapter, 'f16').snapshot?.id ?? null;
     }
     return out;
   }
@@ -419,14 +422,14 @@ export class HostService {
     const snapshot = loadTileDb(this.deps.db, id);
     if (!snapshot) throw new RpcError('not-found', `no tile database ${id} in ${this.deps.dbPath}`);
     const { points, ...key } = snapshot;
-    const info = { ...key, points: points.length, failed: points.filter((p) => !p.ok).length };
+    const info = { ...key, points: points.length, failed: points.filter((p) => !p.ok).length, families: [...new Set(points.map((p) => p.family))] };
     let adapter: AdapterDescriptor | null = null;
     try {
       adapter = (await this.acquireGpu()).gpu.adapter;
     } catch {
       // Listed as not usable (no adapter); the points are still worth showing.
     }
-    return { db: listItem(info, adapter, kernelSourcesHash()), points: points.map(pointInfo), ...modelFits(points) };
+    return { db: listItem(info, adapter), points: points.map(pointInfo), ...modelFits(points) };
   }
 
   private startTune(req: TuneRequest): { jobId: string } {

@@ -4,9 +4,9 @@
  * HostService exactly as `pit tune` (main/commands/tune.ts) runs it.
  */
 import { configId } from '../../core/pit/rules.ts';
-import { tileDbMismatch, TileModel, type TilePoint } from '../../core/pit/tiledb.ts';
+import { tileDbDtypeOf, tileDbHash, tileDbMismatch, TileModel, type TilePoint } from '../../core/pit/tiledb.ts';
 import { fullPlan, planPoints, quickPlan, type TunePlan } from '../../core/pit/tuner.ts';
-import type { AdapterDescriptor, TileConfigFit, TileDbListItem, TileDbPointInfo, TunePlanInfo, TuneRequest } from '../../core/protocol.ts';
+import type { AdapterDescriptor, ComputeDtype, TileConfigFit, TileDbListItem, TileDbPointInfo, TunePlanInfo, TuneRequest } from '../../core/protocol.ts';
 import type { TileDbInfo } from '../../db/tiledb.ts';
 import { tileName } from '../../shaders/common.wgsl.ts';
 import { RpcError } from './rpc.ts';
@@ -102,14 +102,18 @@ export function modelFits(points: readonly TilePoint[]): { fits: TileConfigFit[]
 }
 
 /**
- * A stored database as listed, with whether a profile on `adapter` may use it with the current kernels (and why
- * not). Without an adapter (no GPU) nothing is usable.
+ * A stored database as listed, with its dtype and whether a profile of that dtype on `adapter` may use it with the
+ * current kernels (and why not). Without an adapter (no GPU) nothing is usable. The dtype is that of its points'
+ * families (`tileDbDtypeOf`), or of the hash it carries for a database without points.
  */
-export function listItem(t: TileDbInfo, adapter: AdapterDescriptor | null, kernelHash: string): TileDbListItem {
+export function listItem(t: TileDbInfo, adapter: AdapterDescriptor | null): TileDbListItem {
+  const dtype: ComputeDtype = t.families.length ? tileDbDtypeOf(t.families) : t.kernelHash === tileDbHash('f16', adapter ?? undefined) ? 'f16' : 'f32';
+  const kernelHash = tileDbHash(dtype, adapter ?? undefined);
   const mismatch = adapter ? (tileDbMismatch(t, adapter, kernelHash) ?? (t.points > 0 ? null : 'it has no points')) : 'no WebGPU adapter to use it on';
   const item: TileDbListItem = {
     id: t.id,
     adapter: t.adapter,
+    dtype,
     kernelHash: t.kernelHash,
     tunerVersion: t.tunerVersion,
     timestampQuery: t.timestampQuery,

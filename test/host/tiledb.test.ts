@@ -300,6 +300,8 @@ describe('HostService tile database', { timeout: 10_000 }, () => {
       return { runId: 0, layers: [] };
     };
     const s = service({ profile });
+    // The job looks the database up for its dtype (the model's weights' unless asked): f32 here.
+    const looked = (env: ProfileEnv) => (typeof env.tileDb === 'function' ? env.tileDb('f32') : env.tileDb);
     const jobEnds = () => events.filter((e) => e.type === 'job.end').length;
     const waitJob = async (n: number) => {
       while (jobEnds() < n) await new Promise((r) => setTimeout(r, 5));
@@ -309,7 +311,7 @@ describe('HostService tile database', { timeout: 10_000 }, () => {
     await s.call('profile.start', { useDefault: true, inputs: [] });
     await waitJob(1);
     expect(calls[0]!.opts.repeat).toBe(5);
-    expect(calls[0]!.env.tileDb).toEqual({ snapshot: null });
+    expect(looked(calls[0]!.env)).toEqual({ snapshot: null });
 
     const id = openTileDb(db, { adapter: ADAPTER, kernelHash: kernelSourcesHash(), tunerVersion: TUNER_VERSION });
     for (const p of planPoints(planFor(SMALL))) recordTilePoint(db, id, pointKey(fakePoint(p)), fakePoint(p));
@@ -318,8 +320,8 @@ describe('HostService tile database', { timeout: 10_000 }, () => {
     await waitJob(2);
     expect(calls[1]!.opts.repeat).toBe(5); // one measurement method under every policy
     expect(calls[1]!.opts.policy).toBeUndefined(); // the job applies its default: tiledb, since a snapshot is given
-    expect(calls[1]!.env.tileDb?.snapshot).toMatchObject({ id, adapter: ADAPTER });
-    expect(calls[1]!.env.tileDb?.snapshot?.points).toHaveLength(12);
+    expect(looked(calls[1]!.env)?.snapshot).toMatchObject({ id, adapter: ADAPTER });
+    expect(looked(calls[1]!.env)?.snapshot?.points).toHaveLength(12);
 
     // Asked for measure: no lookup, the default repeat; an explicit repeat is kept.
     await s.call('profile.start', { useDefault: true, inputs: [], policy: 'measure' });
@@ -329,6 +331,6 @@ describe('HostService tile database', { timeout: 10_000 }, () => {
     await s.call('profile.start', { useDefault: true, inputs: [], policy: 'tiledb', audit: true, repeat: 3 });
     await waitJob(4);
     expect(calls[3]!.opts).toMatchObject({ policy: 'tiledb', audit: true, repeat: 3 });
-    expect(calls[3]!.env.tileDb?.snapshot?.id).toBe(id);
+    expect(looked(calls[3]!.env)?.snapshot?.id).toBe(id);
   });
 });
