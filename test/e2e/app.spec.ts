@@ -439,7 +439,7 @@ test('compares two runs, sorts by Δ, exports CSV, then deletes a run', async ()
   await expect(page.getByTestId(`delete-run-${hi}`)).toHaveText('Delete?');
   await page.getByTestId(`delete-run-${hi}`).click();
   await expect(page.getByTestId('runs-table').locator('tbody tr')).toHaveCount(1);
-  await expect(page.getByTestId(`run-settings-${lo}`)).toHaveText('64 px · measure · median ×1');
+  await expect(page.getByTestId(`run-settings-${lo}`)).toHaveText('64 px · f32 · measure · median ×1');
   publish(await shot(page, 'runs'), 'runs');
 });
 
