@@ -74,6 +74,17 @@ export interface BatchedMatmul {
   lowering: LoweringKind;
 }
 
+/**
+ * A Gemm's row bias beta·C as [N] (C a scalar or [N]); undefined without C or with beta 0.
+ * @param c the Gemm's C input; @param n the output's columns
+ */
+export function gemmRowBias(c: TensorData | undefined, beta: number, n: number): Float32Array | undefined {
+  if (!c || beta === 0) return undefined;
+  const bias = new Float32Array(n);
+  for (let j = 0; j < n; j++) bias[j] = beta * (c.data.length === 1 ? c.data[0]! : c.data[j]!);
+  return bias;
+}
+
 /** How an operand's batch maps onto the output batch. */
 export type BatchMap = { kind: 'identity' } | { kind: 'shared' } | { kind: 'gather'; index: Int32Array };
 
@@ -257,12 +268,7 @@ export function lowerToBatchedMatmul(op: SparseOp, captured: CapturedOp | Refere
 
   if (plan.kind === 'gemm') {
     const ga = op.gemm!;
-    let bias: Float32Array | undefined;
-    if (plan.bias && ga.beta !== 0) {
-      bias = new Float32Array(n);
-      const c = plan.bias.data;
-      for (let j = 0; j < n; j++) bias[j] = ga.beta * (c.length === 1 ? c[0]! : c[j]!);
-    }
+    const bias = gemmRowBias(plan.bias, ga.beta, n);
     return {
       batch: 1,
       batchDims: [],

@@ -16,7 +16,7 @@
  */
 import { transpose } from '../kernels/reference.ts';
 import type { MatmulShape } from '../kernels/shape.ts';
-import { operandBatches, planLowering, type BatchedMatmul, type LoweringKind } from './batched.ts';
+import { gemmRowBias, operandBatches, planLowering, type BatchedMatmul, type LoweringKind } from './batched.ts';
 import { convMatmulSize, convOutputRows, convWeightToB, im2colRows, isPointwise } from './conv.ts';
 import { capturedOf, type Constants } from './operands.ts';
 import type { CapturedOp, ReferenceCapture } from './reference.ts';
@@ -114,12 +114,7 @@ export class LayerSlicer {
       }
     } else if (plan.kind === 'gemm') {
       const ga = op.gemm!;
-      let bias: Float32Array | undefined;
-      if (plan.bias && ga.beta !== 0) {
-        bias = new Float32Array(n);
-        const c = plan.bias.data;
-        for (let j = 0; j < n; j++) bias[j] = ga.beta * (c.length === 1 ? c[0]! : c[j]!);
-      }
+      const bias = gemmRowBias(plan.bias, ga.beta, n);
       // transA: A is the transpose of the captured tensor, built on the first slice (the whole layer may never be).
       let a: Float32Array | null = ga.transA ? null : x;
       const b = ga.transB ? transpose(plan.w.data, n, k) : plan.w.data;
