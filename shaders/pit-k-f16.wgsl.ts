@@ -175,7 +175,9 @@ ${HEAD}
 // the same template under an emulation of the documented layout rules was right.
 ${mmaDecls(t, { aRows: t.bm, aCols: t.bk, bRows: t.bk, bCols: t.bn })}
 const DIRECT = ${vec};
-var<workgroup> blockCount: u32;
+// 16 bytes, not 4: subgroup-matrix loads need 16-byte-aligned tiles, and the driver lays workgroup variables out in
+// an order of its own (a 4-byte one before Bs shifted every right fragment by 1–2 halves on the H200).
+var<workgroup> blockCount: vec4<u32>;
 
 ${f16Loader8('loadAT8', 'AT', vec)}
 
@@ -194,8 +196,8 @@ ${mmaSubgroupIds(t)}
   let base = mb * P.k;
   let cOff = 0u;
   // The loop bound must be workgroup-uniform (barriers inside): broadcast it through workgroup memory.
-  if (li == 0u) { blockCount = min(count[mb], P.k); }
-  let cnt = workgroupUniformLoad(&blockCount);
+  if (li == 0u) { blockCount = vec4<u32>(min(count[mb], P.k)); }
+  let cnt = workgroupUniformLoad(&blockCount).x;
 ${mmaAccDecls(t)}
 ${chunkRegs('ra', aChunks, s.threads)}
 ${chunkRegs('rb', bChunks, s.threads)}

@@ -209,8 +209,10 @@ ${mmaDecls(t, { aRows: t.bm, aCols: t.bk, bRows: t.bk, bCols: t.bn })}
 const W = ${w}u; // micro-tile width: k-chunk length
 const NO_ROW = 0xffffffffu;
 
-var<workgroup> rows: array<u32, ${t.bm}>;
-var<workgroup> chunkCount: u32;
+// Sizes multiples of 16 bytes: subgroup-matrix loads need 16-byte-aligned tiles, and the driver lays workgroup
+// variables out in an order of its own (a 4-byte one before the tiles shifted fragments by 1–2 halves on the H200).
+var<workgroup> rows: array<u32, ${Math.ceil(t.bm / 4) * 4}>;
+var<workgroup> chunkCount: vec4<u32>;
 
 ${f16Loader8('loadA8', 'A', vec)}
 
@@ -225,8 +227,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 ${mmaSubgroupIds(t)}
   let chunk = wid.z;
   let col0 = wid.x * BN;
-  if (li == 0u) { chunkCount = min(count[chunk], P.m); }
-  let cnt = workgroupUniformLoad(&chunkCount);
+  if (li == 0u) { chunkCount = vec4<u32>(min(count[chunk], P.m)); }
+  let cnt = workgroupUniformLoad(&chunkCount).x;
   let kBeg = chunk * W;
   let kEnd = min(kBeg + W, P.k);
   // Row tiles of this chunk, grid-stride (workgroup-uniform bounds: barriers inside).

@@ -2,7 +2,7 @@
  * The `pit-k-f16` kernel family (issue 11): PIT's condense-K rule (micro-tile `BM x 1` of A, SRead along k, no
  * SWrite; see pit-k.ts) with f16 operands and f32 accumulation. Detection reads the f16 `AT` (detect.wgsl.ts, dtype
  * f16); the k-list merge (`merge-k`) is pit-k's. SIMT tiles by default; tensor-core tiles (where the adapter has
- * f16→f32 subgroup matrices) are tuning candidates only, see `pitKF16Tiles`. Template: `shaders/pit-k-f16.wgsl.ts`. Measured only by f16 runs (`defaultOn: false`).
+ * f16→f32 subgroup matrices) are tuning candidates, see `pitKF16Tiles`. Template: `shaders/pit-k-f16.wgsl.ts`. Measured only by f16 runs (`defaultOn: false`).
  */
 import { pitKF16Wgsl } from '../../shaders/pit-k-f16.wgsl.ts';
 import { f16Threads, validateF16Tile } from '../../shaders/dense-f16.wgsl.ts';
@@ -77,10 +77,10 @@ export function pitKF16MmaTiles(f: MmaFragment): ComputeTile[] {
 }
 
 /**
- * The tiles of this device; the first is the default. SIMT tiles first everywhere: the tensor-core tiles computed
- * wrong results on the H200 (run 10, bench/results: every pit-k-f16 subgroup-matrix tile failed verification, while
- * dense-f16's passed and the same templates pass under the subgroup-matrix emulation of the tests), so they are
- * listed after the SIMT ones, for the tuning to try; verification keeps them from being chosen while they fail.
+ * The tiles of this device; the first is the default. SIMT tiles first everywhere, the tensor-core tiles after them
+ * for the tuning to try. Those computed wrong results on the H200 in runs 10–11 (every output shifted by 1–2
+ * columns: a 4-byte workgroup variable misaligned the staged tiles the subgroup-matrix loads read); with the
+ * variable 16 bytes wide they verify there (128³ and 120×120×64, dense and half-zero A).
  */
 export function pitKF16Tiles(caps?: DeviceCaps): ComputeTile[] {
   const f = mmaFragmentOf(caps);

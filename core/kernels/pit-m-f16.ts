@@ -77,8 +77,9 @@ export function pitMF16MmaTiles(f: MmaFragment): ComputeTile[] {
 }
 
 /**
- * The tiles of this device; the first is the default. SIMT tiles first everywhere: the tensor-core tiles computed
- * wrong results on the H200 (run 10, bench/results), as pit-k-f16's did (see `pitKF16Tiles`).
+ * The tiles of this device; the first is the default. SIMT tiles first everywhere, the tensor-core tiles after them
+ * for the tuning to try (they computed wrong results on the H200 in runs 10–11 for the reason `pitKF16Tiles` gives;
+ * their workgroup variables are now 16-byte multiples too).
  */
 export function pitMF16Tiles(caps?: DeviceCaps): ComputeTile[] {
   const f = mmaFragmentOf(caps);
