@@ -361,9 +361,18 @@ export function vec4MainLoop(
   storeRegs: string,
   indent = '  ',
 ): string {
-  const body = vec4InnerProduct(t, '    ');
+  return stagedMainLoop(doubleBuffered(t), nTiles, loadRegs, storeRegs, vec4InnerProduct(t, '    '), indent);
+}
+
+/**
+ * WGSL of the k-loop skeleton shared by the staged kernels (the vec4 path, the f16 subgroup-matrix path): slices of
+ * BK staged through workgroup memory at `aOff`/`bOff`, `body` (statements over the staged copy) run on each.
+ * `loadRegs(s0)` fetches slice `s0` into registers, `storeRegs` writes them into the copy; `nTiles` is a
+ * workgroup-uniform expression. Double-buffered (copies `ASZ`/`BSZ` apart): one barrier per slice; else two.
+ */
+export function stagedMainLoop(double: boolean, nTiles: string, loadRegs: (s0: string) => string, storeRegs: string, body: string, indent = '  '): string {
   let code: string;
-  if (doubleBuffered(t)) {
+  if (double) {
     code = `let nTiles = ${nTiles};
 if (nTiles > 0u) {
   { let aOff = 0u; let bOff = 0u;

@@ -24,7 +24,9 @@
  */
 import { aBlockTranspose, bSlice } from './dense-matmul.wgsl.ts';
 import {
+  doubleBuffered,
   isVec4Tile,
+  stagedMainLoop,
   tileName,
   vec4AccDecls,
   vec4AccName,
@@ -294,53 +296,7 @@ export function mmaSlice(t: ComputeTile, aColMajor: boolean, indent = '    '): s
  * workgroup-uniform expression. Double-buffered unless `doubleBuffer === false`.
  */
 export function mmaMainLoop(t: ComputeTile, nTiles: string, loadRegs: (s0: string) => string, storeRegs: string, aColMajor: boolean, indent = '  '): string {
-  const body = mmaSlice(t, aColMajor, '    ');
-  let code: string;
-  if (t.doubleBuffer !== false) {
-    code = `let nTiles = ${nTiles};
-if (nTiles > 0u) {
-  { let aOff = 0u; let bOff = 0u;
-${loadRegs('0u')}
-${storeRegs}
-  }
-  workgroupBarrier();
-}
-for (var t = 0u; t < nTiles; t++) {
-  let cur = t % 2u;
-  let more = t + 1u < nTiles;
-  if (more) {
-${loadRegs('(t + 1u) * BK')}
-  }
-  {
-    let aOff = cur * ASZ;
-    let bOff = cur * BSZ;
-${body}
-  }
-  if (more) {
-    let aOff = (1u - cur) * ASZ;
-    let bOff = (1u - cur) * BSZ;
-${storeRegs}
-  }
-  workgroupBarrier();
-}`;
-  } else {
-    code = `let nTiles = ${nTiles};
-for (var t = 0u; t < nTiles; t++) {
-  let aOff = 0u;
-  let bOff = 0u;
-${loadRegs('t * BK')}
-${storeRegs}
-  workgroupBarrier();
-  {
-${body}
-  }
-  workgroupBarrier();
-}`;
-  }
-  return code
-    .split('\n')
-    .map((l) => (l.length ? indent + l : l))
-    .join('\n');
+  return stagedMainLoop(doubleBuffered(t), nTiles, loadRegs, storeRegs, mmaSlice(t, aColMajor, '    '), indent);
 }
 
 /**
