@@ -22,18 +22,12 @@
  * Baked into the text: the tile, the path, 16-byte global access, direct stores. In the `params` uniform: `M, N, K,
  * kc` (kc = K without split-K).
  */
-import { aBlockTranspose, bSlice } from './dense-matmul.wgsl.ts';
+import { splitKSimtWgsl } from './dense-splitk.wgsl.ts';
 import {
   doubleBuffered,
   isVec4Tile,
   stagedMainLoop,
   tileName,
-  vec4AccDecls,
-  vec4AccName,
-  vec4MainLoop,
-  vec4Stores,
-  vec4ThreadIds,
-  vec4TileDecls,
   validateComputeTile,
   type ComputeTile,
 } from './common.wgsl.ts';
@@ -393,52 +387,14 @@ export function denseF16Wgsl(params: DenseF16WgslParams): string {
 }
 
 function denseSimtWgsl(t: ComputeTile, vec: boolean): string {
-  const [aDecls, aLoad, aStore] = aBlockTranspose(
-    t,
-    (row, k) => `loadA(${row}, ${k}, P.m, kEnd, P.k)`,
-    (tileRow) => `row0 + ${tileRow}`,
-  );
-  const [bDecls, bLoad, bStore] = bSlice(t, (r, c) => `loadB(kBeg + ${r}, ${c}, kEnd, P.n, P.n)`);
-  const arr = vec ? 'array<vec4<f16>>' : 'array<f16>';
-  return `${f16Directives(false)}
-// PIT Studio: dense matmul C[M,N] = A[M,K] * B[K,N], A and B f16, f32 accumulation and C; computation tile ${tileName(t)}, SIMT vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access.
-struct Params { m: u32, n: u32, k: u32, kc: u32 }
-
-@group(0) @binding(0) var<storage, read> A: ${arr};
-@group(0) @binding(1) var<storage, read> B: ${arr};
-@group(0) @binding(2) var<storage, read_write> C: ${vec ? 'array<vec4<f32>>' : 'array<f32>'};
-@group(0) @binding(3) var<uniform> P: Params;
-
-${vec4TileDecls(t, true)}
-
-${f16SegmentLoader('loadA', 'A', vec)}
-
-${f16SegmentLoader('loadB', 'B', vec)}
-
-var<private> cOff: u32;
-
-${f32SlabStore(vec)}
-
-@compute @workgroup_size(${t.bn / t.tn}, ${t.bm / t.tm}, 1)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-${vec4ThreadIds(t)}
-  let row0 = wid.y * BM;
-  let col0 = wid.x * BN;
-  // Split-K: this workgroup's K range and slab of the partial sums (one range, slab 0, without split-K).
-  let kBeg = wid.z * P.kc;
-  let kEnd = min(kBeg + P.kc, P.k);
-  cOff = wid.z * P.m * P.n;
-${vec4AccDecls(t)}
-${aDecls}
-${bDecls}
-${vec4MainLoop(t, '(kEnd - kBeg + BK - 1u) / BK', (s0) => `${aLoad(`(kBeg + ${s0})`)}\n${bLoad(s0)}`, `${aStore}\n${bStore}`)}
-${vec4Stores(
-  t,
-  (_i, tileRow) => [`{ let row = row0 + ${tileRow}; if (row < P.m) {`, `} }`],
-  (i, h, tileCol) => `storeC(row, col0 + ${tileCol}, ${vec4AccName(i, h)});`,
-)}
-}
-`;
+  return splitKSimtWgsl(t, vec, {
+    head: `${f16Directives(false)}
+// PIT Studio: dense matmul C[M,N] = A[M,K] * B[K,N], A and B f16, f32 accumulation and C; computation tile ${tileName(t)}, SIMT vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access.`,
+    operand: vec ? 'array<vec4<f16>>' : 'array<f16>',
+    c: vec ? 'array<vec4<f32>>' : 'array<f32>',
+    loader: f16SegmentLoader,
+    kComment: "  // Split-K: this workgroup's K range and slab of the partial sums (one range, slab 0, without split-K).\n",
+  });
 }
 
 function denseMmaWgsl(t: ComputeTile, vec: boolean): string {

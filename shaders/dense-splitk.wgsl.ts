@@ -38,26 +38,45 @@ export function denseSplitKWgsl(params: { tile: ComputeTile; vecGlobal?: boolean
   validateComputeTile(t);
   if (!isVec4Tile(t)) throw new RangeError(`dense-splitk tile ${tileName(t)}: TM, TN and BK must be multiples of 4`);
   const vec = params.vecGlobal ?? false;
+  const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
+  return splitKSimtWgsl(t, vec, {
+    head: `// PIT Studio: split-K dense matmul, partial sums P[z] = A[:, z*kc ..] * B[z*kc .., :], fp32 row-major; computation tile ${tileName(t)}, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access.`,
+    operand: arr,
+    c: arr,
+    loader: segmentLoader,
+  });
+}
+
+/**
+ * WGSL of the vec4 register-tiled kernel over one K range per grid z, its result in slab z of C (`f32SlabStore`):
+ * the fp32 split-K partial kernel and the f16 SIMT dense kernel (dense-f16.wgsl.ts, one range without split-K) differ
+ * only in what `o` gives — the text before the `Params` struct (directives, the header comment), the operands' and
+ * C's array types, the global loader, and an optional comment line (with its newline) before the K range.
+ */
+export function splitKSimtWgsl(
+  t: ComputeTile,
+  vec: boolean,
+  o: { head: string; operand: string; c: string; loader: (name: string, buffer: string, vec: boolean) => string; kComment?: string },
+): string {
   const [aDecls, aLoad, aStore] = aBlockTranspose(
     t,
     (row, k) => `loadA(${row}, ${k}, P.m, kEnd, P.k)`,
     (tileRow) => `row0 + ${tileRow}`,
   );
   const [bDecls, bLoad, bStore] = bSlice(t, (r, c) => `loadB(kBeg + ${r}, ${c}, kEnd, P.n, P.n)`);
-  const arr = vec ? 'array<vec4<f32>>' : 'array<f32>';
-  return `// PIT Studio: split-K dense matmul, partial sums P[z] = A[:, z*kc ..] * B[z*kc .., :], fp32 row-major; computation tile ${tileName(t)}, vec4 register tiling, ${vec ? 'vec4' : 'scalar'} global access.
+  return `${o.head}
 struct Params { m: u32, n: u32, k: u32, kc: u32 }
 
-@group(0) @binding(0) var<storage, read> A: ${arr};
-@group(0) @binding(1) var<storage, read> B: ${arr};
-@group(0) @binding(2) var<storage, read_write> C: ${arr};
+@group(0) @binding(0) var<storage, read> A: ${o.operand};
+@group(0) @binding(1) var<storage, read> B: ${o.operand};
+@group(0) @binding(2) var<storage, read_write> C: ${o.c};
 @group(0) @binding(3) var<uniform> P: Params;
 
 ${vec4TileDecls(t, true)}
 
-${segmentLoader('loadA', 'A', vec)}
+${o.loader('loadA', 'A', vec)}
 
-${segmentLoader('loadB', 'B', vec)}
+${o.loader('loadB', 'B', vec)}
 
 var<private> cOff: u32;
 
@@ -68,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 ${vec4ThreadIds(t)}
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;
-  let kBeg = wid.z * P.kc;
+${o.kComment ?? ''}  let kBeg = wid.z * P.kc;
   let kEnd = min(kBeg + P.kc, P.k);
   cOff = wid.z * P.m * P.n;
 ${vec4AccDecls(t)}
