@@ -13,7 +13,7 @@ import { detectRowsProgram, extents, zeroFillProgram } from './detect.ts';
 import { f16ShapeProblem } from './f16.ts';
 import type { DeviceCaps, FamilyConfig, KernelFamily } from './family.ts';
 import { ceilDiv, grid, M, N } from './grid.ts';
-import { mergeKProgram, pitKIndexSize } from './pit-k.ts';
+import { mergedIndexPlan, pitKIndexSize, pitKKernelFeatures } from './pit-k.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
 import { shapeVars, validateShape, type MatmulShape } from './shape.ts';
 import { parseTileName, sameTile } from './tiles.ts';
@@ -142,31 +142,18 @@ export const pitKF16Family: KernelFamily = {
     const counts = { buffer: 'count', length: blocks, microTiles: indexLength, microTile: `${h}x1` };
     if (h === tile.bm) return { aLayout: 'at', dtype: 'f16', buffers, detect, compute: [pitKF16Program(s, tile)], counts };
     // Merged: the BM-row kernel reads the united lists (`countm`, `indexm`), as pit-k does.
-    const merged = pitKIndexSize(s, tile.bm);
-    const rename: Record<string, string> = { count: 'countm', index: 'indexm' };
-    const main = pitKF16Program(s, tile);
+    const merged = mergedIndexPlan(s, h, tile.bm, pitKF16Program(s, tile), 'pit-k-f16');
     return {
       aLayout: 'at',
       dtype: 'f16',
-      buffers: [
-        ...buffers,
-        { name: 'countm', dtype: 'u32', shape: [merged.blocks], role: 'scratch' },
-        { name: 'indexm', dtype: 'u32', shape: [merged.indexLength], role: 'scratch' },
-      ],
+      buffers: [...buffers, ...merged.buffers],
       detect,
-      compute: [
-        mergeKProgram(s, h, tile.bm / h),
-        { ...main, label: main.label.replace(/^pit-k-f16 \d+x1/, `pit-k-f16 ${h}x1 merged`), bindings: main.bindings.map((b) => ({ ...b, name: rename[b.name] ?? b.name })) },
-      ],
+      compute: merged.compute,
       counts,
     };
   },
   costFeatures: { names: ['1', 'G', 'U'], work: 1 },
-  kernelFeatures(c, s, counts, g) {
-    let steps = 0;
-    for (let i = 0; i < counts.length; i++) steps += Math.ceil(counts[i]! / c.tile.bk);
-    return [1, g, Math.ceil(s.n / c.tile.bn) * steps];
-  },
+  kernelFeatures: pitKKernelFeatures,
   detectKey: (c) => `detect-k f16 ${c.microTile}`,
   variantName(c) {
     const h = heightOf(c);

@@ -9,7 +9,7 @@ import { MERGE_K_WORKGROUP, mergeKWgsl, pitKMatmulWgsl } from '../../shaders/pit
 import { isVec4Tile, tileName, validateComputeTile, type ComputeTile } from '../../shaders/common.wgsl.ts';
 import { parseMicroTile, pitKIndexCpu } from '../sparsity/micro-tiles.ts';
 import { detectRowsProgram, extents, operandBatch, timesBatch, zeroFillProgram } from './detect.ts';
-import type { FamilyConfig, KernelFamily } from './family.ts';
+import type { FamilyConfig, KernelFamily, PlanBuffer } from './family.ts';
 import { BATCH, ceilDiv, grid, M, N } from './grid.ts';
 import { makeProgram, type KernelProgram } from './program.ts';
 import { batchOf, batchStrides, ceilDiv as ceilDivN, isBatched, shapeVars, validateShape, type MatmulShape } from './shape.ts';
@@ -62,6 +62,37 @@ export function pitKProgram(shape: MatmulShape, tile: ComputeTile): KernelProgra
     },
     shapeVars(shape),
   );
+}
+
+/**
+ * The merged plan of a pit-k family (pit-k, pit-k-f16) whose BM-row kernel `main` reads an index of shorter `h x 1`
+ * micro-tiles: the united lists `countm` [ceil(M/BM)] and `indexm` [ceil(M/BM)·K] (u32 scratch), built by `merge-k`
+ * before the kernel, whose `count`/`index` bindings are renamed to them and whose label says `<family> hx1 merged`.
+ * 2-D shapes only.
+ */
+export function mergedIndexPlan(s: MatmulShape, h: number, bm: number, main: KernelProgram, family: string): { buffers: PlanBuffer[]; compute: KernelProgram[] } {
+  const merged = pitKIndexSize(s, bm);
+  const rename: Record<string, string> = { count: 'countm', index: 'indexm' };
+  return {
+    buffers: [
+      { name: 'countm', dtype: 'u32', shape: [merged.blocks], role: 'scratch' },
+      { name: 'indexm', dtype: 'u32', shape: [merged.indexLength], role: 'scratch' },
+    ],
+    compute: [
+      mergeKProgram(s, h, bm / h),
+      { ...main, label: main.label.replace(new RegExp(`^${family} \\d+x1`), `${family} ${h}x1 merged`), bindings: main.bindings.map((b) => ({ ...b, name: rename[b.name] ?? b.name })) },
+    ],
+  };
+}
+
+/**
+ * The cost-model features `[1, G, U]` of a pit-k family: U, per column tile, the gathered BK-slices
+ * (ceil(count/BK)) summed over the row blocks; `counts` are the per-row-block k counts, `g` the workgroups.
+ */
+export function pitKKernelFeatures(c: FamilyConfig, s: MatmulShape, counts: ArrayLike<number>, g: number): number[] {
+  let steps = 0;
+  for (let i = 0; i < counts.length; i++) steps += Math.ceil(counts[i]! / c.tile.bk);
+  return [1, g, Math.ceil(s.n / c.tile.bn) * steps];
 }
 
 /**
@@ -178,31 +209,17 @@ export const pitKFamily: KernelFamily = {
       };
     }
     // Merged: the BM-row kernel reads the united lists (`countm`, `indexm`).
-    const merged = pitKIndexSize(s, tile.bm);
-    const rename: Record<string, string> = { count: 'countm', index: 'indexm' };
-    const main = pitKProgram(s, tile);
+    const merged = mergedIndexPlan(s, h, tile.bm, pitKProgram(s, tile), 'pit-k');
     return {
       aLayout: 'at',
-      buffers: [
-        ...buffers,
-        { name: 'countm', dtype: 'u32', shape: [merged.blocks], role: 'scratch' },
-        { name: 'indexm', dtype: 'u32', shape: [merged.indexLength], role: 'scratch' },
-      ],
+      buffers: [...buffers, ...merged.buffers],
       detect,
-      compute: [
-        mergeKProgram(s, h, tile.bm / h),
-        { ...main, label: main.label.replace(/^pit-k \d+x1/, `pit-k ${h}x1 merged`), bindings: main.bindings.map((b) => ({ ...b, name: rename[b.name] ?? b.name })) },
-      ],
+      compute: merged.compute,
       counts: { buffer: 'count', length: blocks, microTiles: indexLength, microTile: `${h}x1` },
     };
   },
   costFeatures: { names: ['1', 'G', 'U'], work: 1 },
-  kernelFeatures(c, s, counts, g) {
-    // U: per column tile, ceil(count/BK) gathered BK-slices per row block.
-    let steps = 0;
-    for (let i = 0; i < counts.length; i++) steps += Math.ceil(counts[i]! / c.tile.bk);
-    return [1, g, Math.ceil(s.n / c.tile.bn) * steps];
-  },
+  kernelFeatures: pitKKernelFeatures,
   detectKey: (c) => `detect-k ${c.microTile}`,
   variantName(c) {
     const h = heightOf(c);
