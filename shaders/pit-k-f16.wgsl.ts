@@ -14,7 +14,8 @@
  * ceil(N/BN), 1)`: row blocks along x, so workgroups running together share B's column strip.
  * Baked into the text: the tile and the path; `params` `{m, n, k, _}`.
  */
-import { segmentStore, stridedSlots } from './dense-matmul.wgsl.ts';
+import { bSlice, segmentStore, stridedSlots } from './dense-matmul.wgsl.ts';
+import { detectedIndexBindings } from './matmul-snippets.wgsl.ts';
 import {
   chunkRegs,
   chunkSlots,
@@ -32,7 +33,6 @@ import {
   validateF16Tile,
   validateMmaTile,
 } from './dense-f16.wgsl.ts';
-import { bSlice } from './dense-matmul.wgsl.ts';
 import {
   tileName,
   vec4AccDecls,
@@ -86,12 +86,7 @@ function simtWgsl(t: ComputeTile, vec: boolean): string {
 // A arrives transposed (AT [K,M]); index[mb*K + s], s < count[mb], lists the k's of row block mb with a non-zero micro-tile.
 ${HEAD}
 
-@group(0) @binding(0) var<storage, read> AT: ${arr};
-@group(0) @binding(1) var<storage, read> B: ${arr};
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: ${vec ? 'array<vec4<f32>>' : 'array<f32>'};
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('AT', 'B', arr, vec ? 'array<vec4<f32>>' : 'array<f32>')}
 
 ${vec4TileDecls(t, false)}
 var<workgroup> blockCount: u32;
@@ -163,12 +158,7 @@ function mmaWgsl(t: ComputeTile, vec: boolean): string {
 // A arrives transposed (AT [K,M]); index[mb*K + s], s < count[mb], lists the k's of row block mb with a non-zero micro-tile.
 ${HEAD}
 
-@group(0) @binding(0) var<storage, read> AT: ${arr};
-@group(0) @binding(1) var<storage, read> B: ${arr};
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('AT', 'B', arr, 'array<f32>')}
 
 // As is m-major, As[m][slot]: gathered AT rows are written down its columns, so the left fragments load row-major
 // (as dense-f16's). Column-major left loads from a k-major tile gave wrong results on the H200 (580.159.04), while

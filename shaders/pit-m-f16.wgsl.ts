@@ -16,6 +16,7 @@
  * Baked into the text: the tile, W, the store mode, the path. `params` `{m, n, k, _}`.
  */
 import { aBlockTranspose, bSlice } from './dense-matmul.wgsl.ts';
+import { detectedIndexBindings } from './matmul-snippets.wgsl.ts';
 import {
   chunkRegs,
   chunkSlots,
@@ -129,12 +130,7 @@ function simtWgsl(t: ComputeTile, w: number, accumulate: boolean, vec: boolean):
 // index[c*M + s], s < count[c], lists the rows of A with a non-zero in k-chunk c = [c*W, (c+1)*W).
 ${HEAD}
 
-@group(0) @binding(0) var<storage, read> A: ${arr};
-@group(0) @binding(1) var<storage, read> B: ${arr};
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: ${cType};
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('A', 'B', arr, cType)}
 
 ${vec4TileDecls(t, true)}
 const W = ${w}u; // micro-tile width: k-chunk length
@@ -198,12 +194,7 @@ function mmaWgsl(t: ComputeTile, w: number, accumulate: boolean, vec: boolean): 
 // index[c*M + s], s < count[c], lists the rows of A with a non-zero in k-chunk c = [c*W, (c+1)*W).
 ${HEAD}
 
-@group(0) @binding(0) var<storage, read> A: ${arr};
-@group(0) @binding(1) var<storage, read> B: ${arr};
-@group(0) @binding(2) var<storage, read> count: array<u32>;
-@group(0) @binding(3) var<storage, read> index: array<u32>;
-@group(0) @binding(4) var<storage, read_write> C: ${cType};
-@group(0) @binding(5) var<uniform> P: Params;
+${detectedIndexBindings('A', 'B', arr, cType)}
 
 ${mmaDecls(t, { aRows: t.bm, aCols: t.bk, bRows: t.bk, bCols: t.bn })}
 const W = ${w}u; // micro-tile width: k-chunk length
