@@ -12,7 +12,7 @@
 import type { GpuContext } from '../core/gpu/device.ts';
 import { storageFrom } from '../core/gpu/buffers.ts';
 import type { PipelineCache } from '../core/gpu/pipeline-cache.ts';
-import { samplePhases, type Dispatch } from '../core/gpu/timing.ts';
+import { median, samplePhases, type Dispatch } from '../core/gpu/timing.ts';
 import { compareOutputs, matmulErrorScale, referenceMatmul } from '../core/kernels/reference.ts';
 import { BASELINE_FAMILY } from '../core/kernels/registry.ts';
 import { prepareVariant } from '../core/kernels/variants.ts';
@@ -49,10 +49,7 @@ export interface FloorFigure {
 }
 
 function timingOf(ms: number[]): FloorTiming {
-  const s = [...ms].sort((a, b) => a - b);
-  const n = s.length;
-  const medianMs = n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-  return { medianMs, minMs: s[0]!, maxMs: s[n - 1]! };
+  return { medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms) };
 }
 
 /** Times `call` (the dispatches of one call) as one pass each, and `reps` times back to back in one pass / reps. */

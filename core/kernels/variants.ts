@@ -139,13 +139,18 @@ function bufferBytes(b: { shape: number[]; dtype?: string; minBytes?: number }):
   return Math.max(elementBytes(b.dtype) * b.shape.reduce((x, y) => x * y, 1), b.minBytes ?? 0);
 }
 
+/** Every buffer a plan creates: its operands (at the plan's dtype) and its own buffers. */
+function planAllocations(plan: VariantPlan): { name: string; shape: number[]; dtype?: string; minBytes?: number }[] {
+  const dtype = plan.dtype ?? 'f32';
+  return [...plan.operands.map((o) => ({ ...o, dtype })), ...plan.buffers];
+}
+
 /**
  * Bytes a variant's plan holds on the GPU at once: every operand (at the plan's dtype) and buffer, plus the staging
  * copy C is read back through. The profile job sizes layers with it (core/profile/fit.ts) before lowering anything.
  */
 export function planBytes(plan: VariantPlan): { total: number; largest: { name: string; shape: number[]; bytes: number } } {
-  const dtype = plan.dtype ?? 'f32';
-  const all = [...plan.operands.map((o) => ({ ...o, dtype })), ...plan.buffers];
+  const all = planAllocations(plan);
   let largest = { name: '', shape: [] as number[], bytes: 0 };
   let total = 0;
   for (const b of all) {
@@ -164,8 +169,7 @@ export function planBytes(plan: VariantPlan): { total: number; largest: { name: 
  */
 function checkBufferLimits(limits: GPUSupportedLimits, label: string, plan: VariantPlan, budgetBytes?: number): void {
   const cap = bindingLimit(limits);
-  const dtype = plan.dtype ?? 'f32';
-  for (const b of [...plan.operands.map((o) => ({ ...o, dtype })), ...plan.buffers]) checkBinding(label, b.name, b.shape, bufferBytes(b), cap);
+  for (const b of planAllocations(plan)) checkBinding(label, b.name, b.shape, bufferBytes(b), cap);
   const { total } = planBytes(plan);
   if (budgetBytes !== undefined && total > budgetBytes) {
     throw new ResourceLimitError(`${label}: its GPU buffers need ${formatBytes(total)} together, over the memory budget of ${formatBytes(budgetBytes)}`);
