@@ -11,26 +11,7 @@ import type { Heatmap } from '../../../core/protocol.ts';
  * A map already small enough is returned as is.
  */
 export function downsampleHeatmap(h: Heatmap, maxRows: number, maxCols: number): Heatmap {
-  const fr = Math.max(1, Math.ceil(h.rows / Math.max(1, maxRows)));
-  const fc = Math.max(1, Math.ceil(h.cols / Math.max(1, maxCols)));
-  if (fr === 1 && fc === 1) return h;
-  const rows = Math.ceil(h.rows / fr);
-  const cols = Math.ceil(h.cols / fc);
-  const values = new Array<number>(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      let sum = 0;
-      let n = 0;
-      for (let y = r * fr; y < Math.min(h.rows, (r + 1) * fr); y++) {
-        for (let x = c * fc; x < Math.min(h.cols, (c + 1) * fc); x++) {
-          sum += h.values[y * h.cols + x]!;
-          n++;
-        }
-      }
-      values[r * cols + c] = sum / n;
-    }
-  }
-  return { rows, cols, cellM: h.cellM * fr, cellK: h.cellK * fc, values };
+  return downsampleBy(h, Math.max(1, Math.ceil(h.rows / Math.max(1, maxRows))), Math.max(1, Math.ceil(h.cols / Math.max(1, maxCols))));
 }
 
 /** Stops of the colour scale (viridis, perceptually uniform and readable in grey): 0 = all zeros, 1 = dense. */
