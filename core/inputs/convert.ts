@@ -12,6 +12,7 @@
  */
 import { InputError } from '../model/errors.ts';
 import type { FeedArrays, FeedTensor, FeedType } from '../model/ir.ts';
+import { halfToFloat } from '../kernels/f16.ts';
 
 const FLOATS: ReadonlySet<FeedType> = new Set(['float16', 'float32', 'float64']);
 
@@ -28,15 +29,6 @@ const INT_RANGE: Readonly<Record<string, [bigint, bigint]>> = {
   bool: [0n, 1n],
 };
 
-/** IEEE 754 half (bit pattern) → number. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 /** number → IEEE 754 half bit pattern, rounded to nearest even (overflow → ±Infinity, NaN kept). */
 export function floatToHalf(x: number): number {

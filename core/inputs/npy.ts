@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { parse } from 'npyjs';
 import { InputError, oneLine } from '../model/errors.ts';
 import type { FeedTensor, FeedType } from '../model/ir.ts';
-import { halfToFloat } from './convert.ts';
+import { halfToFloat } from '../kernels/f16.ts';
 
 /** A tensor read from a .npy file. */
 export interface NpyTensor {

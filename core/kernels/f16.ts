@@ -48,18 +48,23 @@ function halfBits(bits: number): number {
   return sign | r;
 }
 
+/** IEEE 754 half (bit pattern) → number. */
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
 let decodeTable: Float32Array | null = null;
 
 /** f16 bit pattern → value, for all 65536 patterns. */
 function table(): Float32Array {
   if (decodeTable) return decodeTable;
   const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const f = h & 0x3ff;
-    t[h] = e === 0 ? s * f * 2 ** -24 : e === 31 ? (f ? NaN : s * Infinity) : s * (1 + f / 1024) * 2 ** (e - 15);
-  }
+  for (let h = 0; h < 65536; h++) t[h] = halfToFloat(h);
   decodeTable = t;
   return t;
 }

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { ModelError, oneLine } from './errors.ts';
 import type { AttrValue, ConstTensor, Dim, OnnxModel, OnnxNode, ValueInfo } from './ir.ts';
+import { halfToFloat } from '../kernels/f16.ts';
 
 const require = createRequire(import.meta.url);
 // onnx-proto is CommonJS with `module.exports = $root`, which Node's ESM named-export detection cannot see.
@@ -368,12 +369,3 @@ export function decodeTensor(
   return { name, dims, elemType, data, ints, source };
 }
 
-/** IEEE 754 half (bit pattern) → number. */
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ModelError, oneLine } from './errors.ts';
 import { numel } from './ir.ts';
+import { halfToFloat } from '../kernels/f16.ts';
 
 /** TF.js quantisation of one weight (`WeightsManifestEntry.quantization`). */
 export interface TfjsQuantization {
@@ -218,12 +219,3 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** IEEE 754 half (bit pattern) → number. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../core/model/errors.ts';
-import { fileShardReader, halfToFloat, parseWeightsManifest, readTfjsWeights } from '../../core/model/tfjs-weights.ts';
+import { halfToFloat } from '../../core/kernels/f16.ts';
+import { fileShardReader, parseWeightsManifest, readTfjsWeights } from '../../core/model/tfjs-weights.ts';
 import { encodeWeights, floatToHalf } from './tfjs-builders.ts';
 
 const mem = (shards: Record<string, Uint8Array>) => (p: string) => {
