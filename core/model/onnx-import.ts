@@ -4,13 +4,12 @@
  * from `Constant` nodes (PaddleOCR's paddle2onnx exports keep conv weights in `Constant` nodes, not initializers).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { ModelError, oneLine } from './errors.ts';
 import type { AttrValue, ConstTensor, Dim, OnnxModel, OnnxNode, ValueInfo } from './ir.ts';
 import { halfToFloat } from '../kernels/f16.ts';
+import { readModelFile } from './model-file.ts';
 
 const require = createRequire(import.meta.url);
 // onnx-proto is CommonJS with `module.exports = $root`, which Node's ESM named-export detection cannot see.
@@ -72,15 +71,7 @@ const utf8 = new TextDecoder('utf-8');
  *   `PATH has an empty graph (no nodes)` when the graph has no nodes.
  */
 export function importOnnx(path: string): OnnxModel {
-  const abs = resolve(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(abs);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ModelError(`model file not found: ${abs}`, { path: abs, cause: err });
-    throw new ModelError(`cannot read model file ${abs}: ${oneLine(err)}`, { path: abs, cause: err });
-  }
+  const { abs, bytes } = readModelFile(path);
   return importOnnxBytes(bytes, abs);
 }
 

@@ -26,9 +26,8 @@
  * reference run finds it (`TfjsModel.tfjs.sources`).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { ModelError, oneLine } from './errors.ts';
+import { readModelFile } from './model-file.ts';
 import { biasErrorScaleName } from './operands.ts';
 import type { AttrValue, ConstTensor, Dim, OnnxModel, OnnxNode, ValueInfo } from './ir.ts';
 import { numel } from './ir.ts';
@@ -103,15 +102,7 @@ export function looksLikeTfjsLayersModel(json: unknown): boolean {
  *   PIT Studio cannot import (…)`; any structural problem of the topology, one line naming the layer
  */
 export function importTfjs(path: string): TfjsModel {
-  const abs = resolve(path);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(abs);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ModelError(`model file not found: ${abs}`, { path: abs, cause: err });
-    throw new ModelError(`cannot read model file ${abs}: ${oneLine(err)}`, { path: abs, cause: err });
-  }
+  const { abs, bytes } = readModelFile(path);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
