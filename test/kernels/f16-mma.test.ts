@@ -6,10 +6,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireDevice, type GpuContext } from '../../core/gpu/device.ts';
 import { nodeGpu } from '../../core/gpu/node-gpu.ts';
+import { denseF16Tiles } from '../../core/kernels/dense-f16.ts';
 import { roundToF16 } from '../../core/kernels/f16.ts';
+import { pitKF16Tiles } from '../../core/kernels/pit-k-f16.ts';
+import { pitMF16Tiles } from '../../core/kernels/pit-m-f16.ts';
 import { compareOutputs, matmulErrorScale, referenceMatmul } from '../../core/kernels/reference.ts';
 import { runVariant, type VariantSpec } from '../../core/kernels/variants.ts';
 import type { ComputeTile } from '../../shaders/common.wgsl.ts';
+import { denseF16Wgsl } from '../../shaders/dense-f16.wgsl.ts';
+import { pitKF16Wgsl } from '../../shaders/pit-k-f16.wgsl.ts';
+import { pitMF16Wgsl } from '../../shaders/pit-m-f16.wgsl.ts';
 import { randomDense, zeroColumnBlocks, zeroRows } from './fixtures.ts';
 import { EmulatingPipelineCache } from './mma-emulation.ts';
 
@@ -56,5 +62,39 @@ describe('f16 tensor-core templates, emulated', () => {
       { family: 'pit-m-f16', microTile: '1xK', tile: t },
       { family: 'pit-m-f16', microTile: '1x32', tile: t },
     ]);
+  });
+});
+
+/** Bytes of a WGSL workgroup variable's type (the types the f16 templates declare). */
+function workgroupBytes(type: string): number {
+  const scalar: Record<string, number> = { u32: 4, f32: 4, f16: 2, 'vec4<u32>': 16, 'vec4<f32>': 16 };
+  const arr = /^array<(.+), (\d+)>$/.exec(type);
+  if (arr) return workgroupBytes(arr[1]!) * Number(arr[2]);
+  const b = scalar[type];
+  if (b === undefined) throw new Error(`unknown workgroup type ${type}`);
+  return b;
+}
+
+describe('f16 tensor-core templates: workgroup layout', () => {
+  // On the H200 a 4-byte workgroup counter laid out before the staged tiles misaligned the subgroup-matrix loads
+  // (every output shifted by 1–2 columns, bench runs 10–11): the driver orders workgroup variables as it likes, so
+  // every one of them must be a multiple of 16 bytes.
+  it('declares only workgroup variables whose sizes are multiples of 16 bytes', () => {
+    const caps = { shaderF16: true, subgroups: true, subgroupSizes: [32, 32] as [number, number], subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }] };
+    const sources: [string, string][] = [];
+    for (const vec of [false, true]) {
+      for (const t of pitKF16Tiles(caps).filter((x) => x.mma)) sources.push([`pit-k-f16 ${JSON.stringify(t)}`, pitKF16Wgsl({ tile: t, vecGlobal: vec })]);
+      for (const t of pitMF16Tiles(caps).filter((x) => x.mma)) for (const accumulate of [false, true]) sources.push([`pit-m-f16 ${JSON.stringify(t)}`, pitMF16Wgsl({ tile: t, w: 64, accumulate, vecGlobal: vec })]);
+      for (const t of denseF16Tiles(caps).filter((x) => x.mma)) sources.push([`dense-f16 ${JSON.stringify(t)}`, denseF16Wgsl({ tile: t, vecGlobal: vec })]);
+    }
+    expect(sources.length).toBeGreaterThan(10);
+    let vars = 0;
+    for (const [what, wgsl] of sources) {
+      for (const m of wgsl.matchAll(/var<workgroup>\s+(\w+)\s*:\s*([^;]+);/g)) {
+        vars++;
+        expect(workgroupBytes(m[2]!.trim()) % 16, `${what}: ${m[1]}: ${m[2]}`).toBe(0);
+      }
+    }
+    expect(vars).toBeGreaterThan(sources.length * 3);
   });
 });
